@@ -1,0 +1,53 @@
+# The two commands a user needs (see README.md):
+#   make demo   build .venv if needed, then run the whole workflow on the embedded demo world
+#   make test   build .venv if needed, then run the test suite and the lint/format checks
+# Everything is installed from envs/requirements.lock into .venv; nothing else is assumed
+# beyond Python 3.11 with venv (Debian: python3.11 python3.11-venv).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+CORES  ?= 2
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test unit workflow-test lint format dryrun report lock clean-venv
+
+$(STAMP): envs/requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r envs/requirements.lock
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
+
+dryrun: $(STAMP)
+	$(BIN)/snakemake --profile profiles/default --cores $(CORES) -n
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory lint
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -m "not workflow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile rules
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --lint --cores 1
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/snakefmt Snakefile rules
+
+# Re-resolve the lock from pyproject.toml's direct dependencies (needs the package registry).
+lock:
+	rm -rf /tmp/smdownscale-lock && $(PYTHON) -m venv /tmp/smdownscale-lock
+	/tmp/smdownscale-lock/bin/pip install --quiet .[dev] && /tmp/smdownscale-lock/bin/pip uninstall --quiet -y smdownscale
+	/tmp/smdownscale-lock/bin/pip freeze --exclude-editable | sort -f > envs/requirements.lock
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,359 @@
+"""Regular latitude/longitude grids, cell indexing and fine -> coarse aggregation.
+
+Conventions (METHOD.md section 1):
+
+* Grids are regular in EPSG:4326 and cell-centred. Latitude runs north -> south (descending),
+  as in ESA CCI SM and in MODIS tiles; longitude runs west -> east.
+* The fine grid's bounds are the configured bbox snapped *outward* to the coarse grid's cell
+  edges, so that every coarse cell holds a whole ``factor x factor`` block of fine cells
+  (25 x 25 for 0.25 deg / 0.01 deg).
+* Positions are computed from integer cell counts, never by accumulating floats, so that
+  the same grid is produced on every machine and cell edges line up exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import xarray as xr
+
+#: Decimal places used when rounding coordinates derived from integer cell counts.
+_ROUND = 10
+
+AggregationMethod = Literal["mean", "cubic", "nearest"]
+
+
+class GridError(ValueError):
+    """A grid or bounding box that cannot be used, with a message saying what to change."""
+
+
+@dataclass(frozen=True)
+class LatLonGrid:
+    """A regular, cell-centred lat/lon grid described by its outer edges and resolution.
+
+    ``north``, ``south``, ``west`` and ``east`` are cell *edges* in degrees; ``res`` is the
+    cell size in degrees. ``nlat`` and ``nlon`` must come out as whole numbers.
+    """
+
+    north: float
+    south: float
+    west: float
+    east: float
+    res: float
+
+    def __post_init__(self) -> None:
+        if not self.res > 0:
+            raise GridError(f"grid resolution must be positive, got {self.res}")
+        if not (self.north > self.south and self.east > self.west):
+            raise GridError(
+                f"grid edges are empty or inverted: north={self.north}, south={self.south}, "
+                f"west={self.west}, east={self.east}"
+            )
+        for name, span in (("lat", self.north - self.south), ("lon", self.east - self.west)):
+            n = span / self.res
+            if abs(n - round(n)) > 1e-6:
+                raise GridError(
+                    f"the {name} span {span} deg is not a whole number of {self.res} deg cells"
+                )
+
+    @property
+    def nlat(self) -> int:
+        return round((self.north - self.south) / self.res)
+
+    @property
+    def nlon(self) -> int:
+        return round((self.east - self.west) / self.res)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.nlat, self.nlon)
+
+    @property
+    def size(self) -> int:
+        return self.nlat * self.nlon
+
+    @property
+    def lat(self) -> np.ndarray:
+        """Cell-centre latitudes, north to south."""
+        return np.round(self.north - (np.arange(self.nlat) + 0.5) * self.res, _ROUND)
+
+    @property
+    def lon(self) -> np.ndarray:
+        """Cell-centre longitudes, west to east."""
+        return np.round(self.west + (np.arange(self.nlon) + 0.5) * self.res, _ROUND)
+
+    @property
+    def lat_bounds(self) -> np.ndarray:
+        """(nlat, 2) array of [north edge, south edge] per row (CF bounds order follows lat)."""
+        i = np.arange(self.nlat)
+        return np.round(
+            np.stack([self.north - i * self.res, self.north - (i + 1) * self.res], axis=1), _ROUND
+        )
+
+    @property
+    def lon_bounds(self) -> np.ndarray:
+        """(nlon, 2) array of [west edge, east edge] per column."""
+        j = np.arange(self.nlon)
+        return np.round(
+            np.stack([self.west + j * self.res, self.west + (j + 1) * self.res], axis=1), _ROUND
+        )
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        """(west, south, east, north) edges."""
+        return (self.west, self.south, self.east, self.north)
+
+    def cell_index(
+        self, lat: np.ndarray | float, lon: np.ndarray | float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Row and column of the cell holding each point; -1 for points outside the grid.
+
+        A point on an interior edge belongs to the cell south (row) / east (column) of it;
+        points on the grid's outer south or east edge are outside.
+        """
+        lat = np.asarray(lat, dtype=float)
+        lon = np.asarray(lon, dtype=float)
+        row = np.floor(np.round((self.north - lat) / self.res, 9)).astype(np.int64)
+        col = np.floor(np.round((lon - self.west) / self.res, 9)).astype(np.int64)
+        inside = (row >= 0) & (row < self.nlat) & (col >= 0) & (col < self.nlon)
+        inside &= np.isfinite(lat) & np.isfinite(lon)
+        return np.where(inside, row, -1), np.where(inside, col, -1)
+
+    def contains(self, lat: np.ndarray | float, lon: np.ndarray | float) -> np.ndarray:
+        row, _ = self.cell_index(lat, lon)
+        return row >= 0
+
+    def subgrid(self, other: LatLonGrid) -> tuple[slice, slice]:
+        """Row and column slices of this grid that cover ``other`` (same resolution, aligned)."""
+        if not math.isclose(self.res, other.res):
+            raise GridError(f"resolutions differ: {self.res} vs {other.res}")
+        r0 = (self.north - other.north) / self.res
+        c0 = (other.west - self.west) / self.res
+        if abs(r0 - round(r0)) > 1e-6 or abs(c0 - round(c0)) > 1e-6:
+            raise GridError("grids are not aligned on the same cell edges")
+        r0, c0 = round(r0), round(c0)
+        if r0 < 0 or c0 < 0 or r0 + other.nlat > self.nlat or c0 + other.nlon > self.nlon:
+            raise GridError(f"grid {other.bbox} is not inside grid {self.bbox}")
+        return slice(r0, r0 + other.nlat), slice(c0, c0 + other.nlon)
+
+    def coords(self) -> dict[str, xr.DataArray]:
+        """CF coordinate variables (lat, lon) for building xarray objects on this grid."""
+        return {
+            "lat": xr.DataArray(
+                self.lat,
+                dims="lat",
+                attrs={
+                    "standard_name": "latitude",
+                    "long_name": "latitude of cell centre",
+                    "units": "degrees_north",
+                    "axis": "Y",
+                },
+            ),
+            "lon": xr.DataArray(
+                self.lon,
+                dims="lon",
+                attrs={
+                    "standard_name": "longitude",
+                    "long_name": "longitude of cell centre",
+                    "units": "degrees_east",
+                    "axis": "X",
+                },
+            ),
+        }
+
+    def dataarray(self, values: np.ndarray, name: str, **attrs: object) -> xr.DataArray:
+        """Wrap a (..., nlat, nlon) array; leading dims must be named by the caller if any."""
+        if values.shape[-2:] != self.shape:
+            raise GridError(f"array shape {values.shape} does not end in grid shape {self.shape}")
+        if values.ndim != 2:
+            raise GridError("dataarray() wraps 2-D fields; build higher-rank arrays explicitly")
+        return xr.DataArray(values, dims=("lat", "lon"), coords=self.coords(), name=name, attrs=attrs)
+
+    @classmethod
+    def from_coords(cls, lat: np.ndarray, lon: np.ndarray) -> LatLonGrid:
+        """Rebuild a grid from its (descending lat, ascending lon) cell-centre coordinates."""
+        lat = np.asarray(lat, dtype=float)
+        lon = np.asarray(lon, dtype=float)
+        if lat.size < 2 or lon.size < 2:
+            raise GridError("need at least two cells along each axis to infer a grid")
+        res = float(np.round(lon[1] - lon[0], _ROUND))
+        if lat[0] < lat[-1]:
+            raise GridError("latitude must be descending (north to south)")
+        if not (
+            np.allclose(np.diff(lon), res, atol=1e-7) and np.allclose(np.diff(lat), -res, atol=1e-7)
+        ):
+            raise GridError("coordinates are not a regular grid with equal lat/lon spacing")
+        return cls(
+            north=float(np.round(lat[0] + res / 2, _ROUND)),
+            south=float(np.round(lat[-1] - res / 2, _ROUND)),
+            west=float(np.round(lon[0] - res / 2, _ROUND)),
+            east=float(np.round(lon[-1] + res / 2, _ROUND)),
+            res=res,
+        )
+
+
+def global_grid(res: float) -> LatLonGrid:
+    """The global grid at ``res`` degrees (ESA CCI SM: 0.25 deg, 720 x 1440)."""
+    return LatLonGrid(north=90.0, south=-90.0, west=-180.0, east=180.0, res=res)
+
+
+def snap_bbox(
+    bbox: tuple[float, float, float, float], res: float
+) -> tuple[float, float, float, float]:
+    """Snap (west, south, east, north) outward to multiples of ``res`` degrees."""
+    west, south, east, north = bbox
+
+    def down(x: float) -> float:
+        return float(np.round(math.floor(np.round(x / res, 9)) * res, _ROUND))
+
+    def up(x: float) -> float:
+        return float(np.round(math.ceil(np.round(x / res, 9)) * res, _ROUND))
+
+    return (down(west), down(south), up(east), up(north))
+
+
+def region_grids(
+    bbox: tuple[float, float, float, float], coarse_res: float, fine_res: float
+) -> tuple[LatLonGrid, LatLonGrid]:
+    """Coarse and fine grids for a (west, south, east, north) region.
+
+    The region is snapped outward to the coarse grid's edges; the fine grid covers exactly
+    the same area. Raises :class:`GridError` naming the problem when the bbox is empty or
+    outside the globe, or when the resolutions do not nest.
+    """
+    west, south, east, north = bbox
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise GridError(
+            f"bbox (west={west}, south={south}, east={east}, north={north}) holds no coarse "
+            "cell: it needs -180 <= west < east <= 180 and -90 <= south < north <= 90 "
+            "(check the order [west, south, east, north] in config key 'region.bbox')"
+        )
+    factor = coarse_res / fine_res
+    if abs(factor - round(factor)) > 1e-6 or round(factor) < 1:
+        raise GridError(
+            f"fine resolution {fine_res} deg does not divide the coarse resolution {coarse_res} "
+            "deg into a whole number of cells (config key 'grid.fine_res_deg')"
+        )
+    w, s, e, n = snap_bbox(bbox, coarse_res)
+    coarse = LatLonGrid(north=n, south=s, west=w, east=e, res=coarse_res)
+    fine = LatLonGrid(north=n, south=s, west=w, east=e, res=fine_res)
+    return coarse, fine
+
+
+def block_factor(fine: LatLonGrid, coarse: LatLonGrid) -> int:
+    """Number of fine cells along one side of a coarse cell (fine must nest in coarse)."""
+    factor = coarse.res / fine.res
+    if abs(factor - round(factor)) > 1e-6:
+        raise GridError(f"fine resolution {fine.res} does not nest in coarse {coarse.res}")
+    if fine.bbox != coarse.bbox:
+        raise GridError(f"fine grid {fine.bbox} and coarse grid {coarse.bbox} cover different areas")
+    return round(factor)
+
+
+def coarse_index_of_fine(fine: LatLonGrid, coarse: LatLonGrid) -> np.ndarray:
+    """(nlat_f, nlon_f) flat index into the coarse grid of the coarse cell holding each fine cell."""
+    f = block_factor(fine, coarse)
+    rows = np.arange(fine.nlat) // f
+    cols = np.arange(fine.nlon) // f
+    return rows[:, None] * coarse.nlon + cols[None, :]
+
+
+def block_mean(values: np.ndarray, factor: int, min_valid_fraction: float = 0.5) -> np.ndarray:
+    """NaN-aware mean over ``factor x factor`` blocks of the last two axes.
+
+    A block whose fraction of finite values is below ``min_valid_fraction`` gives NaN.
+    The trailing dimensions must be multiples of ``factor``.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    *lead, ny, nx = values.shape
+    if ny % factor or nx % factor:
+        raise GridError(f"array of shape {values.shape} does not tile into {factor}-cell blocks")
+    blocks = values.reshape(*lead, ny // factor, factor, nx // factor, factor)
+    valid = np.isfinite(blocks)
+    count = valid.sum(axis=(-3, -1))
+    total = np.where(valid, blocks, 0.0).sum(axis=(-3, -1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+    return np.where(count >= min_valid_fraction * factor * factor, mean, np.nan)
+
+
+def _keys_cubic(x: np.ndarray, a: float = -0.5) -> np.ndarray:
+    """Keys (1981) cubic-convolution kernel, the kernel of GDAL's and ArcGIS's 'cubic'."""
+    x = np.abs(x)
+    out = np.zeros_like(x)
+    m1 = x <= 1
+    m2 = (x > 1) & (x < 2)
+    out[m1] = (a + 2) * x[m1] ** 3 - (a + 3) * x[m1] ** 2 + 1
+    out[m2] = a * x[m2] ** 3 - 5 * a * x[m2] ** 2 + 8 * a * x[m2] - 4 * a
+    return out
+
+
+def _cubic_weights(n_fine: int, factor: int) -> np.ndarray:
+    """(n_coarse, n_fine) weights of the cubic kernel stretched by ``factor`` (anti-aliased).
+
+    This is cubic convolution as GIS tools apply it when *reducing* resolution: the kernel's
+    support scales with the reduction factor, so each coarse cell is a cubic-weighted mean
+    of the fine cells within two coarse cells of its centre, not a point sample.
+    """
+    n_coarse = n_fine // factor
+    centre_c = (np.arange(n_coarse) + 0.5) * factor  # in fine-cell units
+    centre_f = np.arange(n_fine) + 0.5
+    return _keys_cubic((centre_f[None, :] - centre_c[:, None]) / factor)
+
+
+def block_cubic(values: np.ndarray, factor: int, min_valid_fraction: float = 0.5) -> np.ndarray:
+    """Cubic-convolution reduction of the last two axes by ``factor`` (NaN-aware).
+
+    Missing fine cells are left out and the remaining weights renormalised; a coarse cell
+    whose own block has fewer valid cells than ``min_valid_fraction`` gives NaN, as for the
+    block mean.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    *_, ny, nx = values.shape
+    wy = _cubic_weights(ny, factor)
+    wx = _cubic_weights(nx, factor)
+    valid = np.isfinite(values)
+    filled = np.where(valid, values, 0.0)
+    num = np.einsum("ij,...jk,lk->...il", wy, filled, wx, optimize=True)
+    den = np.einsum("ij,...jk,lk->...il", wy, valid.astype(np.float64), wx, optimize=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = num / den
+    frac_ok = block_mean(valid.astype(np.float64), factor, 0.0) >= min_valid_fraction
+    return np.where(frac_ok & (np.abs(den) > 1e-9), out, np.nan)
+
+
+def block_nearest(values: np.ndarray, factor: int, min_valid_fraction: float = 0.0) -> np.ndarray:
+    """The fine cell at each coarse cell's centre (paper 002's nearest-neighbour resampling).
+
+    For an even ``factor`` the centre falls on a corner; the cell south-east of it is used.
+    ``min_valid_fraction`` is accepted for a uniform signature and ignored: a point sample
+    is valid when its one cell is.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    *_, ny, nx = values.shape
+    if ny % factor or nx % factor:
+        raise GridError(f"array of shape {values.shape} does not tile into {factor}-cell blocks")
+    k = factor // 2
+    return values[..., k::factor, k::factor]
+
+
+AGGREGATORS = {"mean": block_mean, "cubic": block_cubic, "nearest": block_nearest}
+
+
+def aggregate(
+    values: np.ndarray,
+    factor: int,
+    method: AggregationMethod = "mean",
+    min_valid_fraction: float = 0.5,
+) -> np.ndarray:
+    """Aggregate the last two axes of a fine field to the coarse grid by ``method``."""
+    try:
+        fn = AGGREGATORS[method]
+    except KeyError:
+        raise GridError(
+            f"unknown aggregation method {method!r}; choose one of {sorted(AGGREGATORS)}"
+        ) from None
+    return fn(values, factor, min_valid_fraction)
