@@ -1,0 +1,68 @@
+# Raw products. With source: demo the synthetic world writes them in the real formats and
+# layout (rawlayout.py), so everything downstream is identical for demo and real data.
+# Download rules for real products come with the acquisition stage (same paths).
+
+DEMO = f"{RUN}/demo"
+
+if IS_DEMO:
+
+    rule demo_world:
+        """Simulate the synthetic world: true 1 km fields, the coarse product, stations."""
+        output:
+            world=f"{RUN}/truth/world_1km.nc",
+            coarse=f"{DEMO}/coarse_observed.nc",
+            sites=f"{DEMO}/station_sites.csv",
+            observations=f"{DEMO}/station_observations.parquet",
+        log:
+            f"{LOGS}/demo_world.log",
+        threads: 1
+        resources:
+            mem_mb=3000,
+        conda:
+            "../envs/geo.yaml"
+        script:
+            "../workflow_scripts/demo_world.py"
+
+    rule demo_raw_static:
+        """Write the demo's SRTM tiles and station archives (ISMN zip, CSV networks)."""
+        input:
+            world=rules.demo_world.output.world,
+            sites=rules.demo_world.output.sites,
+            observations=rules.demo_world.output.observations,
+        output:
+            srtm=raw_srtm(),
+            ismn=raw(DEMO_ISMN),
+            csv=[raw(p) for pair in DEMO_CSV for p in pair],
+        log:
+            f"{LOGS}/demo_raw_static.log",
+        threads: 1
+        resources:
+            mem_mb=2000,
+        conda:
+            "../envs/geo.yaml"
+        script:
+            "../workflow_scripts/demo_raw_static.py"
+
+    # One rule per period so that every raw file is a declared output (their names follow
+    # the products' own date codes, which no single wildcard pattern can express).
+    for _pid in PERIODS:
+
+        rule:
+            name:
+                f"demo_raw_{_pid.replace('-', '_')}"
+            input:
+                world=rules.demo_world.output.world,
+                coarse=rules.demo_world.output.coarse,
+            output:
+                **raw_period_files(_pid),
+            params:
+                period=_pid,
+            log:
+                f"{LOGS}/demo_raw/{_pid}.log",
+            threads: 1
+            resources:
+                mem_mb=2000,
+            conda:
+                "../envs/geo.yaml"
+            script:
+                "../workflow_scripts/demo_raw_period.py"

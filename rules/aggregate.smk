@@ -1,0 +1,22 @@
+# Fine predictors -> coarse grid, beside the coarse soil moisture with its flags applied.
+
+
+rule aggregate_period:
+    """Coarse soil moisture and block-aggregated predictors for every day of a period."""
+    input:
+        esa_cci=raw_esa_cci,
+        predictors=f"{RUN}/fine/predictors_{{period}}.nc",
+        static=rules.harmonise_static.output[0],
+    output:
+        f"{RUN}/coarse/coarse_{{period}}.nc",
+    params:
+        period=lambda w: PERIODS[w.period],
+    log:
+        f"{LOGS}/aggregate/{{period}}.log",
+    threads: 1
+    resources:
+        mem_mb=config["resources"]["mem_mb_harmonise"],
+    conda:
+        "../envs/geo.yaml"
+    script:
+        "../workflow_scripts/aggregate_period.py"

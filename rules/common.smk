@@ -1,0 +1,115 @@
+# Configuration, the run's calendar and grids, and the input functions shared by all stages.
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
+
+from smdownscale import rawlayout
+from smdownscale.config import ConfigError, prepare_config, run_grids, run_periods
+
+# Validation against config/schema/config.schema.yaml (draft-07) with defaults filled on
+# every parse, including inside cluster jobs; each bad key is named in the error.
+try:
+    _resolved = prepare_config(config)
+except ConfigError as e:
+    raise WorkflowError(str(e)) from None
+config.clear()
+config.update(_resolved)
+
+RUN = f"results/{config['run']}"
+RAW = config["paths"]["raw"] or f"{RUN}/raw"
+LOGS = f"{RUN}/logs"
+PERIODS = {p.id: p for p in run_periods(config)}
+COARSE_GRID, FINE_GRID = run_grids(config)
+MODIS_TILES = rawlayout.modis_tiles_for_bbox(FINE_GRID.bbox)
+SRTM_TILES = rawlayout.srtm_tiles_for_bbox(FINE_GRID.bbox)
+IS_DEMO = config["source"] == "demo"
+
+wildcard_constraints:
+    period=r"\d{4}-\d{3}",
+
+
+def period(wildcards):
+    """The Period named by a wildcards object or by its id string."""
+    return PERIODS[wildcards if isinstance(wildcards, str) else wildcards.period]
+
+
+def raw(relpath):
+    return f"{RAW}/{relpath}"
+
+
+def raw_esa_cci(wildcards):
+    v = config["esa_cci"]["version"]
+    return [raw(rawlayout.esa_cci(d, v)) for d in period(wildcards).days]
+
+
+def raw_mod11a1(wildcards):
+    return [
+        raw(rawlayout.modis_tile("MOD11A1", d, h, v))
+        for d in period(wildcards).days
+        for h, v in MODIS_TILES
+    ]
+
+
+def raw_mod13a2(wildcards):
+    # one composite per period: the one starting on the period's nominal first day
+    start = period(wildcards).nominal_start
+    return [raw(rawlayout.modis_tile("MOD13A2", start, h, v)) for h, v in MODIS_TILES]
+
+
+def raw_mcd43c3(wildcards):
+    return [raw(rawlayout.mcd43c3(d)) for d in period(wildcards).days]
+
+
+def raw_imerg(wildcards):
+    return [raw(rawlayout.imerg(d)) for d in period(wildcards).days]
+
+
+def raw_srtm():
+    return [raw(rawlayout.srtm(lat, lon)) for lat, lon in SRTM_TILES]
+
+
+def raw_period_files(wildcards):
+    """Every raw file a period's harmonisation reads, by product."""
+    return {
+        "esa_cci": raw_esa_cci(wildcards),
+        "mod11a1": raw_mod11a1(wildcards),
+        "mod13a2": raw_mod13a2(wildcards),
+        "mcd43c3": raw_mcd43c3(wildcards),
+        "imerg": raw_imerg(wildcards),
+    }
+
+
+def station_inputs():
+    """Station archives: the demo world's, or the configured ISMN archives and CSV pairs."""
+    if IS_DEMO:
+        return {
+            "ismn": [raw(DEMO_ISMN)],
+            "csv_stations": [raw(p) for p, _ in DEMO_CSV],
+            "csv_values": [raw(p) for _, p in DEMO_CSV],
+        }
+    s = config["stations"]
+    return {
+        "ismn": list(s["ismn"]),
+        "csv_stations": [c["stations"] for c in s["csv"]],
+        "csv_values": [c["values"] for c in s["csv"]],
+    }
+
+
+# the demo world's station files (relative to RAW)
+DEMO_ISMN = "ismn/Data_demo_world.zip"
+DEMO_CSV = [
+    (f"stations_csv/{n['name']}_stations.csv", f"stations_csv/{n['name']}_values.csv")
+    for n in config["demo"]["networks"]
+    if n["format"] == "csv"
+]
+
+
+def all_outputs():
+    out = [
+        f"{RUN}/fine/static.nc",
+        f"{RUN}/stations/stations.parquet",
+    ]
+    out += expand(f"{RUN}/fine/predictors_{{period}}.nc", period=PERIODS)
+    out += expand(f"{RUN}/coarse/coarse_{{period}}.nc", period=PERIODS)
+    return out

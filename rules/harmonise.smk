@@ -1,0 +1,59 @@
+# Raw products -> daily predictor cubes on the fine grid; stations -> one tidy table.
+
+
+rule harmonise_static:
+    """Elevation (SRTM block mean) on the fine grid."""
+    input:
+        srtm=raw_srtm(),
+    output:
+        f"{RUN}/fine/static.nc",
+    log:
+        f"{LOGS}/harmonise_static.log",
+    threads: 1
+    resources:
+        mem_mb=config["resources"]["mem_mb_harmonise"],
+    conda:
+        "../envs/geo.yaml"
+    script:
+        "../workflow_scripts/harmonise_static.py"
+
+
+rule harmonise_predictors:
+    """LST, NDVI, albedo and precipitation for every day of a period on the fine grid."""
+    input:
+        unpack(
+            lambda w: {k: v for k, v in raw_period_files(w).items() if k != "esa_cci"}
+        ),
+    output:
+        f"{RUN}/fine/predictors_{{period}}.nc",
+    params:
+        period=lambda w: PERIODS[w.period],
+    log:
+        f"{LOGS}/harmonise_predictors/{{period}}.log",
+    benchmark:
+        f"{RUN}/benchmarks/harmonise_predictors/{{period}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=config["resources"]["mem_mb_harmonise"],
+    conda:
+        "../envs/geo.yaml"
+    script:
+        "../workflow_scripts/harmonise_predictors.py"
+
+
+rule harmonise_stations:
+    """In-situ networks -> daily station table with fine/coarse cell indices."""
+    input:
+        **station_inputs(),
+    output:
+        table=f"{RUN}/stations/stations.parquet",
+        dropped=f"{RUN}/stations/stations_outside_region.csv",
+    log:
+        f"{LOGS}/harmonise_stations.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../envs/geo.yaml"
+    script:
+        "../workflow_scripts/harmonise_stations.py"

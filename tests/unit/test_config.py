@@ -1,0 +1,103 @@
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from smdownscale.config import ConfigError, digest, load_schema, prepare_config, run_periods
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def load(name):
+    return yaml.safe_load((REPO / "config" / name).read_text())
+
+
+def test_demo_config_fills_defaults():
+    cfg = prepare_config(load("config.yaml"))
+    assert cfg["aggregation"] == {"method": "mean", "min_valid_fraction": 0.5}
+    assert cfg["predictors"]["lst_qc"] == "good"
+    assert [n["name"] for n in cfg["demo"]["networks"]] == ["DEMO-HOURLY", "DEMO-5DAY", "DEMO-10DAY"]
+    assert len(run_periods(cfg)) == 8
+
+
+def test_three_north_config_validates():
+    cfg = prepare_config(load("three_north.yaml"))
+    assert cfg["source"] == "real"
+    assert cfg["region"]["bbox"] == [73.4, 33.5, 127.8, 50.2]
+    assert len(run_periods(cfg)) == 11 * 23  # 2003-2013, 23 periods a year
+
+
+def test_empty_config_is_the_demo():
+    cfg = prepare_config({})
+    assert cfg["run"] == "demo" and cfg["grid"]["fine_res_deg"] == 0.01
+
+
+def test_null_takes_the_default():
+    cfg = prepare_config({"grid": {"fine_res_deg": None}, "aggregation": None})
+    assert cfg["grid"]["fine_res_deg"] == 0.01
+    assert cfg["aggregation"]["method"] == "mean"
+    # a key whose schema allows null keeps it
+    assert prepare_config({"paths": {"raw": None}})["paths"]["raw"] is None
+
+
+def test_unquoted_yaml_dates_are_accepted():
+    cfg = prepare_config(yaml.safe_load("dates: {start: 2010-04-07, end: 2010-05-01}"))
+    assert cfg["dates"]["start"] == "2010-04-07"
+
+
+def test_unknown_key_is_named():
+    with pytest.raises(ConfigError, match=r"unknown config key\(s\) 'fine_res' in 'grid'"):
+        prepare_config({"grid": {"fine_res": 0.01}})
+
+
+def test_out_of_range_value_is_named_with_its_meaning():
+    with pytest.raises(ConfigError) as e:
+        prepare_config({"aggregation": {"min_valid_fraction": 1.5}, "demo": {"seed": -1}})
+    msg = str(e.value)
+    assert "2 problem(s)" in msg
+    assert "'aggregation.min_valid_fraction': 1.5 is greater than the maximum of 1" in msg
+    assert "Fraction of a coarse cell's fine cells that must be valid" in msg
+    assert "'demo.seed': -1 is less than the minimum of 0" in msg
+
+
+def test_bad_enum_and_date():
+    with pytest.raises(ConfigError, match="'aggregation.method': 'median' is not one of"):
+        prepare_config({"aggregation": {"method": "median"}})
+    with pytest.raises(ConfigError, match="'dates.end': '2010-02-30' is not a 'date'"):
+        prepare_config({"dates": {"end": "2010-02-30"}})
+
+
+def test_bbox_without_coarse_cell():
+    with pytest.raises(ConfigError, match="holds no coarse cell"):
+        prepare_config({"region": {"bbox": [110, 41, 113, 41]}})
+
+
+def test_end_before_start():
+    with pytest.raises(ConfigError, match="'dates.end' .* is before 'dates.start'"):
+        prepare_config({"dates": {"start": "2010-05-01", "end": "2010-04-01"}})
+
+
+def test_every_schema_key_has_default_and_description():
+    def walk(node, path):
+        for key, sub in node.get("properties", {}).items():
+            here = f"{path}.{key}" if path else key
+            assert "description" in sub or sub.get("type") == "object", here
+            assert "default" in sub, f"{here} has no default"
+            if sub.get("type") == "object":
+                walk(sub, here)
+
+    walk(load_schema(), "")
+
+
+def test_snakemake_validator_accepts_resolved_configs(tmp_path):
+    snakemake_utils = pytest.importorskip("snakemake.utils")
+    for name in ("config.yaml", "three_north.yaml"):
+        cfg = prepare_config(load(name))
+        snakemake_utils.validate(copy.deepcopy(cfg), str(REPO / "config/schema/config.schema.yaml"))
+
+
+def test_digest_changes_with_config():
+    a = prepare_config({})
+    b = prepare_config({"demo": {"seed": 1}})
+    assert digest(a) != digest(b) and digest(a) == digest(prepare_config({}))

@@ -1,0 +1,160 @@
+"""Configuration: schema validation with defaults, semantic checks, and a digest.
+
+The Snakefile calls :func:`prepare_config` on every parse (main process and every job), so
+defaults never depend on where a job runs (Snakemake >= 9.5.1 no longer applies schema
+defaults inside cluster jobs). A key given as ``null`` takes its schema default (Snakemake's
+own validator would reject it), unless the schema allows null as a value.
+Errors are collected and reported together, each naming the key, what is wrong and what the
+key means.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .calendar import Period, periods_between
+from .grid import GridError, LatLonGrid, region_grids
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; the message lists every problem with its key."""
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def _allows_null(schema: Mapping[str, Any]) -> bool:
+    t = schema.get("type")
+    return t == "null" or (isinstance(t, list) and "null" in t)
+
+
+def prune_nulls(cfg: Any, schema: Mapping[str, Any]) -> Any:
+    """Drop keys set to null whose schema gives a default and does not allow null.
+
+    Dates that YAML parsed from unquoted ``2010-04-07`` become ISO strings again.
+    """
+    if isinstance(cfg, dt.date):
+        return cfg.isoformat()
+    if not isinstance(cfg, Mapping):
+        return cfg
+    props = schema.get("properties", {})
+    out = {}
+    for key, value in cfg.items():
+        sub = props.get(key, {})
+        if value is None and "default" in sub and not _allows_null(sub):
+            continue
+        out[key] = prune_nulls(value, sub)
+    return out
+
+
+def _with_defaults(validator_class: type) -> type:
+    """A validator that fills ``default`` values as it descends (the jsonschema FAQ recipe)."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):  # noqa: ANN001
+        if isinstance(instance, dict):
+            for prop, sub in properties.items():
+                if "default" in sub and prop not in instance:
+                    instance[prop] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_DefaultingValidator = _with_defaults(jsonschema.Draft7Validator)
+
+
+def _key(path: Iterator[Any]) -> str:
+    parts = [str(p) if not isinstance(p, int) else f"[{p}]" for p in path]
+    return ".".join(parts).replace(".[", "[") or "<top level>"
+
+
+def _describe(err: jsonschema.ValidationError) -> str:
+    key = _key(iter(err.absolute_path))
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(allowed))
+        where = "the top level" if key == "<top level>" else f"'{key}'"
+        return (
+            f"unknown config key(s) {', '.join(repr(e) for e in extra)} in {where}; "
+            f"allowed keys: {', '.join(allowed)}"
+        )
+    desc = err.schema.get("description", "")
+    desc = " ".join(str(desc).split())
+    msg = f"config key '{key}': {err.message}"
+    return f"{msg} ({desc})" if desc else msg
+
+
+def validate(cfg: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``cfg`` with defaults filled, or raise ConfigError listing all problems."""
+    resolved = prune_nulls(copy.deepcopy(dict(cfg)), schema)
+    validator = _DefaultingValidator(schema, format_checker=jsonschema.FormatChecker())
+    errors = sorted(validator.iter_errors(resolved), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = "\n".join(f"  - {_describe(e)}" for e in errors)
+        raise ConfigError(f"invalid configuration ({len(errors)} problem(s)):\n{lines}")
+    return resolved
+
+
+def check_semantics(cfg: Mapping[str, Any]) -> None:
+    """Checks a schema cannot express: date order, a bbox that holds a coarse cell, nesting."""
+    problems = []
+    start, end = run_dates(cfg)
+    if end < start:
+        problems.append(f"config key 'dates.end' ({end}) is before 'dates.start' ({start})")
+    try:
+        region_grids(
+            tuple(cfg["region"]["bbox"]),
+            cfg["grid"]["coarse_res_deg"],
+            cfg["grid"]["fine_res_deg"],
+        )
+    except GridError as e:
+        problems.append(f"config key 'region.bbox' / 'grid': {e}")
+    names = [n["name"] for n in cfg["demo"]["networks"]]
+    if len(set(names)) != len(names):
+        problems.append(f"config key 'demo.networks': network names repeat: {names}")
+    if problems:
+        raise ConfigError("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def prepare_config(cfg: Mapping[str, Any], schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    """Validate, fill defaults and check a raw configuration; the workflow's single entry point."""
+    resolved = validate(cfg, load_schema(schema_path))
+    check_semantics(resolved)
+    return resolved
+
+
+def digest(cfg: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of the resolved configuration (for provenance)."""
+    blob = json.dumps(cfg, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def run_dates(cfg: Mapping[str, Any]) -> tuple[dt.date, dt.date]:
+    d = cfg["dates"]
+    return dt.date.fromisoformat(str(d["start"])), dt.date.fromisoformat(str(d["end"]))
+
+
+def run_periods(cfg: Mapping[str, Any]) -> list[Period]:
+    start, end = run_dates(cfg)
+    return periods_between(start, end, cfg["dates"]["period_days"])
+
+
+def run_grids(cfg: Mapping[str, Any]) -> tuple[LatLonGrid, LatLonGrid]:
+    """(coarse, fine) grids of the run's region."""
+    return region_grids(
+        tuple(cfg["region"]["bbox"]), cfg["grid"]["coarse_res_deg"], cfg["grid"]["fine_res_deg"]
+    )

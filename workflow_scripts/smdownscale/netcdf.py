@@ -1,0 +1,292 @@
+"""CF-1.8 NetCDF4 writing for every gridded file the workflow produces.
+
+Every file gets lat/lon coordinates with bounds, a ``crs`` grid-mapping variable
+(EPSG:4326), units, ``_FillValue``, zlib compression and chunks that serve both map reads
+(one day, a block of cells) and time-series reads (a cell, every day of the period).
+
+Files are written through :func:`atomic_path`: to a temporary name in the target folder,
+renamed into place only when complete, so an interrupted job never leaves a file that looks
+finished. Large cubes are written incrementally (one day or one chunk of rows at a time) by
+:class:`GridFileWriter`, so memory does not grow with the region or the period.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import xarray as xr
+
+from .grid import LatLonGrid
+
+TIME_UNITS = "days since 1970-01-01 00:00:00"
+CONVENTIONS = "CF-1.8"
+
+#: Default chunk edge (cells) for spatial chunking; a 128 x 128 x ndays chunk of float32
+#: is 1 MiB for a 16-day period.
+CHUNK_CELLS = 128
+
+
+def partial_name(path: Path) -> Path:
+    """The temporary name a file is written under before it is complete (hidden, same folder)."""
+    return path.with_name(f".{path.name}.part-{os.getpid()}")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = partial_name(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+@dataclass(frozen=True)
+class VarSpec:
+    """A data variable to create: dims are ('time', 'lat', 'lon') or ('lat', 'lon')."""
+
+    name: str
+    dims: tuple[str, ...]
+    dtype: str = "f4"
+    attrs: Mapping[str, object] = field(default_factory=dict)
+    fill_value: float | int | None = None
+
+    def resolved_fill(self) -> float | int:
+        if self.fill_value is not None:
+            return self.fill_value
+        return netCDF4.default_fillvals[np.dtype(self.dtype).str[1:]]
+
+
+def crs_attrs() -> dict[str, object]:
+    """The CF grid mapping for EPSG:4326 (WGS 84 geographic)."""
+    return {
+        "grid_mapping_name": "latitude_longitude",
+        "longitude_of_prime_meridian": 0.0,
+        "semi_major_axis": 6378137.0,
+        "inverse_flattening": 298.257223563,
+        "epsg_code": "EPSG:4326",
+        "crs_wkt": (
+            'GEOGCRS["WGS 84",DATUM["World Geodetic System 1984",ELLIPSOID["WGS 84",'
+            '6378137,298.257223563]],CS[ellipsoidal,2],AXIS["latitude",north],'
+            'AXIS["longitude",east],ANGLEUNIT["degree",0.0174532925199433],ID["EPSG",4326]]'
+        ),
+    }
+
+
+def days_since_epoch(days: Sequence[dt.date]) -> np.ndarray:
+    epoch = dt.date(1970, 1, 1)
+    return np.array([(d - epoch).days for d in days], dtype="f8")
+
+
+def _chunks(dims: tuple[str, ...], grid: LatLonGrid, ntime: int) -> list[int]:
+    sizes = {"time": max(ntime, 1), "lat": grid.nlat, "lon": grid.nlon}
+    edge = {"time": max(ntime, 1), "lat": CHUNK_CELLS, "lon": CHUNK_CELLS}
+    return [min(sizes[d], edge[d]) for d in dims]
+
+
+class GridFileWriter:
+    """Create a CF grid file and write its variables piece by piece.
+
+    Use as a context manager; the file appears at ``path`` only after a clean exit::
+
+        with GridFileWriter(path, grid, days, specs, attrs) as w:
+            for i, day in enumerate(days):
+                w.write("lst", field, time_index=i)
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        grid: LatLonGrid,
+        days: Sequence[dt.date] | None,
+        variables: Sequence[VarSpec],
+        global_attrs: Mapping[str, object] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.grid = grid
+        self.days = list(days) if days is not None else []
+        self.variables = {v.name: v for v in variables}
+        self.global_attrs = dict(global_attrs or {})
+        self._tmp = partial_name(self.path)
+        self._nc: netCDF4.Dataset | None = None
+
+    def __enter__(self) -> GridFileWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._nc = netCDF4.Dataset(self._tmp, "w", format="NETCDF4")
+            self._create()
+        except BaseException:
+            self._close_nc()
+            self._tmp.unlink(missing_ok=True)
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._close_nc()
+        if exc_type is None:
+            os.replace(self._tmp, self.path)
+        else:  # never rename a partial file into place
+            self._tmp.unlink(missing_ok=True)
+
+    def _close_nc(self) -> None:
+        if self._nc is not None and self._nc.isopen():
+            self._nc.close()
+        self._nc = None
+
+    def _create(self) -> None:
+        nc = self._nc
+        assert nc is not None
+        g = self.grid
+        nc.setncatts({"Conventions": CONVENTIONS, **self.global_attrs})
+        nc.createDimension("lat", g.nlat)
+        nc.createDimension("lon", g.nlon)
+        nc.createDimension("nv", 2)
+        lat = nc.createVariable("lat", "f8", ("lat",))
+        lat.setncatts(
+            {
+                "standard_name": "latitude",
+                "long_name": "latitude of cell centre",
+                "units": "degrees_north",
+                "axis": "Y",
+                "bounds": "lat_bnds",
+            }
+        )
+        lat[:] = g.lat
+        nc.createVariable("lat_bnds", "f8", ("lat", "nv"))[:] = g.lat_bounds
+        lon = nc.createVariable("lon", "f8", ("lon",))
+        lon.setncatts(
+            {
+                "standard_name": "longitude",
+                "long_name": "longitude of cell centre",
+                "units": "degrees_east",
+                "axis": "X",
+                "bounds": "lon_bnds",
+            }
+        )
+        lon[:] = g.lon
+        nc.createVariable("lon_bnds", "f8", ("lon", "nv"))[:] = g.lon_bounds
+        crs = nc.createVariable("crs", "i4", ())
+        crs.setncatts(crs_attrs())
+        if self.days:
+            nc.createDimension("time", len(self.days))
+            t = nc.createVariable("time", "f8", ("time",))
+            t.setncatts(
+                {
+                    "standard_name": "time",
+                    "long_name": "day (UTC)",
+                    "units": TIME_UNITS,
+                    "calendar": "standard",
+                    "axis": "T",
+                }
+            )
+            t[:] = days_since_epoch(self.days)
+        for spec in self.variables.values():
+            if "time" in spec.dims and not self.days:
+                raise ValueError(f"variable {spec.name} has a time axis but no days were given")
+            var = nc.createVariable(
+                spec.name,
+                spec.dtype,
+                spec.dims,
+                zlib=True,
+                complevel=4,
+                shuffle=True,
+                chunksizes=_chunks(spec.dims, g, len(self.days)),
+                fill_value=spec.resolved_fill(),
+            )
+            attrs = dict(spec.attrs)
+            attrs.setdefault("grid_mapping", "crs")
+            var.setncatts(attrs)
+            var.set_auto_maskandscale(False)
+
+    def write(
+        self,
+        name: str,
+        values: np.ndarray,
+        time_index: int | None = None,
+        rows: slice | None = None,
+    ) -> None:
+        """Write a 2-D field (one day, or a static field), optionally a block of rows.
+
+        NaN is replaced by the variable's fill value.
+        """
+        assert self._nc is not None, "write() outside the context manager"
+        spec = self.variables[name]
+        var = self._nc.variables[name]
+        values = np.asarray(values)
+        if np.issubdtype(values.dtype, np.floating) and np.dtype(spec.dtype).kind != "f":
+            raise TypeError(f"{name}: float values for integer variable; convert first")
+        if np.dtype(spec.dtype).kind == "f":
+            values = np.where(np.isfinite(values), values, spec.resolved_fill())
+        values = values.astype(spec.dtype, copy=False)
+        rows = rows or slice(0, self.grid.nlat)
+        if "time" in spec.dims:
+            if time_index is None:
+                var[:, rows, :] = values
+            else:
+                var[time_index, rows, :] = values
+        else:
+            var[rows, :] = values
+
+    def read(self, name: str, rows: slice) -> np.ndarray:
+        """Read back rows of a variable being written (all days), fill as NaN for floats."""
+        assert self._nc is not None
+        spec = self.variables[name]
+        arr = np.asarray(self._nc.variables[name][..., rows, :])
+        if np.dtype(spec.dtype).kind == "f":
+            arr = np.where(arr == spec.resolved_fill(), np.nan, arr)
+        return arr
+
+
+def write_dataset(ds: xr.Dataset, path: str | Path, grid: LatLonGrid) -> None:
+    """Write a small in-memory Dataset on ``grid`` as a CF-1.8 file, atomically.
+
+    Coordinates get bounds and CF attributes; every data variable with lat/lon gets the
+    ``crs`` grid mapping, zlib compression and a fill value.
+    """
+    ds = ds.copy()
+    coords = grid.coords()
+    ds = ds.assign_coords(lat=coords["lat"], lon=coords["lon"])
+    ds["lat"].attrs["bounds"] = "lat_bnds"
+    ds["lon"].attrs["bounds"] = "lon_bnds"
+    ds["lat_bnds"] = (("lat", "nv"), grid.lat_bounds)
+    ds["lon_bnds"] = (("lon", "nv"), grid.lon_bounds)
+    ds["crs"] = xr.DataArray(np.int32(0), attrs=crs_attrs())
+    encoding: dict[str, dict[str, object]] = {}
+    ntime = ds.sizes.get("time", 1)
+    for name, var in ds.data_vars.items():
+        if name in ("lat_bnds", "lon_bnds", "crs"):
+            continue
+        if {"lat", "lon"} <= set(var.dims):
+            var.attrs.setdefault("grid_mapping", "crs")
+            enc: dict[str, object] = {"zlib": True, "complevel": 4, "shuffle": True}
+            enc["chunksizes"] = tuple(
+                _chunks(var.dims, grid, ntime) if set(var.dims) <= {"time", "lat", "lon"} else ()
+            ) or None
+            if enc["chunksizes"] is None:
+                del enc["chunksizes"]
+            if var.dtype.kind == "f":
+                enc["_FillValue"] = netCDF4.default_fillvals[var.dtype.str[1:]]
+            encoding[name] = enc
+    if "time" in ds.coords:
+        encoding["time"] = {"units": TIME_UNITS, "calendar": "standard", "dtype": "f8"}
+        ds["time"].attrs.update({"standard_name": "time", "axis": "T"})
+    ds.attrs.setdefault("Conventions", CONVENTIONS)
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, format="NETCDF4", engine="netcdf4", encoding=encoding)
+
+
+def open_grid_dataset(path: str | Path) -> tuple[xr.Dataset, LatLonGrid]:
+    """Open a workflow grid file lazily and rebuild its :class:`LatLonGrid`."""
+    ds = xr.open_dataset(path, engine="netcdf4", chunks={})
+    return ds, LatLonGrid.from_coords(ds["lat"].values, ds["lon"].values)
