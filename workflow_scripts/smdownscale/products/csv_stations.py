@@ -1,0 +1,295 @@
+"""In-situ soil moisture from plain CSV files, for networks outside ISMN (e.g. China's NZW,
+CERN, QXZ), harmonised to the tidy station table of :mod:`.stations`.
+
+Two files:
+
+stations file
+    ``network, station, lat, lon, depth_from, depth_to, units`` and optionally
+    ``field_capacity`` and ``sensor``. One row per station (per station and sensor when the
+    values file has a ``sensor`` column). ``lat``/``lon`` in degrees, depths in m below the
+    surface, ``units`` one of ``m3 m-3``, ``percent`` (volumetric, %) or
+    ``percent_of_field_capacity`` (relative soil moisture, % of field capacity, as Chinese
+    agro-meteorological stations report it); ``field_capacity`` in m3 m-3, required for the
+    last. ``sensor`` defaults to ``unknown``.
+values file
+    ``network, station, time, sm`` and optionally ``flag`` (and ``sensor``, see above).
+    ``time`` is an ISO 8601 date or date-time; without a UTC offset it is taken as UTC.
+    ``sm`` is in the station's ``units``; an empty cell is a missing observation. ``flag``
+    uses ISMN-style codes (an observation is used when all its comma-separated codes are in
+    ``accept_flags``); an empty flag cell, or no flag column, means ``G``.
+
+Units are converted once, here: ``percent`` -> ``sm / 100``; ``percent_of_field_capacity``
+-> ``sm / 100 * field_capacity``; the formula is recorded in ``conversion``. Each accepted
+value must then lie in [0, 1] m3 m-3, which catches a wrong ``units`` entry; flag bad values
+to exclude them instead. Every error names the file, the column and the line (1 = header)
+or the station.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .base import ProductError
+from .stations import (
+    GOOD,
+    SOURCE_UNITS,
+    AggregationCounts,
+    daily_aggregate,
+    finalize_station_table,
+    sensor_rows,
+)
+
+log = logging.getLogger(__name__)
+
+STATION_REQUIRED = ("network", "station", "lat", "lon", "depth_from", "depth_to", "units")
+STATION_OPTIONAL = ("field_capacity", "sensor")
+VALUE_REQUIRED = ("network", "station", "time", "sm")
+VALUE_OPTIONAL = ("flag", "sensor")
+DEFAULT_SENSOR = "unknown"
+#: Cells of ``sm`` that mean "no observation".
+MISSING_TOKENS = ("", "na", "nan", "null")
+_CONSTANT_COLUMNS = (
+    "network",
+    "station",
+    "lat",
+    "lon",
+    "depth_from",
+    "depth_to",
+    "sensor",
+    "source_units",
+    "conversion",
+)
+
+
+def read_csv_stations(
+    stations_path: str | Path,
+    values_path: str | Path,
+    accept_flags: Sequence[str] = (GOOD,),
+    keep_rejected: bool = False,
+) -> pd.DataFrame:
+    """Daily tidy station table from a stations CSV and a values CSV (see module doc).
+
+    Raises :class:`ProductError` naming the file, column and line or station for: a missing
+    file or column, unknown units, a missing or implausible field capacity, non-numeric
+    coordinates/depths/values, coordinates out of range, unparseable times, values for
+    stations the stations file does not list, and accepted values outside [0, 1] m3 m-3
+    after conversion.
+    """
+    stations = read_stations_file(Path(stations_path))
+    values = read_values_file(Path(values_path))
+    keys = ["network", "station"] + (["sensor"] if "sensor" in values.columns else [])
+    _check_unique(Path(stations_path), stations, keys)
+    merged = _attach_stations(Path(values_path), values, stations, keys)
+    _check_range(Path(values_path), merged, accept_flags)
+    pieces, counts = [], AggregationCounts()
+    for _, obs in merged.groupby(keys, sort=True):
+        days, c = daily_aggregate(obs[["time", "sm", "flag"]], accept_flags, keep_rejected)
+        counts += c
+        first = obs.iloc[0]
+        pieces.append(sensor_rows(days, **{c: first[c] for c in _CONSTANT_COLUMNS}))
+    log.info("%s: %d station(s) with values: %s", values_path, len(pieces), counts.summary())
+    return finalize_station_table(pieces)
+
+
+def read_stations_file(path: Path) -> pd.DataFrame:
+    """The stations file, checked, with ``scale`` (multiplier to m3 m-3), ``source_units``
+    and ``conversion`` columns added."""
+    raw = _read_csv(path, STATION_REQUIRED)
+    out = pd.DataFrame(index=raw.index)
+    for c in ("network", "station"):
+        out[c] = _names(path, raw, c)
+    out["sensor"] = raw["sensor"].str.strip() if "sensor" in raw else DEFAULT_SENSOR
+    out.loc[out["sensor"] == "", "sensor"] = DEFAULT_SENSOR
+    for c in ("lat", "lon", "depth_from", "depth_to"):
+        out[c] = _numbers(path, raw, c, allow_empty=False)
+    _fail_where(path, raw, "lat", ~out["lat"].between(-90, 90), "latitude outside [-90, 90]")
+    _fail_where(path, raw, "lon", ~out["lon"].between(-180, 180), "longitude outside [-180, 180]")
+    _fail_where(path, raw, "depth_from", out["depth_from"] < 0, "depth must be >= 0 m")
+    _fail_where(
+        path, raw, "depth_to", out["depth_to"] < out["depth_from"], "depth_to above depth_from"
+    )
+    units = raw["units"].str.strip()
+    _fail_where(
+        path,
+        raw,
+        "units",
+        ~units.isin(SOURCE_UNITS),
+        f"unknown units (expected one of {list(SOURCE_UNITS)})",
+    )
+    fc = _field_capacity(path, raw, units)
+    out["source_units"] = units
+    out["scale"] = units.map({"m3 m-3": 1.0, "percent": 0.01}).astype("float64")
+    rel = units == "percent_of_field_capacity"
+    out.loc[rel, "scale"] = fc[rel] / 100.0
+    out["conversion"] = units.map({"m3 m-3": "none", "percent": "sm = value / 100"})
+    out.loc[rel, "conversion"] = [
+        f"sm = value / 100 * field_capacity ({v:g} m3 m-3)" for v in fc[rel]
+    ]
+    out["line"] = raw["line"]
+    return out
+
+
+def read_values_file(path: Path) -> pd.DataFrame:
+    """The values file, checked: time (tz-naive UTC), sm (float, source units), flag (str)."""
+    raw = _read_csv(path, VALUE_REQUIRED)
+    out = pd.DataFrame(index=raw.index)
+    for c in ("network", "station"):
+        out[c] = _names(path, raw, c)
+    if "sensor" in raw:
+        out["sensor"] = raw["sensor"].str.strip().replace("", DEFAULT_SENSOR)
+    out["time"] = _times(path, raw)
+    out["sm"] = _numbers(path, raw, "sm", allow_empty=True)
+    flag = raw["flag"].str.strip() if "flag" in raw else pd.Series(GOOD, index=raw.index)
+    out["flag"] = flag.where(flag != "", GOOD).astype(object)
+    out["line"] = raw["line"]
+    return out
+
+
+def _read_csv(path: Path, required: Sequence[str]) -> pd.DataFrame:
+    """All cells as stripped strings, plus ``line`` (file line number, 1 = header)."""
+    if not path.is_file():
+        raise ProductError(path, "does not exist")
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise ProductError(path, f"not a readable CSV file: {err}") from err
+    raw.columns = [str(c).strip() for c in raw.columns]
+    missing = [c for c in required if c not in raw.columns]
+    if missing:
+        raise ProductError(
+            path,
+            f"missing column(s) {missing}; has {list(raw.columns)}",
+            f"required columns: {list(required)}",
+        )
+    raw = raw.apply(lambda s: s.str.strip())
+    raw["line"] = np.arange(len(raw)) + 2
+    return raw
+
+
+def _names(path: Path, raw: pd.DataFrame, column: str) -> pd.Series:
+    _fail_where(path, raw, column, raw[column] == "", "empty name")
+    return raw[column]
+
+
+def _numbers(path: Path, raw: pd.DataFrame, column: str, allow_empty: bool) -> pd.Series:
+    """Column as float64; ProductError for non-numeric (or, unless allowed, empty) cells.
+
+    Empty cells and ``NA``/``NaN``/``null`` (any case) are missing values (NaN).
+    """
+    text = raw[column]
+    empty = text.str.lower().isin(MISSING_TOKENS)
+    values = pd.to_numeric(text.where(~empty, ""), errors="coerce").astype("float64")
+    bad = (values.isna() & ~empty) | (values.notna() & ~np.isfinite(values))
+    _fail_where(path, raw, column, bad, "not a number")
+    if not allow_empty:
+        _fail_where(path, raw, column, empty, "empty cell")
+    return values
+
+
+def _times(path: Path, raw: pd.DataFrame) -> pd.Series:
+    parsed = pd.to_datetime(raw["time"], format="ISO8601", utc=True, errors="coerce")
+    _fail_where(path, raw, "time", parsed.isna(), "not an ISO 8601 date or date-time")
+    return parsed.dt.tz_localize(None).astype("datetime64[ns]")
+
+
+def _field_capacity(path: Path, raw: pd.DataFrame, units: pd.Series) -> pd.Series:
+    rel = units == "percent_of_field_capacity"
+    if "field_capacity" not in raw:
+        _fail_where(
+            path,
+            raw,
+            "units",
+            rel,
+            "percent_of_field_capacity needs a field_capacity column (m3 m-3)",
+        )
+        return pd.Series(np.nan, index=raw.index)
+    fc = _numbers(path, raw, "field_capacity", allow_empty=True)
+    _fail_where(
+        path,
+        raw,
+        "field_capacity",
+        rel & fc.isna(),
+        "missing field capacity for units percent_of_field_capacity",
+    )
+    _fail_where(
+        path,
+        raw,
+        "field_capacity",
+        rel & ~((fc > 0) & (fc <= 1)),
+        "field capacity must be in (0, 1] m3 m-3",
+    )
+    return fc
+
+
+def _check_unique(path: Path, stations: pd.DataFrame, keys: list[str]) -> None:
+    dup = stations.duplicated(keys, keep="first")
+    if dup.any():
+        row = stations[dup].iloc[0]
+        who = "/".join(str(row[k]) for k in keys)
+        hint = "" if "sensor" in keys else "; add a sensor column to both files to tell them apart"
+        raise ProductError(
+            path,
+            f"line {row['line']}: station {who} is listed twice "
+            f"(values are matched on {keys}){hint}",
+        )
+
+
+def _attach_stations(
+    path: Path, values: pd.DataFrame, stations: pd.DataFrame, keys: list[str]
+) -> pd.DataFrame:
+    """Values joined with their station's row; ProductError for unknown stations."""
+    merged = values.merge(
+        stations.drop(columns="line"),
+        on=keys,
+        how="left",
+        suffixes=("", "_station"),
+        indicator=True,
+    )
+    unknown = merged["_merge"] == "left_only"
+    if unknown.any():
+        ids = merged.loc[unknown, keys].drop_duplicates().astype(str).agg("/".join, axis=1)
+        first = int(merged.loc[unknown, "line"].iloc[0])
+        raise ProductError(
+            path,
+            f"{int(unknown.sum())} value row(s) for station(s) not in the stations file: "
+            f"{list(ids)} (first at line {first})",
+            "add them to the stations file or fix the network/station names",
+        )
+    merged["sm"] = merged["sm"] * merged["scale"]
+    return merged.drop(columns=["_merge", "scale"])
+
+
+def _check_range(path: Path, merged: pd.DataFrame, accept_flags: Sequence[str]) -> None:
+    """Accepted values must be volumetric fractions after conversion."""
+    accepted = merged["flag"].map(lambda f: all(c.strip() in accept_flags for c in f.split(",")))
+    bad = accepted & merged["sm"].notna() & ~merged["sm"].between(0.0, 1.0)
+    if bad.any():
+        row = merged[bad].iloc[0]
+        raise ProductError(
+            path,
+            f"column 'sm', line {row['line']} (station {row['network']}/{row['station']}): "
+            f"{row['sm']:g} m3 m-3 after conversion from {row['source_units']!r} is outside "
+            f"[0, 1] ({int(bad.sum())} such value(s))",
+            "check the station's units in the stations file, or flag the value",
+        )
+
+
+def _fail_where(path: Path, raw: pd.DataFrame, column: str, bad: pd.Series, problem: str) -> None:
+    """ProductError naming the column, first bad line, its station and value."""
+    bad = bad.fillna(False).astype(bool)
+    if not bad.any():
+        return
+    i = bad.to_numpy().nonzero()[0][0]
+    row = raw.iloc[i]
+    station = f"{row.get('network', '?')}/{row.get('station', '?')}"
+    value = row[column] if column in raw.columns else None
+    raise ProductError(
+        path,
+        f"column {column!r}, line {row['line']} (station {station}): {problem}: {value!r}"
+        + (f" ({int(bad.sum())} such rows)" if bad.sum() > 1 else ""),
+    )

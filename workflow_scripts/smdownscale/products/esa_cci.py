@@ -1,0 +1,335 @@
+"""Reader for ESA CCI SM COMBINED daily images (``ESACCI-SOILMOISTURE-L3S-SSMV-COMBINED-*.nc``).
+
+Format (inspected on the real v04.5 file of 2010-07-01; NETCDF4_CLASSIC, zlib level 9 with
+shuffle; dimensions ``time`` = 1, ``lat`` = 720, ``lon`` = 1440, none unlimited):
+
+=================  ========  =========================  ==========================================
+variable           dtype     _FillValue                 meaning
+=================  ========  =========================  ==========================================
+``lat``            float32   --                         cell centres 89.875 ... -89.875 (descending)
+``lon``            float32   --                         cell centres -179.875 ... 179.875
+``time``           float64   --                         days since 1970-01-01 00:00:00 UTC (00 h)
+``sm``             float32   -9999.0                    volumetric soil moisture, m3 m-3,
+                                                        valid_range [0, 1]
+``sm_uncertainty`` float32   -9999.0                    its estimated standard deviation, m3 m-3
+``flag``           int8      127                        quality flag bits (table below)
+``dnflag``         int8      0                          1 day, 2 night, 3 both
+``freqbandID``     int16     0                          frequency bands used (bit field)
+``mode``           int8      0                          1 ascending, 2 descending, 3 both
+``sensor``         int16     0                          sensors used (bit field)
+``t0``             float64   -9999.0                    observation time, days since 1970-01-01
+=================  ========  =========================  ==========================================
+
+Quality flag bits (``flag``; a cell's value is the OR of the bits that apply, 0 = no
+inconsistency detected, 127 = _FillValue, i.e. no observation at all):
+
+=====  ==================================================================  ================
+bit    meaning (``flag_meanings`` token)                                   in versions
+=====  ==================================================================  ================
+1      snow_coverage_or_temperature_below_zero                             all
+2      dense_vegetation                                                    all
+4      others_no_convergence_in_the_model_thus_no_valid_sm_estimates       all
+8      soil_moisture_value_exceeds_physical_boundary                       all
+16     weight_of_measurement_below_threshold                               all
+32     all_datasets_deemed_unreliable                                      v05 onwards
+64     barren_ground_advisory_flag (advisory: retrieval may be less        v07/v08 onwards
+       reliable over barren ground; sm is still provided)
+=====  ==================================================================  ================
+
+v04.5 (inspected): ``flag_values`` enumerates 0-8 and 16-23 plus 127 with meanings such as
+``combination_of_flag_values_1_and_2``: only bits 1-16 exist. In the real 2010-07-01 image
+every cell with a valid ``sm`` has flag 0, so masking changes nothing there.
+v08.1 (not inspected here; from the producers' attribute tables in TU Wien's CCI/C3S
+production code, where the C3S v202212 release built on CCI v07 already lists "Bit6
+barren_ground_advisory_flag"): the same five bits plus 32 and 64, still an ``int8`` with
+_FillValue 127. The barren-ground bit is set over deserts where ``sm`` is valid; masking it
+would drop whole deserts, hence METHOD.md's default.
+
+Default mask (:data:`DEFAULT_MASK_FLAGS` = 63): the OR of every bit in :data:`FLAG_BITS` except
+the barren-ground bit. It is right for both versions: on v04.5 the bits 32 and 64 are never
+set, so 63 masks every bit the file can carry; on v08 it masks all bits but 64. A cell whose
+flag is the _FillValue (127: no flag information) is masked whenever any bit is requested.
+
+Conventions of :func:`read_esa_cci`: ``sm`` is float32 m3 m-3 with NaN where the file has its
+fill value, where ``flag & mask_flags != 0``, or where the value is outside [0, 1]; ``flag`` is
+the raw stored flag (int8, 127 = fill); the time coordinate is the image's day at 00:00
+(datetime64). The grid is checked against the global 0.25 deg grid of
+:func:`smdownscale.grid.global_grid`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+
+import cftime
+import netCDF4
+import numpy as np
+import xarray as xr
+
+from ..grid import LatLonGrid, global_grid
+from .base import REDOWNLOAD, ProductError
+
+#: Resolution of the ESA CCI SM grid, degrees.
+ESA_CCI_RES = 0.25
+
+#: Flag bit value -> ``flag_meanings`` token (see the module docstring for versions).
+FLAG_BITS: dict[int, str] = {
+    1: "snow_coverage_or_temperature_below_zero",
+    2: "dense_vegetation",
+    4: "others_no_convergence_in_the_model_thus_no_valid_sm_estimates",
+    8: "soil_moisture_value_exceeds_physical_boundary",
+    16: "weight_of_measurement_below_threshold",
+    32: "all_datasets_deemed_unreliable",
+    64: "barren_ground_advisory_flag",
+}
+
+#: Short names for config files -> bit value.
+FLAG_NAMES: dict[str, int] = {
+    "snow_or_frozen": 1,
+    "dense_vegetation": 2,
+    "no_convergence": 4,
+    "exceeds_physical_boundary": 8,
+    "low_measurement_weight": 16,
+    "all_datasets_unreliable": 32,
+    "barren_ground": 64,
+}
+
+#: The advisory barren-ground bit (v07/v08 onwards).
+BARREN_GROUND_BIT = 64
+
+#: The stored flag's fill value (no observation; int8 127 = all seven bits set).
+FLAG_FILL = 127
+
+#: Every flag bit.
+ALL_FLAGS = sum(FLAG_BITS)
+
+#: METHOD.md's default: every bit except the advisory barren-ground bit (= 63).
+DEFAULT_MASK_FLAGS = ALL_FLAGS & ~BARREN_GROUND_BIT
+
+_NAME_RE = re.compile(r"ESACCI-SOILMOISTURE-L3S-\w+-\w+-(\d{8})(\d{6})-fv(\d+\.\d+)")
+
+
+def resolve_mask_flags(spec: str | int | Iterable[int | str]) -> int:
+    """Turn a config value into a bit mask.
+
+    ``spec`` is ``"all_but_barren"`` (the default mask), ``"all"``, ``"none"``, an integer mask,
+    or a list of bit values and/or names from :data:`FLAG_NAMES` / :data:`FLAG_BITS`.
+    """
+    presets = {"all_but_barren": DEFAULT_MASK_FLAGS, "all": ALL_FLAGS, "none": 0}
+    if isinstance(spec, str):
+        if spec in presets:
+            return presets[spec]
+        spec = [spec]
+    if isinstance(spec, int | np.integer):
+        return int(spec)
+    mask = 0
+    by_token = {token: bit for bit, token in FLAG_BITS.items()}
+    for item in spec:
+        if isinstance(item, str):
+            bit = FLAG_NAMES.get(item, by_token.get(item))
+            if bit is None:
+                raise ValueError(
+                    f"unknown ESA CCI flag name {item!r}; use one of {sorted(FLAG_NAMES)}, "
+                    f"or a bit value from {sorted(FLAG_BITS)}"
+                )
+        else:
+            bit = int(item)
+            if bit <= 0 or bit & (bit - 1):
+                raise ValueError(f"ESA CCI flag bit {bit} is not a power of two")
+        mask |= bit
+    return mask
+
+
+def esa_cci_date(path: str | Path) -> dt.date:
+    """The day of an ESA CCI SM daily image, from its file name (``...-YYYYMMDD000000-fv...``)."""
+    m = _NAME_RE.search(Path(path).name)
+    if not m:
+        raise ProductError(
+            path,
+            "file name is not an ESA CCI SM daily image name",
+            "expected ESACCI-SOILMOISTURE-L3S-SSMV-COMBINED-YYYYMMDD000000-fvXX.X.nc",
+        )
+    return dt.datetime.strptime(m.group(1), "%Y%m%d").date()
+
+
+def esa_cci_version(path: str | Path) -> str:
+    """The product version in an ESA CCI SM file name (``fv04.5`` -> ``"04.5"``)."""
+    m = _NAME_RE.search(Path(path).name)
+    if not m:
+        raise ProductError(path, "file name is not an ESA CCI SM daily image name")
+    return m.group(3)
+
+
+def _open(path: str | Path) -> netCDF4.Dataset:
+    if not Path(path).is_file():
+        raise ProductError(path, "file not found", "download it or check raw/ paths")
+    try:
+        ds = netCDF4.Dataset(path, "r")
+    except OSError as exc:
+        raise ProductError(path, f"not a readable NetCDF file ({exc})", REDOWNLOAD) from None
+    ds.set_auto_maskandscale(False)
+    return ds
+
+
+def _read(path: str | Path, var: netCDF4.Variable, index: tuple) -> np.ndarray:
+    """Read a hyperslab, turning HDF5/NetCDF read errors (truncated data) into ProductError."""
+    try:
+        return np.asarray(var[index])
+    except (OSError, RuntimeError, IndexError) as exc:
+        raise ProductError(path, f"cannot read variable {var.name!r} ({exc})", REDOWNLOAD) from None
+
+
+def _unpack(raw: np.ndarray, var: netCDF4.Variable) -> np.ndarray:
+    """Raw values -> float32 with NaN for _FillValue (and CF scale_factor/add_offset if any)."""
+    out = raw.astype(np.float32)
+    fill = getattr(var, "_FillValue", None)
+    if fill is not None:
+        out[raw == fill] = np.nan
+    scale = float(getattr(var, "scale_factor", 1.0))
+    offset = float(getattr(var, "add_offset", 0.0))
+    if scale != 1.0 or offset != 0.0:
+        out = (out * scale + offset).astype(np.float32)
+    return out
+
+
+def _check_grid(path: str | Path, ds: netCDF4.Dataset) -> None:
+    ref = global_grid(ESA_CCI_RES)
+    for name, expected in (("lat", ref.lat), ("lon", ref.lon)):
+        if name not in ds.variables:
+            raise ProductError(path, f"no {name!r} coordinate variable", "not an ESA CCI SM image")
+        got = _read(path, ds.variables[name], (slice(None),)).astype(np.float64)
+        if got.shape != expected.shape or not np.allclose(got, expected, atol=1e-4):
+            first = f"{got[0]:.4f}..{got[-1]:.4f}" if got.size else "empty"
+            raise ProductError(
+                path,
+                f"{name} has {got.size} values ({first}); an ESA CCI SM image is on the global "
+                f"0.25 deg grid ({expected.size} values {expected[0]}..{expected[-1]})",
+                "check that this is a COMBINED daily L3S image and not a regridded copy",
+            )
+
+
+def _time(path: str | Path, ds: netCDF4.Dataset) -> np.ndarray:
+    """The image's day(s) as datetime64[ns] at 00:00 (from ``time``; else the file name)."""
+    if "time" in ds.variables:
+        var = ds.variables["time"]
+        raw = _read(path, var, (slice(None),))
+        try:
+            dates = cftime.num2date(
+                raw,
+                var.units.replace(" UTC", ""),
+                getattr(var, "calendar", "standard"),
+                only_use_cftime_datetimes=False,
+                only_use_python_datetimes=True,
+            )
+            return np.array([np.datetime64(d.date(), "D") for d in np.atleast_1d(dates)]).astype(
+                "datetime64[ns]"
+            )
+        except (AttributeError, TypeError, ValueError) as exc:
+            warnings.warn(
+                f"{path}: cannot decode 'time' ({exc}); using the date in the file name",
+                stacklevel=3,
+            )
+    return np.array([np.datetime64(esa_cci_date(path), "ns")])
+
+
+def _check_flag_table(path: str | Path, var: netCDF4.Variable) -> None:
+    """Warn when the file places the barren-ground meaning on another bit than 64."""
+    meanings = str(getattr(var, "flag_meanings", "")).split()
+    values = np.atleast_1d(getattr(var, "flag_values", getattr(var, "flag_masks", [])))
+    for value, meaning in zip(values, meanings, strict=False):
+        if "barren" in meaning and int(value) != BARREN_GROUND_BIT:
+            warnings.warn(
+                f"{path}: flag meaning {meaning!r} has value {int(value)}, not "
+                f"{BARREN_GROUND_BIT}; check config esa_cci.mask_flags",
+                stacklevel=3,
+            )
+
+
+def read_esa_cci(
+    path: str | Path,
+    grid: LatLonGrid | None = None,
+    mask_flags: int = DEFAULT_MASK_FLAGS,
+) -> xr.Dataset:
+    """Read one ESA CCI SM daily image on ``grid`` (a 0.25 deg sub-grid; None = global).
+
+    Returns a Dataset with ``sm`` (time, lat, lon) float32 m3 m-3, NaN where missing, flagged
+    (``flag & mask_flags != 0``) or outside [0, 1]; ``flag`` (time, lat, lon) the raw int8
+    flag; and ``sm_uncertainty`` (float32 m3 m-3, NaN fill) when the file has it. Coordinates
+    are ``grid``'s (lat descending) and the image's day (datetime64, 00:00).
+
+    Raises :class:`ProductError` naming the file when it is not a readable NetCDF file, has
+    no ``sm`` variable, or is not on the global 0.25 deg grid. A ``grid`` that is not a
+    0.25 deg sub-grid of the global grid raises :class:`smdownscale.grid.GridError`.
+    """
+    full = global_grid(ESA_CCI_RES)
+    grid = full if grid is None else grid
+    rows, cols = full.subgrid(grid)
+    ds = _open(path)
+    try:
+        if "sm" not in ds.variables:
+            raise ProductError(
+                path,
+                f"no 'sm' variable (variables: {', '.join(ds.variables) or 'none'})",
+                "not an ESA CCI SM COMBINED/PASSIVE image; re-download it",
+            )
+        sm_var = ds.variables["sm"]
+        if tuple(sm_var.dimensions[-2:]) != ("lat", "lon"):
+            raise ProductError(
+                path, f"'sm' has dimensions {sm_var.dimensions}, not (time, lat, lon)"
+            )
+        _check_grid(path, ds)
+        times = _time(path, ds)
+        index = (slice(None), rows, cols) if sm_var.ndim == 3 else (rows, cols)
+        sm = _unpack(_read(path, sm_var, index), sm_var).reshape(len(times), *grid.shape)
+        if "flag" in ds.variables:
+            flag_var = ds.variables["flag"]
+            _check_flag_table(path, flag_var)
+            flag = _read(path, flag_var, index).reshape(sm.shape)
+            flag_attrs = {
+                k: flag_var.getncattr(k)
+                for k in ("long_name", "flag_values", "flag_meanings")
+                if k in flag_var.ncattrs()
+            }
+            flag_attrs["fill_value"] = int(getattr(flag_var, "_FillValue", FLAG_FILL))
+        else:
+            flag = np.zeros(sm.shape, dtype=np.int8)
+            flag_attrs = {"comment": "file has no flag variable; all zero"}
+        with np.errstate(invalid="ignore"):
+            bad = (flag.astype(np.int64) & int(mask_flags)) != 0
+            bad |= ~((sm >= 0.0) & (sm <= 1.0))
+        sm[bad] = np.nan
+        coords = {"time": ("time", times), **grid.coords()}
+        dims = ("time", "lat", "lon")
+        version = str(getattr(ds, "product_version", ""))
+        out = xr.Dataset(
+            {
+                "sm": (
+                    dims,
+                    sm,
+                    {
+                        "long_name": "volumetric soil moisture",
+                        "units": "m3 m-3",
+                        "mask_flags": int(mask_flags),
+                        "comment": "NaN where fill, flag & mask_flags != 0, or outside [0, 1]",
+                    },
+                ),
+                "flag": (dims, flag, flag_attrs),
+            },
+            coords=coords,
+            attrs={"source_file": str(path), "product_version": version},
+        )
+        if "sm_uncertainty" in ds.variables:
+            unc_var = ds.variables["sm_uncertainty"]
+            unc = _unpack(_read(path, unc_var, index), unc_var).reshape(sm.shape)
+            out["sm_uncertainty"] = (
+                dims,
+                unc,
+                {"long_name": "soil moisture uncertainty (standard deviation)", "units": "m3 m-3"},
+            )
+        return out
+    finally:
+        ds.close()

@@ -1,0 +1,211 @@
+"""Reader for SMAP L3 radiometer soil moisture (SPL3SMP, HDF5) on the EASE-Grid 2.0 36 km grid.
+
+File: ``SMAP_L3_SM_P_YYYYMMDD_R<CRID>_<nnn>.h5``. Layout (inspected on the real
+``SMAP_L3_SM_P_20150401_R13080_001.h5``, an early release):
+
+* group ``Soil_Moisture_Retrieval_Data`` with (406, 964) datasets (row = y north to south,
+  column = x west to east), gzip, chunks (1, 964): ``soil_moisture`` float32 cm3/cm3 (the
+  same as m3 m-3), _FillValue -9999; ``latitude``/``longitude`` float32, **-9999 wherever the
+  cell has no retrieval** (they are not a full coordinate grid in this release);
+  ``retrieval_qual_flag`` uint16 (bits below; _FillValue 65534); ``EASE_row_index`` and
+  ``EASE_column_index`` uint16; and about 25 more variables.
+* the early release only has the descending (6 AM) pass. Later releases (product version 4
+  onwards, e.g. ``..._R19240_001.h5``) have ``Soil_Moisture_Retrieval_Data_AM`` (same
+  names) and ``Soil_Moisture_Retrieval_Data_PM`` whose datasets carry a ``_pm`` suffix
+  (``soil_moisture_pm``, ``latitude_pm``, ...). Both layouts are read.
+
+``retrieval_qual_flag`` bits (``flag_masks`` 1, 2, 4 with meanings Retrieval_recommended,
+Retrieval_attempted, Retrieval_success; per the SMAP product specification a *set* bit means
+"no": 1 = not recommended quality, 2 = not attempted, 4 = not successful). The reader
+returns the flag raw and masks nothing but the fill value.
+
+Counts in the real file (2015-04-01, AM): ``soil_moisture`` is valid in 35,278 cells,
+0.02 ... 0.939 m3 m-3, 2,002 of them above the stated valid_max 0.5; ``latitude`` is valid in
+216,066 cells. The flag is 0 in 20,878 cells, 1 in 10,373, 5 in 4,027 (all three with valid
+soil moisture, even "not successful" 5) and 7 in the remaining 356,106 (no soil moisture).
+
+EASE-Grid 2.0 global 36 km (EPSG:6933, cylindrical equal-area, true scale at 30 deg):
+964 columns x 406 rows of 36032.220840584 m; the grid's outer corner is at
+x = -17367530.44516138 m, y = 7314540.830638 m (the north-west corner of cell (0, 0)).
+:func:`ease2_index_of_grid` uses these numbers; they reproduce the file's latitude/longitude
+and EASE row/column indices to within 2e-5 of a cell in the real file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import h5py
+import numpy as np
+import xarray as xr
+from pyproj import Transformer
+
+from ..grid import LatLonGrid
+from .base import REDOWNLOAD, ProductError
+
+EASE2_M36_NCOLS = 964
+EASE2_M36_NROWS = 406
+EASE2_M36_CELL_M = 36032.220840584
+EASE2_M36_X0 = -17367530.44516138
+EASE2_M36_Y0 = 7314540.830638
+EASE2_CRS = "EPSG:6933"
+SMAP_FILL = -9999.0
+_NAME_RE = re.compile(r"SMAP_L3_SM_P_(\d{8})_R\d+_\d+")
+_LEGACY_GROUP = "Soil_Moisture_Retrieval_Data"
+
+
+def smap_date(path: str | Path) -> dt.date:
+    """The day of a SPL3SMP file, from its name (``SMAP_L3_SM_P_YYYYMMDD_R..._nnn.h5``)."""
+    m = _NAME_RE.search(Path(path).name)
+    if not m:
+        raise ProductError(path, "file name is not a SMAP L3_SM_P name (SMAP_L3_SM_P_YYYYMMDD_...)")
+    return dt.datetime.strptime(m.group(1), "%Y%m%d").date()
+
+
+def ease2_x() -> np.ndarray:
+    """EASE-Grid 2.0 36 km cell-centre x (m), west to east."""
+    return EASE2_M36_X0 + (np.arange(EASE2_M36_NCOLS) + 0.5) * EASE2_M36_CELL_M
+
+
+def ease2_y() -> np.ndarray:
+    """EASE-Grid 2.0 36 km cell-centre y (m), north to south."""
+    return EASE2_M36_Y0 - (np.arange(EASE2_M36_NROWS) + 0.5) * EASE2_M36_CELL_M
+
+
+def _group_and_suffix(path: str | Path, f: h5py.File, pass_: str) -> tuple[h5py.Group, str]:
+    if pass_ not in ("AM", "PM"):
+        raise ValueError(f"pass_ must be 'AM' (descending) or 'PM' (ascending), not {pass_!r}")
+    name = f"{_LEGACY_GROUP}_{pass_}"
+    if name in f:
+        return f[name], "_pm" if pass_ == "PM" else ""
+    if _LEGACY_GROUP in f:
+        if pass_ == "PM":
+            raise ProductError(
+                path,
+                "this early-release file has only the descending (AM) pass",
+                "use pass_='AM', or a later release (version 4 onwards) for PM retrievals",
+            )
+        return f[_LEGACY_GROUP], ""
+    raise ProductError(
+        path,
+        f"no {_LEGACY_GROUP}[_AM|_PM] group (groups: {', '.join(f.keys())})",
+        "not a SMAP L3_SM_P (SPL3SMP) file",
+    )
+
+
+def _read_float(path: str | Path, group: h5py.Group, name: str) -> np.ndarray:
+    if name not in group:
+        raise ProductError(path, f"no dataset {group.name}/{name}", "not a SPL3SMP file")
+    try:
+        ds = group[name]
+        raw = ds[()]
+    except (OSError, KeyError) as exc:
+        raise ProductError(path, f"cannot read {group.name}/{name} ({exc})", REDOWNLOAD) from None
+    if raw.shape != (EASE2_M36_NROWS, EASE2_M36_NCOLS):
+        raise ProductError(
+            path,
+            f"{name} has shape {raw.shape}, not ({EASE2_M36_NROWS}, {EASE2_M36_NCOLS})",
+            "not the 36 km SPL3SMP product (the 9 km enhanced SPL3SMP_E is 1624 x 3856)",
+        )
+    fill = ds.attrs.get("_FillValue", SMAP_FILL)
+    out = raw.astype(np.float32)
+    out[(raw == fill) | (raw == SMAP_FILL)] = np.nan
+    return out
+
+
+def _check_ease2(path: str | Path, lat: np.ndarray, lon: np.ndarray) -> None:
+    """ProductError unless the file's valid lat/lon sit at the EASE2 36 km cell centres."""
+    rows, cols = np.nonzero(np.isfinite(lat) & np.isfinite(lon))
+    if rows.size == 0:
+        return
+    x, y = Transformer.from_crs("EPSG:4326", EASE2_CRS, always_xy=True).transform(
+        lon[rows, cols].astype(np.float64), lat[rows, cols].astype(np.float64)
+    )
+    dcol = (x - EASE2_M36_X0) / EASE2_M36_CELL_M - 0.5 - cols
+    drow = (EASE2_M36_Y0 - y) / EASE2_M36_CELL_M - 0.5 - rows
+    worst = float(max(np.abs(dcol).max(), np.abs(drow).max()))
+    if worst > 0.01:
+        raise ProductError(
+            path,
+            f"latitude/longitude are {worst:.3g} cells off the EASE-Grid 2.0 36 km centres",
+            "not a global EASE-Grid 2.0 36 km file",
+        )
+
+
+def read_smap_l3(path: str | Path, pass_: str = "AM") -> xr.Dataset:
+    """One SPL3SMP file's ``pass_`` ("AM" descending / "PM" ascending) as a (y, x) Dataset.
+
+    Variables: ``soil_moisture`` float32 m3 m-3 (NaN at the -9999 fill; no range masking),
+    ``retrieval_qual_flag`` uint16 raw (when present), and 2-D ``latitude``/``longitude``
+    coordinates from the file (NaN where the file has fill). ``y``/``x`` are the EASE-Grid
+    2.0 cell-centre coordinates in metres (EPSG:6933); ``time`` is the file's day.
+    Raises :class:`ProductError` naming the file when it is not readable HDF5, lacks the
+    retrieval group, is not 406 x 964, or its lat/lon are not on the EASE2 36 km grid.
+    """
+    if not Path(path).is_file():
+        raise ProductError(path, "file not found", "download it or check raw/ paths")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise ProductError(path, f"not a readable HDF5 file ({exc})", REDOWNLOAD) from None
+    with f:
+        group, sfx = _group_and_suffix(path, f, pass_)
+        sm = _read_float(path, group, f"soil_moisture{sfx}")
+        lat = _read_float(path, group, f"latitude{sfx}")
+        lon = _read_float(path, group, f"longitude{sfx}")
+        qual = None
+        if f"retrieval_qual_flag{sfx}" in group:
+            qual = np.asarray(group[f"retrieval_qual_flag{sfx}"][()])
+    _check_ease2(path, lat, lon)
+    try:
+        day = np.datetime64(smap_date(path), "ns")
+    except ProductError:
+        day = np.datetime64("NaT", "ns")
+    dims = ("y", "x")
+    out = xr.Dataset(
+        {
+            "soil_moisture": (
+                dims,
+                sm,
+                {"long_name": "SMAP L3 soil moisture", "units": "m3 m-3", "pass": pass_},
+            )
+        },
+        coords={
+            "y": ("y", ease2_y(), {"units": "m", "standard_name": "projection_y_coordinate"}),
+            "x": ("x", ease2_x(), {"units": "m", "standard_name": "projection_x_coordinate"}),
+            "latitude": (dims, lat, {"units": "degrees_north"}),
+            "longitude": (dims, lon, {"units": "degrees_east"}),
+            "time": day,
+        },
+        attrs={
+            "source_file": str(path),
+            "crs": EASE2_CRS,
+            "grid": "EASE-Grid 2.0 global 36 km (M36)",
+            "cell_size_m": EASE2_M36_CELL_M,
+        },
+    )
+    if qual is not None:
+        out["retrieval_qual_flag"] = (dims, qual, {"comment": "raw bits; 65534 = fill"})
+    return out
+
+
+def ease2_index_of_grid(grid: LatLonGrid) -> np.ndarray:
+    """(2, nlat, nlon) int64: row and column of the EASE2 36 km cell holding each cell centre.
+
+    ``row, col = ease2_index_of_grid(grid)``; -1 where the centre is outside the EASE2
+    grid (beyond about +-85.04 deg latitude). EPSG:6933 is cylindrical, so x depends only
+    on longitude and y only on latitude, and the two axes are transformed separately.
+    """
+    to_ease = Transformer.from_crs("EPSG:4326", EASE2_CRS, always_xy=True)
+    x, _ = to_ease.transform(grid.lon, np.zeros(grid.nlon))
+    _, y = to_ease.transform(np.zeros(grid.nlat), grid.lat)
+    col = np.floor((np.asarray(x) - EASE2_M36_X0) / EASE2_M36_CELL_M).astype(np.int64)
+    row = np.floor((EASE2_M36_Y0 - np.asarray(y)) / EASE2_M36_CELL_M).astype(np.int64)
+    col = np.where((col >= 0) & (col < EASE2_M36_NCOLS) & np.isfinite(x), col, -1)
+    row = np.where((row >= 0) & (row < EASE2_M36_NROWS) & np.isfinite(y), row, -1)
+    rows = np.broadcast_to(row[:, None], grid.shape)
+    cols = np.broadcast_to(col[None, :], grid.shape)
+    outside = (rows < 0) | (cols < 0)
+    return np.stack([np.where(outside, -1, rows), np.where(outside, -1, cols)])
