@@ -10,8 +10,6 @@ configfile: "config/config.yaml"
 
 # Validates the config against config/schema/config.schema.yaml and fills its defaults.
 include: "rules/common.smk"
-
-
 include: "rules/acquire.smk"
 include: "rules/harmonise.smk"
 include: "rules/aggregate.smk"

@@ -2,7 +2,7 @@
 # layout (rawlayout.py), so everything downstream is identical for demo and real data.
 # Download rules for real products come with the acquisition stage (same paths).
 
-DEMO = f"{RUN}/demo"
+DEMO = f"{RUN}/world"
 
 if IS_DEMO:
 
@@ -15,11 +15,11 @@ if IS_DEMO:
             observations=f"{DEMO}/station_observations.parquet",
         log:
             f"{LOGS}/demo_world.log",
+        conda:
+            "../envs/geo.yaml"
         threads: 1
         resources:
             mem_mb=3000,
-        conda:
-            "../envs/geo.yaml"
         script:
             "../workflow_scripts/demo_world.py"
 
@@ -35,11 +35,11 @@ if IS_DEMO:
             csv=[raw(p) for pair in DEMO_CSV for p in pair],
         log:
             f"{LOGS}/demo_raw_static.log",
+        conda:
+            "../envs/geo.yaml"
         threads: 1
         resources:
             mem_mb=2000,
-        conda:
-            "../envs/geo.yaml"
         script:
             "../workflow_scripts/demo_raw_static.py"
 
@@ -55,14 +55,14 @@ if IS_DEMO:
                 coarse=rules.demo_world.output.coarse,
             output:
                 **raw_period_files(_pid),
-            params:
-                period=_pid,
             log:
                 f"{LOGS}/demo_raw/{_pid}.log",
+            conda:
+                "../envs/geo.yaml"
             threads: 1
             resources:
                 mem_mb=2000,
-            conda:
-                "../envs/geo.yaml"
+            params:
+                period=PERIODS[_pid],
             script:
                 "../workflow_scripts/demo_raw_period.py"

@@ -9,14 +9,14 @@ rule aggregate_period:
         static=rules.harmonise_static.output[0],
     output:
         f"{RUN}/coarse/coarse_{{period}}.nc",
-    params:
-        period=lambda w: PERIODS[w.period],
     log:
         f"{LOGS}/aggregate/{{period}}.log",
+    conda:
+        "../envs/geo.yaml"
     threads: 1
     resources:
         mem_mb=config["resources"]["mem_mb_harmonise"],
-    conda:
-        "../envs/geo.yaml"
+    params:
+        period=lambda w: PERIODS[w.period],
     script:
         "../workflow_scripts/aggregate_period.py"

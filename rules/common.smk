@@ -25,6 +25,7 @@ MODIS_TILES = rawlayout.modis_tiles_for_bbox(FINE_GRID.bbox)
 SRTM_TILES = rawlayout.srtm_tiles_for_bbox(FINE_GRID.bbox)
 IS_DEMO = config["source"] == "demo"
 
+
 wildcard_constraints:
     period=r"\d{4}-\d{3}",
 

@@ -9,11 +9,11 @@ rule harmonise_static:
         f"{RUN}/fine/static.nc",
     log:
         f"{LOGS}/harmonise_static.log",
+    conda:
+        "../envs/geo.yaml"
     threads: 1
     resources:
         mem_mb=config["resources"]["mem_mb_harmonise"],
-    conda:
-        "../envs/geo.yaml"
     script:
         "../workflow_scripts/harmonise_static.py"
 
@@ -26,17 +26,17 @@ rule harmonise_predictors:
         ),
     output:
         f"{RUN}/fine/predictors_{{period}}.nc",
-    params:
-        period=lambda w: PERIODS[w.period],
     log:
         f"{LOGS}/harmonise_predictors/{{period}}.log",
     benchmark:
         f"{RUN}/benchmarks/harmonise_predictors/{{period}}.tsv"
+    conda:
+        "../envs/geo.yaml"
     threads: 1
     resources:
         mem_mb=config["resources"]["mem_mb_harmonise"],
-    conda:
-        "../envs/geo.yaml"
+    params:
+        period=lambda w: PERIODS[w.period],
     script:
         "../workflow_scripts/harmonise_predictors.py"
 
@@ -50,10 +50,10 @@ rule harmonise_stations:
         dropped=f"{RUN}/stations/stations_outside_region.csv",
     log:
         f"{LOGS}/harmonise_stations.log",
+    conda:
+        "../envs/geo.yaml"
     threads: 1
     resources:
         mem_mb=2000,
-    conda:
-        "../envs/geo.yaml"
     script:
         "../workflow_scripts/harmonise_stations.py"

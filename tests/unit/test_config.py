@@ -17,7 +17,11 @@ def test_demo_config_fills_defaults():
     cfg = prepare_config(load("config.yaml"))
     assert cfg["aggregation"] == {"method": "mean", "min_valid_fraction": 0.5}
     assert cfg["predictors"]["lst_qc"] == "good"
-    assert [n["name"] for n in cfg["demo"]["networks"]] == ["DEMO-HOURLY", "DEMO-5DAY", "DEMO-10DAY"]
+    assert [n["name"] for n in cfg["demo"]["networks"]] == [
+        "DEMO-HOURLY",
+        "DEMO-5DAY",
+        "DEMO-10DAY",
+    ]
     assert len(run_periods(cfg)) == 8
 
 

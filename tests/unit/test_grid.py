@@ -45,8 +45,12 @@ def test_snap_keeps_exact_edges():
 
 @pytest.mark.parametrize(
     "bbox",
-    [(113.0, 39.0, 110.0, 41.0), (110.0, 41.0, 113.0, 39.0), (110.0, 39.0, 110.0, 41.0),
-     (190.0, 39.0, 200.0, 41.0)],
+    [
+        (113.0, 39.0, 110.0, 41.0),
+        (110.0, 41.0, 113.0, 39.0),
+        (110.0, 39.0, 110.0, 41.0),
+        (190.0, 39.0, 200.0, 41.0),
+    ],
 )
 def test_bbox_without_coarse_cell_is_a_clear_error(bbox):
     with pytest.raises(GridError, match=r"holds no coarse cell.*region\.bbox"):
@@ -60,8 +64,9 @@ def test_fine_resolution_must_nest():
 
 def test_cell_index_points_edges_and_outside():
     g = LatLonGrid(north=41, south=39, west=110, east=113, res=0.25)
-    row, col = g.cell_index(np.array([40.99, 39.01, 41.0, 38.99, 40.0]),
-                            np.array([110.01, 112.99, 110.0, 111.0, 111.0]))
+    row, col = g.cell_index(
+        np.array([40.99, 39.01, 41.0, 38.99, 40.0]), np.array([110.01, 112.99, 110.0, 111.0, 111.0])
+    )
     assert list(row) == [0, 7, 0, -1, 4]  # 40.0 is an interior edge: belongs to the south row
     assert list(col) == [0, 11, 0, -1, 4]
 

@@ -20,8 +20,10 @@ def test_incremental_writer_round_trip_with_cf_metadata(tmp_path, grids):
     data = rng.random((3, *fine.shape)).astype("f4")
     data[1, :10, :10] = np.nan
     path = tmp_path / "cube.nc"
-    specs = [VarSpec("lst", ("time", "lat", "lon"), attrs={"units": "K"}),
-             VarSpec("elev", ("lat", "lon"), attrs={"units": "m"})]
+    specs = [
+        VarSpec("lst", ("time", "lat", "lon"), attrs={"units": "K"}),
+        VarSpec("elev", ("lat", "lon"), attrs={"units": "m"}),
+    ]
     with GridFileWriter(path, fine, days, specs, {"title": "t"}) as w:
         for i in range(3):
             w.write("lst", data[i], time_index=i)
@@ -44,9 +46,12 @@ def test_incremental_writer_round_trip_with_cf_metadata(tmp_path, grids):
 def test_failed_write_leaves_no_file(tmp_path, grids):
     _, fine = grids
     path = tmp_path / "cube.nc"
-    with pytest.raises(RuntimeError), GridFileWriter(
-        path, fine, [dt.date(2010, 1, 1)], [VarSpec("x", ("time", "lat", "lon"))]
-    ) as w:
+    with (
+        pytest.raises(RuntimeError),
+        GridFileWriter(
+            path, fine, [dt.date(2010, 1, 1)], [VarSpec("x", ("time", "lat", "lon"))]
+        ) as w,
+    ):
         w.write("x", np.zeros(fine.shape), time_index=0)
         raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
@@ -54,8 +59,10 @@ def test_failed_write_leaves_no_file(tmp_path, grids):
 
 def test_write_dataset_small_file(tmp_path, grids):
     coarse, _ = grids
-    ds = xr.Dataset({"sm": (("time", "lat", "lon"), np.full((2, *coarse.shape), 0.25, "f4"))},
-                    coords={"time": np.array(["2010-04-07", "2010-04-08"], "datetime64[ns]")})
+    ds = xr.Dataset(
+        {"sm": (("time", "lat", "lon"), np.full((2, *coarse.shape), 0.25, "f4"))},
+        coords={"time": np.array(["2010-04-07", "2010-04-08"], "datetime64[ns]")},
+    )
     write_dataset(ds, tmp_path / "c.nc", coarse)
     back, grid = open_grid_dataset(tmp_path / "c.nc")
     assert grid == coarse and float(back["sm"].mean()) == pytest.approx(0.25)

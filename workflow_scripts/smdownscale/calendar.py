@@ -87,7 +87,9 @@ def periods_between(first: dt.date, last: dt.date, length: int = 16) -> list[Per
             if p.end < first or p.start > last:
                 continue
             out.append(
-                Period(nominal_start=p.nominal_start, start=max(p.start, first), end=min(p.end, last))
+                Period(
+                    nominal_start=p.nominal_start, start=max(p.start, first), end=min(p.end, last)
+                )
             )
     return out
 

@@ -139,6 +139,19 @@ class LatLonGrid:
             raise GridError(f"grid {other.bbox} is not inside grid {self.bbox}")
         return slice(r0, r0 + other.nlat), slice(c0, c0 + other.nlon)
 
+    def expanded(self, margin_deg: float) -> LatLonGrid:
+        """The same grid grown by ``margin_deg`` (a whole number of cells) on every side."""
+        n = margin_deg / self.res
+        if abs(n - round(n)) > 1e-6:
+            raise GridError(f"margin {margin_deg} is not a whole number of {self.res} deg cells")
+        return LatLonGrid(
+            north=float(np.round(self.north + margin_deg, _ROUND)),
+            south=float(np.round(self.south - margin_deg, _ROUND)),
+            west=float(np.round(self.west - margin_deg, _ROUND)),
+            east=float(np.round(self.east + margin_deg, _ROUND)),
+            res=self.res,
+        )
+
     def coords(self) -> dict[str, xr.DataArray]:
         """CF coordinate variables (lat, lon) for building xarray objects on this grid."""
         return {
@@ -170,7 +183,9 @@ class LatLonGrid:
             raise GridError(f"array shape {values.shape} does not end in grid shape {self.shape}")
         if values.ndim != 2:
             raise GridError("dataarray() wraps 2-D fields; build higher-rank arrays explicitly")
-        return xr.DataArray(values, dims=("lat", "lon"), coords=self.coords(), name=name, attrs=attrs)
+        return xr.DataArray(
+            values, dims=("lat", "lon"), coords=self.coords(), name=name, attrs=attrs
+        )
 
     @classmethod
     def from_coords(cls, lat: np.ndarray, lon: np.ndarray) -> LatLonGrid:
@@ -249,12 +264,14 @@ def block_factor(fine: LatLonGrid, coarse: LatLonGrid) -> int:
     if abs(factor - round(factor)) > 1e-6:
         raise GridError(f"fine resolution {fine.res} does not nest in coarse {coarse.res}")
     if fine.bbox != coarse.bbox:
-        raise GridError(f"fine grid {fine.bbox} and coarse grid {coarse.bbox} cover different areas")
+        raise GridError(
+            f"fine grid {fine.bbox} and coarse grid {coarse.bbox} cover different areas"
+        )
     return round(factor)
 
 
 def coarse_index_of_fine(fine: LatLonGrid, coarse: LatLonGrid) -> np.ndarray:
-    """(nlat_f, nlon_f) flat index into the coarse grid of the coarse cell holding each fine cell."""
+    """(nlat_f, nlon_f) flat index of the coarse cell holding each fine cell."""
     f = block_factor(fine, coarse)
     rows = np.arange(fine.nlat) // f
     cols = np.arange(fine.nlon) // f

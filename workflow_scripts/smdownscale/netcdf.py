@@ -270,9 +270,14 @@ def write_dataset(ds: xr.Dataset, path: str | Path, grid: LatLonGrid) -> None:
         if {"lat", "lon"} <= set(var.dims):
             var.attrs.setdefault("grid_mapping", "crs")
             enc: dict[str, object] = {"zlib": True, "complevel": 4, "shuffle": True}
-            enc["chunksizes"] = tuple(
-                _chunks(var.dims, grid, ntime) if set(var.dims) <= {"time", "lat", "lon"} else ()
-            ) or None
+            enc["chunksizes"] = (
+                tuple(
+                    _chunks(var.dims, grid, ntime)
+                    if set(var.dims) <= {"time", "lat", "lon"}
+                    else ()
+                )
+                or None
+            )
             if enc["chunksizes"] is None:
                 del enc["chunksizes"]
             if var.dtype.kind == "f":

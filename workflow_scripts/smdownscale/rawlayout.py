@@ -30,7 +30,9 @@ def esa_cci(day: dt.date, version: str) -> str:
 
 def modis_tile(product: str, day: dt.date, h: int, v: int, collection: str = "061") -> str:
     """MOD11A1 / MOD13A2 tile file."""
-    return f"{product}/{day.year}/{product}.{modis_date_code(day)}.h{h:02d}v{v:02d}.{collection}.hdf"
+    return (
+        f"{product}/{day.year}/{product}.{modis_date_code(day)}.h{h:02d}v{v:02d}.{collection}.hdf"
+    )
 
 
 def mcd43c3(day: dt.date, collection: str = "061") -> str:

@@ -21,7 +21,9 @@ def bilinear(
     src_lat = np.asarray(src_lat, dtype=np.float64)
     src_lon = np.asarray(src_lon, dtype=np.float64)
     if values.shape != (src_lat.size, src_lon.size):
-        raise ValueError(f"values {values.shape} do not match lat {src_lat.size} x lon {src_lon.size}")
+        raise ValueError(
+            f"values {values.shape} do not match lat {src_lat.size} x lon {src_lon.size}"
+        )
     if src_lat[0] > src_lat[-1]:
         src_lat, values = src_lat[::-1], values[::-1, :]
     if src_lon[0] > src_lon[-1]:

@@ -1,0 +1,192 @@
+"""End-to-end: the whole DAG on a tiny demo world, checked against the world's own truth.
+
+The demo writes raw files in the real formats; the same readers and harmonisation used for
+real data must then give back the world's fields (up to the products' own noise, QC and
+resampling). This is the one check that demo writers, readers and grids fit together.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+import yaml
+
+from smdownscale.config import prepare_config, run_grids
+from smdownscale.grid import block_factor, block_mean
+
+pytestmark = pytest.mark.workflow
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = Path(__file__).with_name("tiny.yaml")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("wf")
+    snakemake = Path(sys.executable).with_name("snakemake")
+    cmd = [
+        str(snakemake),
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(work),
+        "--configfile",
+        str(CONFIG),
+        "--cores",
+        "2",
+        "--rerun-incomplete",
+        "--quiet",
+        "rules",
+    ]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if res.returncode != 0:
+        logs = "\n".join(p.read_text()[-3000:] for p in (work / "results").rglob("*.log"))
+        pytest.fail(f"snakemake failed:\n{res.stderr[-5000:]}\n{logs}")
+    return work / "results" / "tiny"
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return prepare_config(yaml.safe_load(CONFIG.read_text()))
+
+
+def test_every_output_exists_and_no_partial_files(run_dir):
+    for name in [
+        "fine/static.nc",
+        "fine/predictors_2010-097.nc",
+        "fine/predictors_2010-113.nc",
+        "coarse/coarse_2010-097.nc",
+        "coarse/coarse_2010-113.nc",
+        "stations/stations.parquet",
+        "stations/stations_outside_region.csv",
+    ]:
+        assert (run_dir / name).is_file(), name
+    assert not list(run_dir.rglob(".*.part-*"))
+
+
+def test_fine_predictors_reproduce_the_world(run_dir, cfg):
+    coarse, fine = run_grids(cfg)
+    world = xr.open_dataset(run_dir / "truth" / "world_1km.nc")
+    world = world.sel(lat=slice(fine.north, fine.south), lon=slice(fine.west, fine.east))
+    pred = xr.open_dataset(run_dir / "fine" / "predictors_2010-113.nc")
+    assert pred.sizes == {"time": 8, "lat": fine.nlat, "lon": fine.nlon, "nv": 2}
+    w = world.sel(time=pred["time"])
+    # LST: HDF4 sinusoidal tiles -> exact inverse mapping; unfilled clear cells carry only the
+    # retrieval noise (0.5 K, 1.5 K for the degraded class)
+    observed = (pred["gap_flag"] & 1) == 0
+    diff = (pred["lst"] - w["lst"]).where(observed)
+    assert float(abs(diff).mean()) < 1.0
+    assert int(observed.sum()) > 0.4 * observed.size
+    # both tiles contribute: cells north and south of 40 N have LST
+    assert pred["lst"].sel(lat=slice(40.25, 40.0)).notnull().any()
+    assert pred["lst"].sel(lat=slice(39.99, 39.75)).notnull().any()
+    # the gap flag marks exactly the cells the world saw as cloudy (where filled)
+    cloudy_filled = ((pred["gap_flag"] & 1) == 1) & (w["cloud"] == 1)
+    assert int(cloudy_filled.sum()) > 0.8 * int(((pred["gap_flag"] & 1) == 1).sum())
+    # precipitation: 0.1 deg block means interpolated back; mass roughly conserved
+    assert float(pred["precipitation"].mean()) == pytest.approx(
+        float(w["precipitation"].mean()), rel=0.1
+    )
+    assert float(xr.corr(pred["albedo"], 0.5 * (w["albedo_wsa"] + w["albedo_bsa"]))) > 0.8
+    assert float(xr.corr(pred["ndvi"], w["ndvi"])) > 0.8
+
+
+def test_elevation_is_the_srtm_block_mean(run_dir, cfg):
+    _, fine = run_grids(cfg)
+    world = xr.open_dataset(run_dir / "truth" / "world_1km.nc")
+    elev = world["elevation"].sel(
+        lat=slice(fine.north, fine.south), lon=slice(fine.west, fine.east)
+    )
+    static = xr.open_dataset(run_dir / "fine" / "static.nc")
+    assert static["elevation"].notnull().all()
+    assert float(abs(static["elevation"] - elev).mean()) < 5.0  # bilinear + 8 m relief noise
+
+
+def test_coarse_cube_holds_the_product_and_aggregated_predictors(run_dir, cfg):
+    coarse, fine = run_grids(cfg)
+    ds = xr.open_dataset(run_dir / "coarse" / "coarse_2010-097.nc")
+    assert ds.sizes["lat"] == coarse.nlat and ds.sizes["lon"] == coarse.nlon
+    assert ds["sm"].attrs["units"] == "m3 m-3"
+    sm = ds["sm"].values
+    assert np.nanmin(sm) >= 0 and np.nanmax(sm) <= 1 and np.isfinite(sm).mean() > 0.4
+    # the coarse sm is the written product: compare with the world's coarse product
+    sat = xr.open_dataset(run_dir / "world" / "coarse_observed.nc").sel(
+        time=ds["time"], lat=ds["lat"], lon=ds["lon"]
+    )
+    np.testing.assert_allclose(sm, sat["sm"].where(sat["flag"] & 63 == 0).values, atol=1e-6)
+    # aggregated LST equals the block mean of the fine cube (mean method, 0.5 valid fraction)
+    fine_lst = xr.open_dataset(run_dir / "fine" / "predictors_2010-097.nc")["lst"].values
+    expected = block_mean(fine_lst, block_factor(fine, coarse), 0.5)
+    np.testing.assert_allclose(ds["lst"].values, expected, rtol=1e-6)
+
+
+def test_station_table(run_dir, cfg):
+    table = pd.read_parquet(run_dir / "stations" / "stations.parquet")
+    assert set(table["network"]) == {"TINY-HOURLY", "TINY-5DAY", "TINY-10DAY"}
+    dropped = pd.read_csv(run_dir / "stations" / "stations_outside_region.csv")
+    assert len(dropped) == cfg["demo"]["stations_outside_region"]
+    assert (table["sm"].between(0, 1)).all()
+    # percent network converted to m3 m-3
+    assert table.loc[table["network"] == "TINY-10DAY", "conversion"].str.contains("100").all()
+    _, fine = run_grids(cfg)
+    assert (table["fine_index"] == table["fine_row"] * fine.nlon + table["fine_col"]).all()
+    # station daily means track the truth at their cell (sensor bias + noise only)
+    world = xr.open_dataset(run_dir / "truth" / "world_1km.nc")
+    truth = world["sm_true"].sel(
+        time=xr.DataArray(table["time"].values, dims="obs"),
+        lat=xr.DataArray(table["lat"].values, dims="obs"),
+        lon=xr.DataArray(table["lon"].values, dims="obs"),
+        method="nearest",
+    )
+    err = table["sm"].to_numpy() - truth.values
+    assert np.sqrt(np.mean(err**2)) < 0.06
+
+
+def test_rerun_is_a_no_op(run_dir):
+    work = run_dir.parents[1]
+    snakemake = Path(sys.executable).with_name("snakemake")
+    res = subprocess.run(
+        [
+            str(snakemake),
+            "-s",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(work),
+            "--configfile",
+            str(CONFIG),
+            "-n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0
+    assert "Nothing to be done" in res.stdout + res.stderr
+
+
+def test_bad_config_stops_with_the_key_named(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("grid: {fine_res_deg: 0.03}\nregion: {bbox: [110, 39, 111]}\n")
+    snakemake = Path(sys.executable).with_name("snakemake")
+    res = subprocess.run(
+        [
+            str(snakemake),
+            "-s",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(bad),
+            "-n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode != 0
+    assert "config key 'region.bbox': [110, 39, 111] is too short" in res.stderr + res.stdout

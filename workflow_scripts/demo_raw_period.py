@@ -1,0 +1,65 @@
+"""Rule demo_raw_<period>: the demo world's raw product files for one period."""
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from smdownscale import rawlayout
+from smdownscale.config import run_grids
+from smdownscale.demo import render
+from smdownscale.demo.write_esa_cci import write_esa_cci
+from smdownscale.demo.write_imerg import write_imerg
+from smdownscale.demo.write_modis import write_mcd43c3, write_mod11a1, write_mod13a2
+from smdownscale.grid import LatLonGrid
+from smdownscale.rule_io import setup_logging
+
+
+def main(snakemake) -> None:
+    log = setup_logging(snakemake)
+    cfg = snakemake.config
+    period = snakemake.params.period
+    _, region = run_grids(cfg)
+    tiles = rawlayout.modis_tiles_for_bbox(region.bbox)
+    version = cfg["esa_cci"]["version"]
+    rng = np.random.default_rng([cfg["demo"]["seed"], 7, int(period.id.replace("-", ""))])
+    days = period.days
+    times = pd.DatetimeIndex(days)
+    world = xr.open_dataset(snakemake.input.world).sel(time=times).load()
+    sat = xr.open_dataset(snakemake.input.coarse).sel(time=times).load()
+    out = snakemake.output
+    # products are rendered from the whole world (the region plus a margin)
+    fine = LatLonGrid.from_coords(world["lat"].values, world["lon"].values)
+    coarse = LatLonGrid.from_coords(sat["lat"].values, sat["lon"].values)
+
+    for i, day in enumerate(days):
+        write_esa_cci(
+            out.esa_cci[i], day, sat["sm"].values[i], sat["flag"].values[i], version, grid=coarse
+        )
+        for k, (h, v) in enumerate(tiles):
+            lst, qc = render.lst_tile(
+                world["lst"].values[i], world["cloud"].values[i], fine, h, v, rng
+            )
+            write_mod11a1(out.mod11a1[i * len(tiles) + k], lst, qc, h, v, day)
+        write_mcd43c3(
+            out.mcd43c3[i],
+            render.to_global_cmg(world["albedo_wsa"].values[i], fine, rng),
+            render.to_global_cmg(world["albedo_bsa"].values[i], fine, rng),
+            day,
+        )
+        precip, pgrid = render.to_imerg(world["precipitation"].values[i], fine)
+        write_imerg(out.imerg[i], day, precip, grid=pgrid)
+        log.info("%s written", day)
+
+    composite, reliability = render.ndvi_composite(world["ndvi"].values, world["cloud"].values)
+    for k, (h, v) in enumerate(tiles):
+        ndvi, rel, viq = render.ndvi_tile(composite, reliability, fine, h, v)
+        write_mod13a2(out.mod13a2[k], ndvi, rel, viq, h, v, period.nominal_start)
+    log.info(
+        "MOD13A2 composite: reliability good %.1f %%, cloudy %.1f %%",
+        100 * (reliability == 0).mean(),
+        100 * (reliability == 3).mean(),
+    )
+
+
+if __name__ == "__main__":
+    main(snakemake)

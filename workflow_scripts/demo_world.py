@@ -1,0 +1,87 @@
+"""Rule demo_world: simulate the synthetic world and its observations (truth kept aside)."""
+
+import pandas as pd
+
+from smdownscale.calendar import daterange
+from smdownscale.config import run_dates, run_grids
+from smdownscale.demo.observe import coarse_product, station_observations, station_sites
+from smdownscale.demo.world import WorldParams, simulate_world
+from smdownscale.netcdf import atomic_path, write_dataset
+from smdownscale.rule_io import provenance, setup_logging
+
+
+def main(snakemake) -> None:
+    log = setup_logging(snakemake)
+    cfg = snakemake.config
+    dcfg = cfg["demo"]
+    coarse, fine = run_grids(cfg)
+    start, end = run_dates(cfg)
+    days = list(daterange(start, end))
+    seed = dcfg["seed"]
+    # The world extends one coarse cell beyond the region on every side, as real products
+    # extend beyond any region: edge cells then have neighbours for interpolation.
+    world_fine, world_coarse = fine.expanded(coarse.res), coarse.expanded(coarse.res)
+    log.info(
+        "simulating the demo world: grid %s (region %s plus %.2f deg), %d days, seed %d",
+        world_fine.shape,
+        fine.shape,
+        coarse.res,
+        len(days),
+        seed,
+    )
+    world = simulate_world(world_fine, days, seed, WorldParams(spinup_days=dcfg["spinup_days"]))
+    log.info(
+        "sm_true: mean %.3f, sd %.3f m3 m-3; cloud fraction %.2f",
+        float(world["sm_true"].mean()),
+        float(world["sm_true"].std()),
+        float(world["cloud"].mean()),
+    )
+
+    sat = coarse_product(
+        world["sm_true"],
+        world_fine,
+        world_coarse,
+        seed,
+        noise_sd=dcfg["coarse_noise_sd"],
+        bias_amplitude=dcfg["coarse_bias_amplitude"],
+        gap_fraction=dcfg["coarse_gap_fraction"],
+        lst=world["lst"],
+        ndvi=world["ndvi"],
+    )
+    log.info("coarse product: %.1f %% of cell-days missing", 100 * float(sat["sm"].isnull().mean()))
+    networks = dcfg["networks"]
+    rows, cols = world_fine.subgrid(fine)
+    sites = station_sites(
+        fine,
+        networks,
+        seed,
+        n_outside=dcfg["stations_outside_region"],
+        elevation=world["elevation"].isel(lat=rows, lon=cols),
+    )
+    obs = station_observations(
+        world["sm_true"], sites, networks, seed, start, end, porosity=world["porosity"]
+    )
+    log.info(
+        "%d stations (%d outside the region), %d observations",
+        len(sites),
+        int((~sites["inside"]).sum()),
+        len(obs),
+    )
+
+    attrs = provenance(cfg, "demo world: true daily 1 km fields (for scoring only)")
+    world = world.assign_attrs(attrs)
+    world["cloud"] = world["cloud"].astype("u1")
+    write_dataset(world, snakemake.output.world, world_fine)
+    write_dataset(
+        sat.assign_attrs(provenance(cfg, "demo world: coarse product")),
+        snakemake.output.coarse,
+        world_coarse,
+    )
+    with atomic_path(snakemake.output.sites) as tmp:
+        sites.to_csv(tmp, index=False)
+    with atomic_path(snakemake.output.observations) as tmp:
+        pd.DataFrame(obs).to_parquet(tmp, index=False)
+
+
+if __name__ == "__main__":
+    main(snakemake)

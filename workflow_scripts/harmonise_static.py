@@ -1,0 +1,48 @@
+"""Rule harmonise_static: SRTM tiles -> elevation (and slope) on the fine grid."""
+
+from smdownscale.config import run_grids
+from smdownscale.netcdf import GridFileWriter, VarSpec
+from smdownscale.products.srtm import slope_aspect, srtm_to_grid
+from smdownscale.rule_io import provenance, setup_logging
+
+
+def main(snakemake) -> None:
+    log = setup_logging(snakemake)
+    cfg = snakemake.config
+    _, fine = run_grids(cfg)
+    # tiles are passed as paths: srtm_to_grid reads them one at a time (bounded memory)
+    elevation = srtm_to_grid(list(snakemake.input.srtm), fine)
+    slope, _ = slope_aspect(elevation, fine)
+    log.info(
+        "elevation from %d SRTM tiles: %.1f %% of cells, %.0f..%.0f m",
+        len(snakemake.input.srtm),
+        100 * (elevation == elevation).mean(),
+        float(elevation[elevation == elevation].min()),
+        float(elevation[elevation == elevation].max()),
+    )
+    specs = [
+        VarSpec(
+            "elevation",
+            ("lat", "lon"),
+            "f4",
+            {
+                "standard_name": "height_above_mean_sea_level",
+                "long_name": "mean SRTMGL3 elevation of the cell",
+                "units": "m",
+            },
+        ),
+        VarSpec(
+            "slope",
+            ("lat", "lon"),
+            "f4",
+            {"long_name": "terrain slope from the cell-mean elevation", "units": "degree"},
+        ),
+    ]
+    attrs = provenance(cfg, "fine-grid static predictors", [str(p) for p in snakemake.input])
+    with GridFileWriter(snakemake.output[0], fine, None, specs, attrs) as out:
+        out.write("elevation", elevation)
+        out.write("slope", slope)
+
+
+if __name__ == "__main__":
+    main(snakemake)
