@@ -2,11 +2,12 @@
 
 import pandas as pd
 
+from smdownscale.atomic import atomic_path
 from smdownscale.calendar import daterange
 from smdownscale.config import run_dates, run_grids
 from smdownscale.demo.observe import coarse_product, station_observations, station_sites
 from smdownscale.demo.world import WorldParams, simulate_world
-from smdownscale.netcdf import atomic_path, write_dataset
+from smdownscale.netcdf import write_dataset
 from smdownscale.rule_io import provenance, setup_logging
 
 

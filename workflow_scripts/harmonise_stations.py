@@ -4,9 +4,9 @@ import tempfile
 
 import pandas as pd
 
+from smdownscale.atomic import atomic_path
 from smdownscale.config import run_dates, run_grids
 from smdownscale.harmonise import locate_stations
-from smdownscale.netcdf import atomic_path
 from smdownscale.products.csv_stations import read_csv_stations
 from smdownscale.products.ismn import read_ismn
 from smdownscale.products.stations import finalize_station_table

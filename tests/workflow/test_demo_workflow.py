@@ -76,9 +76,10 @@ def test_fine_predictors_reproduce_the_world(run_dir, cfg):
     pred = xr.open_dataset(run_dir / "fine" / "predictors_2010-113.nc")
     assert pred.sizes == {"time": 8, "lat": fine.nlat, "lon": fine.nlon, "nv": 2}
     w = world.sel(time=pred["time"])
+    gap = pred["gap_flag"].astype("u1")  # fully written: no fill values
     # LST: HDF4 sinusoidal tiles -> exact inverse mapping; unfilled clear cells carry only the
     # retrieval noise (0.5 K, 1.5 K for the degraded class)
-    observed = (pred["gap_flag"] & 1) == 0
+    observed = (gap & 1) == 0
     diff = (pred["lst"] - w["lst"]).where(observed)
     assert float(abs(diff).mean()) < 1.0
     assert int(observed.sum()) > 0.4 * observed.size
@@ -86,8 +87,8 @@ def test_fine_predictors_reproduce_the_world(run_dir, cfg):
     assert pred["lst"].sel(lat=slice(40.25, 40.0)).notnull().any()
     assert pred["lst"].sel(lat=slice(39.99, 39.75)).notnull().any()
     # the gap flag marks exactly the cells the world saw as cloudy (where filled)
-    cloudy_filled = ((pred["gap_flag"] & 1) == 1) & (w["cloud"] == 1)
-    assert int(cloudy_filled.sum()) > 0.8 * int(((pred["gap_flag"] & 1) == 1).sum())
+    cloudy_filled = ((gap & 1) == 1) & (w["cloud"] == 1)
+    assert int(cloudy_filled.sum()) > 0.8 * int(((gap & 1) == 1).sum())
     # precipitation: 0.1 deg block means interpolated back; mass roughly conserved
     assert float(pred["precipitation"].mean()) == pytest.approx(
         float(w["precipitation"].mean()), rel=0.1
@@ -104,7 +105,10 @@ def test_elevation_is_the_srtm_block_mean(run_dir, cfg):
     )
     static = xr.open_dataset(run_dir / "fine" / "static.nc")
     assert static["elevation"].notnull().all()
-    assert float(abs(static["elevation"] - elev).mean()) < 5.0  # bilinear + 8 m relief noise
+    # SRTM samples are bilinear between the world's cell centres (+ 8 m relief noise), so
+    # their cell means are the world's field slightly smoothed: unbiased, highly correlated
+    assert abs(float((static["elevation"] - elev).mean())) < 2.0
+    assert float(xr.corr(static["elevation"], elev)) > 0.97
 
 
 def test_coarse_cube_holds_the_product_and_aggregated_predictors(run_dir, cfg):

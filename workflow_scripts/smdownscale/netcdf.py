@@ -12,10 +12,9 @@ finished. Large cubes are written incrementally (one day or one chunk of rows at
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import netCDF4
 import numpy as np
 import xarray as xr
 
+from .atomic import atomic_path, partial_name
 from .grid import LatLonGrid
 
 TIME_UNITS = "days since 1970-01-01 00:00:00"
@@ -31,25 +31,6 @@ CONVENTIONS = "CF-1.8"
 #: Default chunk edge (cells) for spatial chunking; a 128 x 128 x ndays chunk of float32
 #: is 1 MiB for a 16-day period.
 CHUNK_CELLS = 128
-
-
-def partial_name(path: Path) -> Path:
-    """The temporary name a file is written under before it is complete (hidden, same folder)."""
-    return path.with_name(f".{path.name}.part-{os.getpid()}")
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it to ``path`` only on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = partial_name(path)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 @dataclass(frozen=True)

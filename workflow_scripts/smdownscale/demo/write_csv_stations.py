@@ -9,11 +9,11 @@ beside its target and moved into place with :func:`os.replace`.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 
+from ..atomic import write_text_atomic
 from ..products.csv_stations import (
     STATION_OPTIONAL,
     STATION_REQUIRED,
@@ -47,8 +47,8 @@ def write_csv_stations(
     va = _select(values, VALUE_REQUIRED, VALUE_OPTIONAL, "values")
     va["time"] = iso_times(va["time"])
     return (
-        _write_atomic(Path(stations_path), st.to_csv(index=False, lineterminator="\n")),
-        _write_atomic(Path(values_path), va.to_csv(index=False, lineterminator="\n")),
+        write_text_atomic(Path(stations_path), st.to_csv(index=False, lineterminator="\n")),
+        write_text_atomic(Path(values_path), va.to_csv(index=False, lineterminator="\n")),
     )
 
 
@@ -69,14 +69,3 @@ def _select(
     if missing:
         raise ValueError(f"{what} lack column(s) {missing}; need {list(required)}")
     return df[list(required) + [c for c in optional if c in df.columns]].copy()
-
-
-def _write_atomic(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path

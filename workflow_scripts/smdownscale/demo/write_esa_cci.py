@@ -21,13 +21,13 @@ moved into place with :func:`os.replace`, so a crash never leaves a half-written
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from pathlib import Path
 
 import netCDF4
 import numpy as np
 
+from ..atomic import atomic_path
 from ..grid import LatLonGrid, global_grid
 from ..products.esa_cci import ESA_CCI_RES, FLAG_BITS, FLAG_FILL
 
@@ -214,13 +214,8 @@ def write_esa_cci(
         "mode": _to_global(mode, grid, 0, np.int8),
         "sensor": _to_global(sensor, grid, 0, sensor_dtype),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         _write(tmp, path.name, day_num, version, arrays, complevel)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

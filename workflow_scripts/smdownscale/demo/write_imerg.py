@@ -22,12 +22,12 @@ Writing is atomic (temporary name in the target folder, then :func:`os.replace`)
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import netCDF4
 import numpy as np
 
+from ..atomic import atomic_path
 from ..grid import LatLonGrid, global_grid
 from ..products.imerg import IMERG_FILL, IMERG_RES
 
@@ -136,13 +136,8 @@ def write_imerg(
     for name, values in {**floats, **count_arrays, "prob": prob}.items():
         if np.shape(values) != target.shape:
             raise ValueError(f"{name} of shape {np.shape(values)} does not match {target.shape}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         _write(tmp, day, version, target, floats, count_arrays, prob, complevel)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -34,7 +34,6 @@ The zip is written beside its target and moved into place with :func:`os.replace
 
 from __future__ import annotations
 
-import os
 import re
 import zipfile
 from collections.abc import Iterator
@@ -44,6 +43,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from ismn.const import KOEPPENGEIGER, LANDCOVER
+
+from ..atomic import atomic_path
 
 STATION_COLUMNS = (
     "network",
@@ -121,15 +122,9 @@ def write_ismn_archive(
     ]
     obs = _check_observations(observations, stations, keys)
     members = dict(_members(stations, obs, keys, fmt))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for name, data in members.items():
-                zf.writestr(name, data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
     return path
 
 

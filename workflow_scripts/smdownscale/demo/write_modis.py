@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path
 from ..products.modis_sinusoidal import TileGeoref, tile_pixel_latlon
 from ..rawlayout import MODIS_SPHERE_RADIUS_M
 
@@ -306,13 +306,22 @@ def _write_grid_file(
     deflate_level: int,
 ) -> None:
     """Write an HDF-EOS grid file atomically (temporary name, then :func:`os.replace`)."""
+    with atomic_path(path) as tmp:
+        _write_hdfeos(tmp, grid_name, struct_metadata, sds, global_attrs, deflate_level)
+
+
+def _write_hdfeos(
+    tmp: Path,
+    grid_name: str,
+    struct_metadata: str,
+    sds: Sequence[_Sds],
+    global_attrs: Sequence[tuple[str, str]],
+    deflate_level: int,
+) -> None:
     import pyhdf.V  # noqa: F401 - HDF.vgstart() needs the V module loaded
     from pyhdf.HDF import HC, HDF
     from pyhdf.SD import SD, SDC
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.temp")
     sd = hdf = None
     try:
         sd = SD(str(tmp), SDC.WRITE | SDC.CREATE | SDC.TRUNC)
@@ -347,14 +356,11 @@ def _write_grid_file(
         hdf = None
         sd.end()
         sd = None
-        os.replace(tmp, path)
     finally:
         for handle, close in ((hdf, "close"), (sd, "end")):
             if handle is not None:  # an error left the file open: release it quietly
                 with contextlib.suppress(Exception):  # the original error is what matters
                     getattr(handle, close)()
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _scaled_attrs(

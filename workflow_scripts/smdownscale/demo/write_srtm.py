@@ -8,12 +8,12 @@ then :func:`os.replace`). A tile takes about 0.2 s to write (deflate); reading i
 
 from __future__ import annotations
 
-import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path
 from ..products.srtm import SRTM_SAMPLES, SRTM_VOID
 from ..rawlayout import srtm_tile_name
 
@@ -31,12 +31,6 @@ def write_srtm_tile(path: str | Path, lat_south: int, lon_west: int, elev: np.nd
     raw = np.where(np.isfinite(elev), np.clip(np.rint(elev), -32767, 32767), SRTM_VOID)
     data = raw.astype(">i2").tobytes()
     member = f"{srtm_tile_name(lat_south, lon_west)}.hgt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(member, data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(member, data)
     return path
