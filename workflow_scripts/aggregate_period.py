@@ -45,9 +45,16 @@ def main(snakemake) -> None:
     log.info(
         "ESA CCI (mask bits %d): %d of %d coarse cell-days valid",
         mask,
-        int(sm["sm"].notnull().sum()),
+        n_valid := int(sm["sm"].notnull().sum()),
         sm["sm"].size,
     )
+    if n_valid == 0:
+        log.warning(
+            "period %s has no valid coarse soil moisture in the region (all missing or flagged "
+            "by mask bits %d): it gives no training samples",
+            period.id,
+            mask,
+        )
 
     daily = aggregate_file(
         snakemake.input.predictors,

@@ -58,3 +58,38 @@ def test_locate_stations_indices_and_outside():
     assert b.fine_index == 187 * 300 + 245
     assert (b.coarse_row, b.coarse_col) == (7, 9)
     assert fine.lat[b.fine_row] == pytest.approx(39.125)
+
+
+def _gapfill_reference(series, max_days):
+    """Per-cell loop: the definition of gap filling, written the slow, obvious way."""
+    valid = [i for i, v in enumerate(series) if np.isfinite(v)]
+    mean = np.mean([series[i] for i in valid]) if valid else np.nan
+    out = []
+    for t, v in enumerate(series):
+        if np.isfinite(v):
+            out.append(v)
+            continue
+        before = [i for i in valid if i < t]
+        after = [i for i in valid if i > t]
+        if before and after and t - before[-1] <= max_days and after[0] - t <= max_days:
+            a, b = before[-1], after[0]
+            out.append(series[a] + (series[b] - series[a]) * (t - a) / (b - a))
+        else:
+            out.append(mean)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("max_days", [1, 3, 7])
+def test_gapfill_matches_per_cell_reference(max_days):
+    rng = np.random.default_rng(max_days)
+    cube = rng.uniform(280, 320, (16, 9, 7))
+    cube[rng.random(cube.shape) < 0.5] = np.nan
+    cube[:, 0, 0] = np.nan  # a cell with no value at all
+    out, filled = gapfill(cube, max_days)
+    for i in range(9):
+        for j in range(7):
+            ref = _gapfill_reference(cube[:, i, j], max_days)
+            np.testing.assert_allclose(out[:, i, j], ref, rtol=1e-6, equal_nan=True)
+            np.testing.assert_array_equal(
+                filled[:, i, j], ~np.isfinite(cube[:, i, j]) & np.isfinite(ref)
+            )

@@ -42,28 +42,43 @@ DAILY_PREDICTORS: dict[str, dict[str, str]] = {
 
 
 def gapfill(cube: np.ndarray, max_days: int) -> tuple[np.ndarray, np.ndarray]:
-    """Fill NaN cell-days of a (time, ...) cube; returns (filled cube, mask of filled values).
+    """Fill NaN cell-days of a (time, ...) cube; returns (filled float32 cube, filled mask).
 
     Interpolation needs a valid day on each side within ``max_days``; otherwise the cell's
-    period mean is used; a cell with no valid day stays NaN.
+    period mean is used; a cell with no valid day stays NaN. Two passes over time on 2-D
+    slices (backward: the next valid value and day; forward: fill), so memory stays a small
+    multiple of the cube's own size.
     """
-    cube = np.asarray(cube, dtype=np.float64)
+    cube = np.asarray(cube, dtype=np.float32)
     nt = cube.shape[0]
     valid = np.isfinite(cube)
-    idx = np.broadcast_to(np.arange(nt).reshape((nt,) + (1,) * (cube.ndim - 1)), cube.shape)
-    prev = np.maximum.accumulate(np.where(valid, idx, -1), axis=0)
-    nxt = np.flip(np.minimum.accumulate(np.flip(np.where(valid, idx, nt), 0), axis=0), 0)
-    d_prev = idx - prev
-    d_next = nxt - idx
-    can_interp = (~valid) & (prev >= 0) & (nxt < nt) & (d_prev <= max_days) & (d_next <= max_days)
-    v_prev = np.take_along_axis(cube, np.clip(prev, 0, nt - 1), axis=0)
-    v_next = np.take_along_axis(cube, np.clip(nxt, 0, nt - 1), axis=0)
+    count = valid.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        interp = v_prev + (v_next - v_prev) * d_prev / (d_prev + d_next)
-        count = valid.sum(axis=0)
-        mean = np.where(valid, cube, 0.0).sum(axis=0) / count
-    out = np.where(valid, cube, np.where(can_interp, interp, mean[None, ...]))
-    filled = (~valid) & np.isfinite(out)
+        mean = (np.where(valid, cube, 0).sum(axis=0, dtype=np.float64) / count).astype(np.float32)
+    far = np.int32(10 * (nt + max_days + 1))  # farther than any window
+    next_val = np.empty_like(cube)
+    next_day = np.empty(cube.shape, dtype=np.int32)
+    val = np.full(cube.shape[1:], np.nan, dtype=np.float32)
+    day = np.full(cube.shape[1:], far, dtype=np.int32)
+    for t in range(nt - 1, -1, -1):
+        val = np.where(valid[t], cube[t], val)
+        day = np.where(valid[t], t, day)
+        next_val[t], next_day[t] = val, day
+    out = cube.copy()
+    filled = np.zeros(cube.shape, dtype=bool)
+    prev_val = np.full(cube.shape[1:], np.nan, dtype=np.float32)
+    prev_day = np.full(cube.shape[1:], -far, dtype=np.int32)
+    for t in range(nt):
+        gap = ~valid[t]
+        d_prev = t - prev_day
+        d_next = next_day[t] - t
+        near = gap & (d_prev <= max_days) & (d_next <= max_days)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            interp = prev_val + (next_val[t] - prev_val) * (d_prev / (d_prev + d_next))
+        out[t] = np.where(gap, np.where(near, interp, mean), cube[t])
+        filled[t] = gap & np.isfinite(out[t])
+        prev_val = np.where(valid[t], cube[t], prev_val)
+        prev_day = np.where(valid[t], t, prev_day)
     return out, filled
 
 
