@@ -5,7 +5,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The demo is the default; a --configfile replaces it (rather than being merged over it),
+# so keys a user leaves out take the schema's defaults, not the demo's values.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 # Validates the config against config/schema/config.schema.yaml and fills its defaults.

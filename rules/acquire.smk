@@ -20,6 +20,8 @@ if IS_DEMO:
         threads: 1
         resources:
             mem_mb=3000,
+        params:
+            settings=settings("demo", "region", "dates", "grid"),
         script:
             "../workflow_scripts/demo_world.py"
 
@@ -40,6 +42,8 @@ if IS_DEMO:
         threads: 1
         resources:
             mem_mb=2000,
+        params:
+            settings=settings("demo", "region", "grid"),
         script:
             "../workflow_scripts/demo_raw_static.py"
 
@@ -54,7 +58,14 @@ if IS_DEMO:
                 world=rules.demo_world.output.world,
                 coarse=rules.demo_world.output.coarse,
             output:
-                **raw_period_files(_pid),
+                **{
+                    **raw_period_files(_pid),
+                    "mod13a2": [
+                        raw(rawlayout.modis_tile("MOD13A2", s, h, v))
+                        for s in demo_composites(_pid)
+                        for h, v in MODIS_TILES
+                    ],
+                },
             log:
                 f"{LOGS}/demo_raw/{_pid}.log",
             conda:
@@ -64,5 +75,7 @@ if IS_DEMO:
                 mem_mb=2000,
             params:
                 period=PERIODS[_pid],
+                composites=demo_composites(_pid),
+                settings=settings("demo", "region", "grid", "esa_cci"),
             script:
                 "../workflow_scripts/demo_raw_period.py"

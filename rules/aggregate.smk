@@ -18,5 +18,6 @@ rule aggregate_period:
         mem_mb=config["resources"]["mem_mb_harmonise"],
     params:
         period=lambda w: PERIODS[w.period],
+        settings=settings("region", "grid", "esa_cci", "aggregation"),
     script:
         "../workflow_scripts/aggregate_period.py"

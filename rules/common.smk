@@ -5,6 +5,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
 
 from smdownscale import rawlayout
+from smdownscale.calendar import composite_starts
 from smdownscale.config import ConfigError, prepare_config, run_grids, run_periods
 
 # Validation against config/schema/config.schema.yaml (draft-07) with defaults filled on
@@ -30,6 +31,13 @@ wildcard_constraints:
     period=r"\d{4}-\d{3}",
 
 
+def settings(*sections):
+    """The config sections a rule depends on, given as params so that changing them reruns
+    the rule (Snakemake's params rerun trigger); scripts read the same values from config.
+    """
+    return {key: config[key] for key in sections}
+
+
 def period(wildcards):
     """The Period named by a wildcards object or by its id string."""
     return PERIODS[wildcards if isinstance(wildcards, str) else wildcards.period]
@@ -53,9 +61,25 @@ def raw_mod11a1(wildcards):
 
 
 def raw_mod13a2(wildcards):
-    # one composite per period: the one starting on the period's nominal first day
-    start = period(wildcards).nominal_start
-    return [raw(rawlayout.modis_tile("MOD13A2", start, h, v)) for h, v in MODIS_TILES]
+    """Tiles of every 16-day MOD13A2 composite holding a day of the period, in date order
+    (one composite when periods are the default 16 days, aligned with the composites).
+    """
+    return [
+        raw(rawlayout.modis_tile("MOD13A2", start, h, v))
+        for start in composite_starts(period(wildcards).days)
+        for h, v in MODIS_TILES
+    ]
+
+
+def demo_composites(wildcards):
+    """The composites the demo writes with a period: those whose first day within the run
+    falls in the period (each composite is written by exactly one period)."""
+    p = period(wildcards)
+    run_start = min(q.start for q in PERIODS.values())
+    run_days = [d for q in PERIODS.values() for d in q.days]
+    return [
+        s for s in composite_starts(run_days) if p.start <= max(s, run_start) <= p.end
+    ]
 
 
 def raw_mcd43c3(wildcards):

@@ -14,6 +14,8 @@ rule harmonise_static:
     threads: 1
     resources:
         mem_mb=config["resources"]["mem_mb_harmonise"],
+    params:
+        settings=settings("region", "grid"),
     script:
         "../workflow_scripts/harmonise_static.py"
 
@@ -37,6 +39,7 @@ rule harmonise_predictors:
         mem_mb=config["resources"]["mem_mb_harmonise"],
     params:
         period=lambda w: PERIODS[w.period],
+        settings=settings("region", "grid", "predictors", "gapfill"),
     script:
         "../workflow_scripts/harmonise_predictors.py"
 
@@ -55,5 +58,7 @@ rule harmonise_stations:
     threads: 1
     resources:
         mem_mb=2000,
+    params:
+        settings=settings("region", "grid", "dates", "stations"),
     script:
         "../workflow_scripts/harmonise_stations.py"

@@ -5,6 +5,7 @@ import pandas as pd
 import xarray as xr
 
 from smdownscale import rawlayout
+from smdownscale.calendar import period_of
 from smdownscale.config import run_grids
 from smdownscale.demo import render
 from smdownscale.demo.write_esa_cci import write_esa_cci
@@ -24,6 +25,8 @@ def main(snakemake) -> None:
     rng = np.random.default_rng([cfg["demo"]["seed"], 7, int(period.id.replace("-", ""))])
     days = period.days
     times = pd.DatetimeIndex(days)
+    world_all = xr.open_dataset(snakemake.input.world)[["ndvi", "cloud"]]
+    all_days = world_all.indexes["time"]
     world = xr.open_dataset(snakemake.input.world).sel(time=times).load()
     sat = xr.open_dataset(snakemake.input.coarse).sel(time=times).load()
     out = snakemake.output
@@ -50,15 +53,21 @@ def main(snakemake) -> None:
         write_imerg(out.imerg[i], day, precip, grid=pgrid)
         log.info("%s written", day)
 
-    composite, reliability = render.ndvi_composite(world["ndvi"].values, world["cloud"].values)
-    for k, (h, v) in enumerate(tiles):
-        ndvi, rel, viq = render.ndvi_tile(composite, reliability, fine, h, v)
-        write_mod13a2(out.mod13a2[k], ndvi, rel, viq, h, v, period.nominal_start)
-    log.info(
-        "MOD13A2 composite: reliability good %.1f %%, cloudy %.1f %%",
-        100 * (reliability == 0).mean(),
-        100 * (reliability == 3).mean(),
-    )
+    # the composites this period writes (rules/common.smk: demo_composites), each from the
+    # world's days in it within the run
+    for c, start in enumerate(snakemake.params.composites):
+        days_in = [t for t in all_days if period_of(t.date(), 16).nominal_start == start]
+        comp = world_all.sel(time=days_in)
+        composite, reliability = render.ndvi_composite(comp["ndvi"].values, comp["cloud"].values)
+        for k, (h, v) in enumerate(tiles):
+            ndvi, rel, viq = render.ndvi_tile(composite, reliability, fine, h, v)
+            write_mod13a2(out.mod13a2[c * len(tiles) + k], ndvi, rel, viq, h, v, start)
+        log.info(
+            "MOD13A2 composite %s: reliability good %.1f %%, cloudy %.1f %%",
+            start,
+            100 * (reliability == 0).mean(),
+            100 * (reliability == 3).mean(),
+        )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,10 @@ from smdownscale.demo.world import WorldParams, simulate_world
 from smdownscale.netcdf import write_dataset
 from smdownscale.rule_io import provenance, setup_logging
 
+#: Period-mean coarse NDVI below which the demo's coarse product sets the advisory
+#: barren-ground flag (the world's sparsest cells; the value is kept, as in ESA CCI v08).
+BARREN_NDVI = 0.2
+
 
 def main(snakemake) -> None:
     log = setup_logging(snakemake)
@@ -48,6 +52,14 @@ def main(snakemake) -> None:
         gap_fraction=dcfg["coarse_gap_fraction"],
         lst=world["lst"],
         ndvi=world["ndvi"],
+        barren_ndvi=BARREN_NDVI,
+    )
+    flags = sat["flag"].values
+    has_value = sat["sm"].notnull().values
+    log.info(
+        "coarse flags on retrievals with a value: low weight (16) %d, barren ground (64) %d",
+        int((has_value & (flags & 16 > 0)).sum()),
+        int((has_value & (flags & 64 > 0)).sum()),
     )
     log.info("coarse product: %.1f %% of cell-days missing", 100 * float(sat["sm"].isnull().mean()))
     networks = dcfg["networks"]

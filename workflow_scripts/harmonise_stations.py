@@ -9,7 +9,7 @@ from smdownscale.config import run_dates, run_grids
 from smdownscale.harmonise import locate_stations
 from smdownscale.products.csv_stations import read_csv_stations
 from smdownscale.products.ismn import read_ismn
-from smdownscale.products.stations import finalize_station_table
+from smdownscale.products.stations import finalize_station_table, select_surface_sensors
 from smdownscale.rule_io import setup_logging
 
 
@@ -33,7 +33,17 @@ def main(snakemake) -> None:
     for spath, vpath in zip(snakemake.input.csv_stations, snakemake.input.csv_values, strict=True):
         pieces.append(read_csv_stations(spath, vpath, accept_flags=scfg["accept_flags"]))
         log.info("CSV %s: %d station-days", spath, len(pieces[-1]))
-    table = finalize_station_table(pieces)
+    table, deep = select_surface_sensors(finalize_station_table(pieces), scfg["max_depth_m"])
+    for row in deep.itertuples():
+        log.warning(
+            "sensor %s/%s/%s at %.2f-%.2f m is deeper than stations.max_depth_m = %.2f m: dropped",
+            row.network,
+            row.station,
+            row.sensor,
+            row.depth_from,
+            row.depth_to,
+            scfg["max_depth_m"],
+        )
 
     start, end = run_dates(cfg)
     in_time = table["time"].between(pd.Timestamp(start), pd.Timestamp(end))

@@ -52,3 +52,14 @@ def test_period_of_and_parse():
         parse_period_id("2010-100", dt.date(2010, 4, 7), dt.date(2010, 8, 12))
     with pytest.raises(CalendarError, match="ends .* before it starts"):
         periods_between(dt.date(2010, 5, 1), dt.date(2010, 4, 1))
+
+
+def test_composite_starts_for_other_period_lengths():
+    from smdownscale.calendar import composite_starts
+
+    p8 = periods_between(dt.date(2010, 4, 7), dt.date(2010, 4, 30), length=8)
+    # 8-day periods: doy 97-104 lies in the composite starting doy 97
+    assert composite_starts(p8[0].days) == [dt.date(2010, 4, 7)]
+    p32 = periods_between(dt.date(2010, 1, 1), dt.date(2010, 2, 28), length=32)
+    # a 32-day period spans two composites (doy 1 and 17)
+    assert composite_starts(p32[0].days) == [dt.date(2010, 1, 1), dt.date(2010, 1, 17)]

@@ -105,3 +105,47 @@ def test_digest_changes_with_config():
     a = prepare_config({})
     b = prepare_config({"demo": {"seed": 1}})
     assert digest(a) != digest(b) and digest(a) == digest(prepare_config({}))
+
+
+def test_semantic_checks_catch_values_that_would_fail_later():
+    with pytest.raises(ConfigError, match=r"'esa_cci.mask_flags': 128 is not an ESA CCI flag bit"):
+        prepare_config({"esa_cci": {"mask_flags": [128]}})
+    with pytest.raises(ConfigError, match="coarse product esa_cci is on a 0.25 deg grid"):
+        prepare_config({"grid": {"coarse_res_deg": 0.5}})
+    with pytest.raises(ConfigError, match="source is 'real' but no station data is configured"):
+        prepare_config({"source": "real"})
+    assert prepare_config({"esa_cci": {"mask_flags": ["dense_vegetation", 1]}})
+
+
+def test_null_inside_list_items_takes_the_default():
+    nets = [
+        {
+            "name": "A",
+            "n_stations": 2,
+            "sampling": "hourly",
+            "units": "m3 m-3",
+            "format": "ismn",
+            "bias_sd": None,
+        }
+    ]
+    cfg = prepare_config({"demo": {"networks": nets}})
+    assert cfg["demo"]["networks"][0]["bias_sd"] == 0.02
+
+
+def test_command_line_strings_take_the_schema_type():
+    cfg = prepare_config(
+        {
+            "dates": {"period_days": "8"},
+            "gapfill": {"enabled": "true", "max_days": "2"},
+            "aggregation": {"min_valid_fraction": "0.7"},
+            "grid": "null",
+            "run": "null",
+        }
+    )
+    assert cfg["dates"]["period_days"] == 8 and cfg["gapfill"]["enabled"] is True
+    assert cfg["gapfill"]["max_days"] == 2
+    assert cfg["aggregation"]["min_valid_fraction"] == 0.7
+    assert cfg["grid"]["fine_res_deg"] == 0.01  # 'null' took the default
+    assert cfg["run"] == "null"  # a string key keeps the string
+    with pytest.raises(ConfigError, match="'dates.period_days': 'eight' is not of type"):
+        prepare_config({"dates": {"period_days": "eight"}})

@@ -357,3 +357,30 @@ def test_validate_station_table_errors(mutate, message: str) -> None:
 
 def test_empty_table_is_valid() -> None:
     assert validate_station_table(empty_station_table()).empty
+
+
+def test_local_clock_times_are_converted_to_utc_days(tmp_path):
+    st = tmp_path / "s.csv"
+    va = tmp_path / "v.csv"
+    st.write_text(
+        "network,station,lat,lon,depth_from,depth_to,units,utc_offset_hours\n"
+        "NZW,a,40.0,110.0,0.0,0.1,m3 m-3,8\n"
+        "NZW,b,40.0,110.0,0.0,0.1,m3 m-3,\n"
+    )
+    va.write_text(
+        "network,station,time,sm\n"
+        "NZW,a,2010-05-02T07:00,0.20\n"  # Beijing 07:00 = 1 May 23:00 UTC
+        "NZW,a,2010-05-02T09:00,0.30\n"  # Beijing 09:00 = 2 May 01:00 UTC
+        "NZW,a,2010-05-03T07:00+08:00,0.25\n"  # explicit offset: same instant, 2 May UTC
+        "NZW,a,2010-05-08,0.40\n"  # a plain date is the observation day as given
+        "NZW,b,2010-05-02T07:00,0.10\n"  # no offset given for b: UTC
+    )
+    t = read_csv_stations(st, va)
+    a = t[t["station"] == "a"].set_index("time")["sm"]
+    assert a[pd.Timestamp("2010-05-01")] == pytest.approx(0.20)
+    assert a[pd.Timestamp("2010-05-02")] == pytest.approx((0.30 + 0.25) / 2)
+    assert a[pd.Timestamp("2010-05-08")] == pytest.approx(0.40)
+    b = t[t["station"] == "b"]
+    assert b["time"].tolist() == [pd.Timestamp("2010-05-02")]
+    assert t.loc[t["station"] == "a", "conversion"].str.contains(r"UTC\+8 h -> UTC").all()
+    assert not t.loc[t["station"] == "b", "conversion"].str.contains("UTC").any()

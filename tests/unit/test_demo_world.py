@@ -281,10 +281,15 @@ def test_coarse_product_noisefree_gaps_and_noise(world, grids):
     assert cp["sm"].shape == (128, *coarse.shape) and cp["flag"].dtype == np.int8
     missing = np.isnan(cp["sm"].values)
     assert abs(float(missing.mean()) - 0.3) < 0.05
-    # without LST/NDVI the only flag is 8 (noise pushed the value below 0): a NaN with flag 0
-    # is a gap, and flag 8 always comes with a NaN
-    assert set(np.unique(cp["flag"].values)) <= {0, FLAG_PHYSICAL_BOUNDARY}
-    assert np.all(missing[cp["flag"].values == FLAG_PHYSICAL_BOUNDARY])
+    # without LST/NDVI the flags are 8 (noise pushed the value below 0) and 16 (low
+    # measurement weight, value kept): a NaN with flag 0 is a gap, flag 8 comes with a NaN
+    flag = cp["flag"].values
+    assert set(np.unique(flag)) <= {0, FLAG_PHYSICAL_BOUNDARY, 16, 16 | FLAG_PHYSICAL_BOUNDARY}
+    assert np.all(missing[(flag & FLAG_PHYSICAL_BOUNDARY) > 0])
+    low = (flag & 16) > 0
+    assert abs(float(low[~missing].mean()) - 0.05) < 0.01 and np.isfinite(
+        cp["sm"].values[low & ((flag & FLAG_PHYSICAL_BOUNDARY) == 0)]
+    ).all()
     # swath stripes (nearly north-south) make north-south neighbours agree far more often
     # than independent gaps of the same frequency would
     f = float(missing.mean())

@@ -191,8 +191,10 @@ def test_resolve_mask_flags() -> None:
     assert resolve_mask_flags([1, 2]) == 3
     assert resolve_mask_flags(["barren_ground", "dense_vegetation"]) == 66
     assert resolve_mask_flags(["snow_coverage_or_temperature_below_zero"]) == 1
-    with pytest.raises(ValueError, match="not a power of two"):
+    with pytest.raises(ValueError, match="3 is not an ESA CCI flag bit"):
         resolve_mask_flags([3])
+    with pytest.raises(ValueError, match="128 is not an ESA CCI flag bit"):
+        resolve_mask_flags([128])
     with pytest.raises(ValueError, match="unknown ESA CCI flag name"):
         resolve_mask_flags(["clouds"])
 

@@ -15,8 +15,12 @@ from pathlib import Path
 
 
 def partial_name(path: Path) -> Path:
-    """The hidden name a file is written under until it is complete."""
-    return path.with_name(f".{path.name}.part-{os.getpid()}")
+    """The hidden name a file is written under until it is complete.
+
+    It is the same on every attempt, so a partial file left by a killed job is overwritten
+    by the next one (Snakemake never runs two jobs for the same output at once).
+    """
+    return path.with_name(f".{path.name}.part")
 
 
 @contextlib.contextmanager

@@ -77,6 +77,11 @@ def period_of(day: dt.date, length: int = 16) -> Period:
     return composite_periods(day.year, length)[index]
 
 
+def composite_starts(days: list[dt.date]) -> list[dt.date]:
+    """First days of the 16-day MOD13A2 composites holding ``days``, in date order."""
+    return sorted({period_of(d, 16).nominal_start for d in days})
+
+
 def periods_between(first: dt.date, last: dt.date, length: int = 16) -> list[Period]:
     """Periods touching ``first``..``last`` (inclusive), clipped to that range."""
     if last < first:

@@ -23,6 +23,7 @@ import yaml
 
 from .calendar import Period, periods_between
 from .grid import GridError, LatLonGrid, region_grids
+from .products.esa_cci import resolve_mask_flags
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema" / "config.schema.yaml"
 
@@ -41,22 +42,49 @@ def _allows_null(schema: Mapping[str, Any]) -> bool:
     return t == "null" or (isinstance(t, list) and "null" in t)
 
 
+def _from_cli_string(value: str, schema: Mapping[str, Any]) -> Any:
+    """Snakemake passes nested ``--config`` values as strings ('8', 'true', 'null'): give them
+    the type the schema asks for, when the schema does not itself accept a string."""
+    types = schema.get("type")
+    types = [types] if isinstance(types, str) else list(types or [])
+    if not types or "string" in types:
+        return value
+    if value.strip().lower() in ("null", "none", "~"):
+        return None
+    if "integer" in types and value.strip().lstrip("+-").isdigit():
+        return int(value)
+    if "number" in types:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    if "boolean" in types and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return value
+
+
 def prune_nulls(cfg: Any, schema: Mapping[str, Any]) -> Any:
     """Drop keys set to null whose schema gives a default and does not allow null.
 
-    Dates that YAML parsed from unquoted ``2010-04-07`` become ISO strings again.
+    Dates that YAML parsed from unquoted ``2010-04-07`` become ISO strings again, and
+    command-line strings get the type the schema asks for (:func:`_from_cli_string`).
     """
     if isinstance(cfg, dt.date):
         return cfg.isoformat()
+    if isinstance(cfg, str):
+        return _from_cli_string(cfg, schema)
+    if isinstance(cfg, list):
+        return [prune_nulls(item, schema.get("items", {})) for item in cfg]
     if not isinstance(cfg, Mapping):
         return cfg
     props = schema.get("properties", {})
     out = {}
     for key, value in cfg.items():
         sub = props.get(key, {})
+        value = prune_nulls(value, sub)
         if value is None and "default" in sub and not _allows_null(sub):
             continue
-        out[key] = prune_nulls(value, sub)
+        out[key] = value
     return out
 
 
@@ -126,6 +154,22 @@ def check_semantics(cfg: Mapping[str, Any]) -> None:
     names = [n["name"] for n in cfg["demo"]["networks"]]
     if len(set(names)) != len(names):
         problems.append(f"config key 'demo.networks': network names repeat: {names}")
+    if cfg["grid"]["coarse_product"] == "esa_cci" and cfg["grid"]["coarse_res_deg"] != 0.25:
+        problems.append(
+            f"config key 'grid.coarse_res_deg' is {cfg['grid']['coarse_res_deg']}, but the "
+            "coarse product esa_cci is on a 0.25 deg grid: set it to 0.25"
+        )
+    try:
+        resolve_mask_flags(cfg["esa_cci"]["mask_flags"])
+    except ValueError as e:
+        problems.append(f"config key 'esa_cci.mask_flags': {e}")
+    stations = cfg["stations"]
+    if cfg["source"] == "real" and not (stations["ismn"] or stations["csv"]):
+        problems.append(
+            "config key 'stations': source is 'real' but no station data is configured; list "
+            "ISMN archives under 'stations.ismn' or CSV networks under 'stations.csv' (the BMA "
+            "weights are learned from stations)"
+        )
     if problems:
         raise ConfigError("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
 

@@ -62,23 +62,38 @@ def srtm_tiles_for_bbox(bbox: tuple[float, float, float, float]) -> list[tuple[i
     return [(la, lo) for la in lats for lo in lons]
 
 
-def modis_tiles_for_bbox(bbox: tuple[float, float, float, float]) -> list[tuple[int, int]]:
+def _sinusoidal_tile(lat: float, lon: float) -> tuple[int, int]:
+    x = MODIS_SPHERE_RADIUS_M * math.radians(lon) * math.cos(math.radians(lat))
+    y = MODIS_SPHERE_RADIUS_M * math.radians(lat)
+    h = math.floor((x - MODIS_XMIN_M) / MODIS_TILE_SIZE_M)
+    v = math.floor((MODIS_YMAX_M - y) / MODIS_TILE_SIZE_M)
+    return min(h, 35), min(v, 17)  # x = +180 deg / y = -90 deg lie on the last tile's edge
+
+
+def modis_tiles_for_bbox(
+    bbox: tuple[float, float, float, float], edge_step_deg: float = 0.005
+) -> list[tuple[int, int]]:
     """(h, v) of every MODIS sinusoidal tile that a lat/lon box touches.
 
-    The box is sampled densely along its edges and interior (the sinusoidal projection
-    bends meridians, so corners alone are not enough).
+    Tile boundaries are curves in lat/lon, so a tile can enter a box through a thin sliver of
+    its edge: the box's perimeter is walked every ``edge_step_deg`` (half a 1 km pixel).
+    A tile that touches the box but not its perimeter lies wholly inside it, and a tile is
+    ~10 deg wide, so a 0.5 deg interior lattice finds those.
     """
     west, south, east, north = bbox
+
+    def steps(a: float, b: float, step: float) -> list[float]:
+        n = max(1, math.ceil((b - a) / step))
+        return [a + (b - a) * i / n for i in range(n + 1)]
+
     tiles: set[tuple[int, int]] = set()
-    nlat = max(2, math.ceil((north - south) / 0.05) + 1)
-    nlon = max(2, math.ceil((east - west) / 0.05) + 1)
-    for i in range(nlat):
-        lat = south + (north - south) * i / (nlat - 1)
-        for j in range(nlon):
-            lon = west + (east - west) * j / (nlon - 1)
-            x = MODIS_SPHERE_RADIUS_M * math.radians(lon) * math.cos(math.radians(lat))
-            y = MODIS_SPHERE_RADIUS_M * math.radians(lat)
-            h = math.floor((x - MODIS_XMIN_M) / MODIS_TILE_SIZE_M)
-            v = math.floor((MODIS_YMAX_M - y) / MODIS_TILE_SIZE_M)
-            tiles.add((min(max(h, 0), 35), min(max(v, 0), 17)))
+    for lon in steps(west, east, edge_step_deg):
+        tiles.add(_sinusoidal_tile(south, lon))
+        tiles.add(_sinusoidal_tile(north, lon))
+    for lat in steps(south, north, edge_step_deg):
+        tiles.add(_sinusoidal_tile(lat, west))
+        tiles.add(_sinusoidal_tile(lat, east))
+    for lat in steps(south, north, 0.5):
+        for lon in steps(west, east, 0.5):
+            tiles.add(_sinusoidal_tile(lat, lon))
     return sorted(tiles)

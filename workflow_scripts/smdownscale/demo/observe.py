@@ -28,6 +28,8 @@ Flags (``flag``, int8 bits as in ESA CCI SM v08):
   missing (ESA CCI gives no estimate where vegetation is too dense, so this is also fill);
 * 8 (value exceeds physical boundary): noisy value outside [0, ``physical_max``];
   ``sm`` missing;
+* 16 (weight of measurement below threshold): a random ``low_weight_fraction`` of the
+  retrievals, whose error is doubled; the value is kept (the workflow masks it by default);
 * 64 (barren ground, advisory): the cell's period-mean NDVI < ``barren_ndvi``; the value is
   kept (advisory only: the workflow keeps it by default).
 
@@ -69,15 +71,17 @@ from smdownscale.grid import LatLonGrid, block_factor, block_mean
 FLAG_FROZEN = 1
 FLAG_DENSE_VEGETATION = 2
 FLAG_PHYSICAL_BOUNDARY = 8
+FLAG_LOW_WEIGHT = 16
 FLAG_BARREN = 64
 #: Flags whose cells have no ``sm`` value (fill), as in ESA CCI.
 FILL_FLAGS = FLAG_FROZEN | FLAG_DENSE_VEGETATION | FLAG_PHYSICAL_BOUNDARY
 
 _FLAG_ATTRS = {
     "long_name": "flag",
-    "flag_masks": np.array([1, 2, 8, 64], dtype=np.int8),
+    "flag_masks": np.array([1, 2, 8, 16, 64], dtype=np.int8),
     "flag_meanings": "snow_coverage_or_temperature_below_zero dense_vegetation "
-    "soil_moisture_value_exceeds_physical_boundary barren_ground_advisory_flag",
+    "soil_moisture_value_exceeds_physical_boundary weight_of_measurement_below_threshold "
+    "barren_ground_advisory_flag",
     "comment": "gaps (no retrieval) have sm missing and flag 0",
 }
 
@@ -159,6 +163,7 @@ def coarse_product(
     swath_share: float = 0.8,
     swath_period_deg: float = 2.5,
     swath_tilt_deg: float = 15.0,
+    low_weight_fraction: float = 0.05,
 ) -> xr.Dataset:
     """The synthetic coarse satellite product (module docstring) on ``coarse``.
 
@@ -190,6 +195,9 @@ def coarse_product(
         flag |= np.where(nd > dense_veg_ndvi, FLAG_DENSE_VEGETATION, 0).astype(np.int8)
         barren = np.nanmean(nd, axis=0) < barren_ndvi
         flag |= np.where(barren[None], FLAG_BARREN, 0).astype(np.int8)
+    low_weight = rng.random(sm.shape) < low_weight_fraction
+    sm = np.where(low_weight, sm + rng.normal(0.0, noise_sd, sm.shape), sm)
+    flag |= np.where(low_weight, FLAG_LOW_WEIGHT, 0).astype(np.int8)
     flag |= np.where((sm < 0) | (sm > physical_max), FLAG_PHYSICAL_BOUNDARY, 0).astype(np.int8)
     gaps = swath_gaps(coarse, nt, rng, gap_fraction, swath_share, swath_period_deg, swath_tilt_deg)
     gaps |= ~np.isfinite(noisefree)

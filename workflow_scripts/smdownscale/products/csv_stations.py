@@ -5,7 +5,8 @@ Two files:
 
 stations file
     ``network, station, lat, lon, depth_from, depth_to, units`` and optionally
-    ``field_capacity`` and ``sensor``. One row per station (per station and sensor when the
+    ``field_capacity``, ``sensor`` and ``utc_offset_hours`` (the station's clock, e.g. 8 for
+    Beijing time; default 0). One row per station (per station and sensor when the
     values file has a ``sensor`` column). ``lat``/``lon`` in degrees, depths in m below the
     surface, ``units`` one of ``m3 m-3``, ``percent`` (volumetric, %) or
     ``percent_of_field_capacity`` (relative soil moisture, % of field capacity, as Chinese
@@ -13,7 +14,9 @@ stations file
     last. ``sensor`` defaults to ``unknown``.
 values file
     ``network, station, time, sm`` and optionally ``flag`` (and ``sensor``, see above).
-    ``time`` is an ISO 8601 date or date-time; without a UTC offset it is taken as UTC.
+    ``time`` is an ISO 8601 date or date-time. A date-time without an explicit offset is
+    local standard time at the station's ``utc_offset_hours`` and converted to UTC; a plain
+    date is the observation day as given (a daily or 10-day value has no clock time).
     ``sm`` is in the station's ``units``; an empty cell is a missing observation. ``flag``
     uses ISMN-style codes (an observation is used when all its comma-separated codes are in
     ``accept_flags``); an empty flag cell, or no flag column, means ``G``.
@@ -47,7 +50,7 @@ from .stations import (
 log = logging.getLogger(__name__)
 
 STATION_REQUIRED = ("network", "station", "lat", "lon", "depth_from", "depth_to", "units")
-STATION_OPTIONAL = ("field_capacity", "sensor")
+STATION_OPTIONAL = ("field_capacity", "sensor", "utc_offset_hours")
 VALUE_REQUIRED = ("network", "station", "time", "sm")
 VALUE_OPTIONAL = ("flag", "sensor")
 DEFAULT_SENSOR = "unknown"
@@ -130,6 +133,19 @@ def read_stations_file(path: Path) -> pd.DataFrame:
     out.loc[rel, "conversion"] = [
         f"sm = value / 100 * field_capacity ({v:g} m3 m-3)" for v in fc[rel]
     ]
+    if "utc_offset_hours" in raw:
+        offset = _numbers(path, raw, "utc_offset_hours", allow_empty=True).fillna(0.0)
+        _fail_where(
+            path, raw, "utc_offset_hours", offset.abs() > 14, "UTC offset outside [-14, 14] h"
+        )
+    else:
+        offset = pd.Series(0.0, index=raw.index)
+    out["utc_offset_hours"] = offset
+    shifted = offset != 0
+    out.loc[shifted, "conversion"] = [
+        f"{c}; clock times UTC{o:+g} h -> UTC"
+        for c, o in zip(out.loc[shifted, "conversion"], offset[shifted], strict=True)
+    ]
     out["line"] = raw["line"]
     return out
 
@@ -143,6 +159,10 @@ def read_values_file(path: Path) -> pd.DataFrame:
     if "sensor" in raw:
         out["sensor"] = raw["sensor"].str.strip().replace("", DEFAULT_SENSOR)
     out["time"] = _times(path, raw)
+    text = raw["time"]
+    out["local_clock"] = text.str.contains(r"[T ]\d{1,2}:", regex=True) & ~text.str.contains(
+        r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True
+    )
     out["sm"] = _numbers(path, raw, "sm", allow_empty=True)
     flag = raw["flag"].str.strip() if "flag" in raw else pd.Series(GOOD, index=raw.index)
     out["flag"] = flag.where(flag != "", GOOD).astype(object)
@@ -261,7 +281,9 @@ def _attach_stations(
             "add them to the stations file or fix the network/station names",
         )
     merged["sm"] = merged["sm"] * merged["scale"]
-    return merged.drop(columns=["_merge", "scale"])
+    shift = pd.to_timedelta(merged["utc_offset_hours"].where(merged["local_clock"], 0.0), unit="h")
+    merged["time"] = merged["time"] - shift
+    return merged.drop(columns=["_merge", "scale", "utc_offset_hours", "local_clock"])
 
 
 def _check_range(path: Path, merged: pd.DataFrame, accept_flags: Sequence[str]) -> None:

@@ -138,8 +138,11 @@ def resolve_mask_flags(spec: str | int | Iterable[int | str]) -> int:
                 )
         else:
             bit = int(item)
-            if bit <= 0 or bit & (bit - 1):
-                raise ValueError(f"ESA CCI flag bit {bit} is not a power of two")
+            if bit not in FLAG_BITS:
+                raise ValueError(
+                    f"{bit} is not an ESA CCI flag bit; use bit values from {sorted(FLAG_BITS)} "
+                    f"or names from {sorted(FLAG_NAMES)}"
+                )
         mask |= bit
     return mask
 

@@ -311,3 +311,18 @@ def _first_bad(df: pd.DataFrame, column: str, bad: pd.Series, problem: str) -> N
             f"station table column {column!r}: {int(bad.sum())} row(s) where the value "
             f"{problem}; first at row {i} ({who}): {row[column]!r}"
         )
+
+
+def select_surface_sensors(
+    table: pd.DataFrame, max_depth_m: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep rows of sensors whose bottom (``depth_to``) is at most ``max_depth_m``.
+
+    Returns ``(kept, dropped_sensors)``; ``dropped_sensors`` lists each deeper sensor once
+    (network, station, sensor, depth_from, depth_to), so the caller can log them. A satellite
+    senses the top few centimetres; deeper sensors measure another quantity.
+    """
+    deep = table["depth_to"] > max_depth_m
+    cols = ["network", "station", "sensor", "depth_from", "depth_to"]
+    dropped = table.loc[deep, cols].drop_duplicates().reset_index(drop=True)
+    return table.loc[~deep].reset_index(drop=True), dropped
