@@ -1,52 +1,71 @@
-"""Rule aggregate_period: coarse soil moisture beside the period's aggregated predictors."""
+"""Rule aggregate_period: coarse soil moisture beside the period's aggregated predictors.
+
+Predictors are aggregated from observed fine values only: cell-days that gap filling
+supplied (``gap_flag``) are masked first, so ``min_valid_fraction`` counts real
+observations and interpolated values never enter the training samples.
+"""
+
+from collections.abc import Callable
 
 import netCDF4
 import numpy as np
 import xarray as xr
 
 from smdownscale.config import run_grids
-from smdownscale.grid import aggregate, block_factor
-from smdownscale.harmonise import DAILY_PREDICTORS
-from smdownscale.netcdf import write_dataset
+from smdownscale.grid import aggregate_blocked, block_factor
+from smdownscale.harmonise import DAILY_PREDICTORS, check_days, datetime64_days, observed_only
+from smdownscale.netcdf import file_days, write_dataset
 from smdownscale.products.esa_cci import read_esa_cci, resolve_mask_flags
 from smdownscale.rule_io import provenance, setup_logging
 
+STATIC = {
+    "elevation": {"long_name": "mean SRTM elevation", "units": "m"},
+    "slope": {"long_name": "mean terrain slope of the fine cells", "units": "degree"},
+}
 
-def aggregate_file(path, names, factor, method, min_frac, block_rows):
-    """Aggregate variables of a fine-grid file to the coarse grid, a block of rows at a time."""
-    with netCDF4.Dataset(path) as nc:
-        out = {}
-        for name in names:
-            var = nc.variables[name]
-            var.set_auto_mask(True)
-            nlat = var.shape[-2]
-            parts = []
-            for r0 in range(0, nlat, block_rows):
-                block = np.ma.filled(var[..., r0 : r0 + block_rows, :].astype("f8"), np.nan)
-                parts.append(aggregate(block, factor, method, min_frac))
-            out[name] = np.concatenate(parts, axis=-2).astype("f4")
-    return out
+
+def rows_reader(nc: netCDF4.Dataset, name: str, observed: bool) -> Callable[[slice], np.ndarray]:
+    """A ``read_rows(rows)`` callback: rows of ``name`` as float64, NaN where missing (and,
+    with ``observed``, where gap filling supplied the value)."""
+    var = nc.variables[name]
+    var.set_auto_mask(True)
+    flag = nc.variables["gap_flag"] if observed else None
+    if flag is not None:
+        flag.set_auto_maskandscale(False)  # a bit field, always written: no fill to mask
+
+    def read_rows(rows: slice) -> np.ndarray:
+        values = np.ma.filled(var[..., rows, :].astype("f8"), np.nan)
+        if flag is not None:
+            values = observed_only(values, flag[..., rows, :], name)
+        return values
+
+    return read_rows
 
 
 def main(snakemake) -> None:
     log = setup_logging(snakemake)
     cfg = snakemake.config
     period = snakemake.params.period
+    days = period.days
     coarse, fine = run_grids(cfg)
     factor = block_factor(fine, coarse)
     acfg = cfg["aggregation"]
-    # blocks of whole coarse rows, about chunk_rows fine rows each
-    block_rows = factor * max(1, cfg["resources"]["chunk_rows"] // factor)
+    method, min_frac = acfg["method"], acfg["min_valid_fraction"]
+    block_rows = cfg["resources"]["chunk_rows"]
     mask = resolve_mask_flags(cfg["esa_cci"]["mask_flags"])
 
-    sm = xr.concat(
-        [read_esa_cci(p, grid=coarse, mask_flags=mask) for p in snakemake.input.esa_cci], dim="time"
-    )
+    esa_files = list(snakemake.input.esa_cci)
+    if len(esa_files) != len(days):
+        raise ValueError(f"expected {len(days)} ESA CCI files (one a day), got {len(esa_files)}")
+    images = []
+    for path, day in zip(esa_files, days, strict=True):
+        image = read_esa_cci(path, grid=coarse, mask_flags=mask)
+        check_days(path, datetime64_days(image["time"].values), [day])
+        images.append(image)
+    sm = xr.concat(images, dim="time")
+    n_valid = int(sm["sm"].notnull().sum())
     log.info(
-        "ESA CCI (mask bits %d): %d of %d coarse cell-days valid",
-        mask,
-        n_valid := int(sm["sm"].notnull().sum()),
-        sm["sm"].size,
+        "ESA CCI (mask bits %d): %d of %d coarse cell-days valid", mask, n_valid, sm["sm"].size
     )
     if n_valid == 0:
         log.warning(
@@ -56,22 +75,32 @@ def main(snakemake) -> None:
             mask,
         )
 
-    daily = aggregate_file(
-        snakemake.input.predictors,
-        list(DAILY_PREDICTORS),
-        factor,
-        acfg["method"],
-        acfg["min_valid_fraction"],
-        block_rows,
-    )
-    static = aggregate_file(
-        snakemake.input.static,
-        ["elevation"],
-        factor,
-        acfg["method"],
-        acfg["min_valid_fraction"],
-        block_rows,
-    )
+    with netCDF4.Dataset(snakemake.input.predictors) as nc:
+        check_days(snakemake.input.predictors, file_days(nc), days)
+        daily = {
+            name: aggregate_blocked(
+                rows_reader(nc, name, observed=True),
+                fine.nlat,
+                factor,
+                method,
+                min_frac,
+                block_rows,
+            ).astype("f4")
+            for name in DAILY_PREDICTORS
+        }
+    with netCDF4.Dataset(snakemake.input.static) as nc:
+        static = {
+            name: aggregate_blocked(
+                rows_reader(nc, name, observed=False),
+                fine.nlat,
+                factor,
+                method,
+                min_frac,
+                block_rows,
+            ).astype("f4")
+            for name in STATIC
+        }
+
     ds = xr.Dataset(
         {
             "sm": sm["sm"]
@@ -85,24 +114,22 @@ def main(snakemake) -> None:
         },
         coords={"time": sm["time"].values},
     )
+    cell_methods = f"area: {method} (fine -> coarse)"
     for name, values in daily.items():
         ds[name] = (
             ("time", "lat", "lon"),
             values,
-            {**DAILY_PREDICTORS[name], "cell_methods": f"area: {acfg['method']} (fine -> coarse)"},
+            {
+                **DAILY_PREDICTORS[name],
+                "cell_methods": cell_methods,
+                "comment": "aggregated from observed fine values (gap-filled cells left out)",
+            },
         )
         log.info(
             "%s: %d of %d coarse cell-days valid", name, int(np.isfinite(values).sum()), values.size
         )
-    ds["elevation"] = (
-        ("lat", "lon"),
-        static["elevation"],
-        {
-            "long_name": "mean SRTM elevation",
-            "units": "m",
-            "cell_methods": f"area: {acfg['method']} (fine -> coarse)",
-        },
-    )
+    for name, values in static.items():
+        ds[name] = (("lat", "lon"), values, {**STATIC[name], "cell_methods": cell_methods})
     ds.attrs.update(
         provenance(
             cfg,
@@ -110,9 +137,7 @@ def main(snakemake) -> None:
             [str(p) for p in snakemake.input],
         )
     )
-    ds.attrs["aggregation"] = (
-        f"{acfg['method']}, minimum valid fraction {acfg['min_valid_fraction']}"
-    )
+    ds.attrs["aggregation"] = f"{method}, minimum valid fraction {min_frac}"
     write_dataset(ds, snakemake.output[0], coarse)
 
 

@@ -1,10 +1,26 @@
-"""Rule harmonise_predictors: a period's raw predictors -> daily cubes on the fine grid."""
+"""Rule harmonise_predictors: a period's raw predictors -> daily cubes on the fine grid.
+
+Pass 1 regrids each day's files into uncompressed scratch cubes beside the output; pass 2
+(:func:`smdownscale.harmonise.fill_and_flag`) gap-fills the configured predictors, computes
+the gap flag and writes the compressed CF file a block of rows (every day) at a time.
+"""
+
+from pathlib import Path
 
 import numpy as np
 
 from smdownscale.config import run_grids
-from smdownscale.harmonise import DAILY_PREDICTORS, GAP_BITS, flag_attrs, gap_flag, gapfill
-from smdownscale.netcdf import GridFileWriter, VarSpec
+from smdownscale.harmonise import (
+    DAILY_PREDICTORS,
+    check_days,
+    check_modis_name,
+    composites_of_days,
+    datetime64_days,
+    fill_and_flag,
+    flag_attrs,
+    scratch_cubes,
+)
+from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows
 from smdownscale.products.imerg import imerg_to_grid, read_imerg
 from smdownscale.products.mcd43c3 import albedo_to_grid, read_mcd43c3_albedo
 from smdownscale.products.modis_sinusoidal import (
@@ -13,6 +29,7 @@ from smdownscale.products.modis_sinusoidal import (
     read_mod11a1_lst,
     read_mod13a2_ndvi,
 )
+from smdownscale.rawlayout import modis_tiles_for_bbox
 from smdownscale.rule_io import provenance, setup_logging
 
 
@@ -23,73 +40,95 @@ def main(snakemake) -> None:
     _, fine = run_grids(cfg)
     pcfg, gcfg = cfg["predictors"], cfg["gapfill"]
     days = period.days
-    ntiles = len(snakemake.input.mod13a2)
+    ntiles = len(modis_tiles_for_bbox(fine.bbox))
+    composites, composite_of = composites_of_days(days)
     lst_files = list(snakemake.input.mod11a1)
+    ndvi_files = list(snakemake.input.mod13a2)
     if len(lst_files) != ntiles * len(days):
         raise ValueError(f"expected {ntiles} MOD11A1 tiles for each of {len(days)} days")
+    if len(ndvi_files) != ntiles * len(composites):
+        raise ValueError(f"expected {ntiles} MOD13A2 tiles for each of the composites {composites}")
+    fill = list(gcfg["predictors"]) if gcfg["enabled"] else []
     log.info(
-        "period %s: %d days, %d MODIS tiles, fine grid %s", period.id, len(days), ntiles, fine.shape
+        "period %s: %d days, %d MOD13A2 composite(s), %d MODIS tiles, fine grid %s; gap fill %s",
+        period.id,
+        len(days),
+        len(composites),
+        ntiles,
+        fine.shape,
+        ", ".join(fill) or "off",
     )
 
-    ndvi_tiles = [read_mod13a2_ndvi(p, qc=pcfg["ndvi_qc"]) for p in snakemake.input.mod13a2]
-    index = build_index([t.georef for t in ndvi_tiles], fine)
-    ndvi = apply_index(index, [t.values for t in ndvi_tiles])
-    log.info("MOD13A2: %.1f %% of fine cells have NDVI", 100 * (ndvi == ndvi).mean())
+    index = None
+
+    def modis_to_fine(tiles):
+        nonlocal index
+        if index is None or [t.georef for t in tiles] != list(index.tiles):
+            index = build_index([t.georef for t in tiles], fine)
+        return apply_index(index, [t.values for t in tiles])
+
+    def read_composite(k):
+        paths = ndvi_files[k * ntiles : (k + 1) * ntiles]
+        for p in paths:
+            check_modis_name(p, composites[k])
+        ndvi = modis_to_fine([read_mod13a2_ndvi(p, qc=pcfg["ndvi_qc"]) for p in paths])
+        log.info(
+            "MOD13A2 %s: %.1f %% of fine cells have NDVI",
+            composites[k],
+            100 * np.isfinite(ndvi).mean(),
+        )
+        return ndvi
 
     specs = [VarSpec(n, ("time", "lat", "lon"), "f4", a) for n, a in DAILY_PREDICTORS.items()]
-    specs.append(VarSpec("gap_flag", ("time", "lat", "lon"), "u1", flag_attrs(), fill_value=255))
+    specs.append(VarSpec("gap_flag", ("time", "lat", "lon"), "u1", flag_attrs(), fill_value=False))
     attrs = provenance(
         cfg, f"fine-grid predictors, period {period.id}", [str(p) for p in snakemake.input]
     )
-    with GridFileWriter(snakemake.output[0], fine, days, specs, attrs) as out:
+    out_path = Path(snakemake.output[0])
+    shape = (len(days), *fine.shape)
+    scratch = out_path.with_name(f".{out_path.name}.scratch")
+    with scratch_cubes(scratch, list(DAILY_PREDICTORS), shape) as cubes:
+        # pass 1: one day at a time into the scratch cubes
+        ndvi, ndvi_k = None, -1
         for i, day in enumerate(days):
-            tiles = [
-                read_mod11a1_lst(p, qc=pcfg["lst_qc"])
-                for p in lst_files[i * ntiles : (i + 1) * ntiles]
-            ]
-            if [t.georef for t in tiles] != list(index.tiles):
-                index = build_index([t.georef for t in tiles], fine)
-            lst = apply_index(index, [t.values for t in tiles])
+            if composite_of[i] != ndvi_k:
+                ndvi_k = composite_of[i]
+                ndvi = read_composite(ndvi_k)
+            paths = lst_files[i * ntiles : (i + 1) * ntiles]
+            for p in paths:
+                check_modis_name(p, day)
+            lst = modis_to_fine([read_mod11a1_lst(p, qc=pcfg["lst_qc"]) for p in paths])
+            check_modis_name(snakemake.input.mcd43c3[i], day)
             albedo = albedo_to_grid(
                 read_mcd43c3_albedo(snakemake.input.mcd43c3[i], bbox=fine.bbox), fine
             )
-            precip = imerg_to_grid(
-                read_imerg(snakemake.input.imerg[i], bbox=fine.bbox),
-                fine,
-                method=pcfg["precipitation_method"],
-            )
-            for name, field in (
-                ("lst", lst),
-                ("ndvi", ndvi),
-                ("albedo", albedo),
-                ("precipitation", precip),
-            ):
-                out.write(name, field, time_index=i)
+            rain = read_imerg(snakemake.input.imerg[i], bbox=fine.bbox)
+            check_days(snakemake.input.imerg[i], datetime64_days(rain["time"].values), [day])
+            precip = imerg_to_grid(rain, fine, method=pcfg["precipitation_method"])
+            fields = {"lst": lst, "ndvi": ndvi, "albedo": albedo, "precipitation": precip}
+            for name, field in fields.items():
+                cubes[name].write_day(i, field)
             log.info(
                 "%s: valid fraction lst %.2f, albedo %.2f, precipitation %.2f",
                 day,
-                (lst == lst).mean(),
-                (albedo == albedo).mean(),
-                (precip == precip).mean(),
+                np.isfinite(lst).mean(),
+                np.isfinite(albedo).mean(),
+                np.isfinite(precip).mean(),
             )
 
-        # second pass, in blocks of rows: gap filling (optional) and the gap flag
-        step = cfg["resources"]["chunk_rows"]
-        counts = dict.fromkeys(GAP_BITS, 0)
-        for r0 in range(0, fine.nlat, step):
-            rows = slice(r0, min(r0 + step, fine.nlat))
-            filled = {}
-            for name in GAP_BITS:
-                cube = out.read(name, rows)
-                if gcfg["enabled"]:
-                    cube, filled[name] = gapfill(cube, gcfg["max_days"])
-                    out.write(name, cube, rows=rows)
-                    counts[name] += int(filled[name].sum())
-                else:
-                    filled[name] = np.zeros(cube.shape, dtype=bool)
-            out.write("gap_flag", gap_flag(filled), rows=rows)
+        # pass 2: blocks of rows of every day -> gap fill, gap flag, compressed file
+        with GridFileWriter(out_path, fine, days, specs, attrs) as out:
+            counts = fill_and_flag(
+                lambda name, rows: cubes[name].read_rows(rows),
+                lambda name, rows, cube: out.write(name, cube, rows=rows),
+                fine.nlat,
+                fill,
+                gcfg["max_days"],
+                chunk_aligned_rows(cfg["resources"]["chunk_rows"]),
+            )
     ncells = fine.size * len(days)
-    for name, n in counts.items():
+    for name in fill:
+        n = counts[name]
         log.info("gap filling %s: %d cell-days filled (%.1f %%)", name, n, 100 * n / ncells)
 
 

@@ -1,9 +1,23 @@
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from smdownscale.grid import region_grids
-from smdownscale.harmonise import GAP_BITS, gap_flag, gapfill, locate_stations
+from smdownscale.grid import aggregate, region_grids
+from smdownscale.harmonise import (
+    GAP_BITS,
+    check_days,
+    check_modis_name,
+    composites_of_days,
+    datetime64_days,
+    fill_and_flag,
+    gap_flag,
+    gapfill,
+    locate_stations,
+    observed_only,
+    scratch_cubes,
+)
 
 
 def test_gapfill_interpolates_within_window_and_falls_back_to_mean():
@@ -93,3 +107,129 @@ def test_gapfill_matches_per_cell_reference(max_days):
             np.testing.assert_array_equal(
                 filled[:, i, j], ~np.isfinite(cube[:, i, j]) & np.isfinite(ref)
             )
+
+
+def test_observed_only_masks_the_predictors_own_filled_bit():
+    values = np.array([[300.0, 301.0, 302.0, 303.0]])
+    flag = np.array([[0, GAP_BITS["lst"], GAP_BITS["albedo"], GAP_BITS["lst"] | 8]], np.uint8)
+    out = observed_only(values, flag, "lst")
+    np.testing.assert_array_equal(out, [[300.0, np.nan, 302.0, np.nan]])
+    assert np.isfinite(observed_only(values, flag, "ndvi")).all()
+
+
+def test_aggregation_of_observed_values_ignores_filled_cells():
+    # a 2 x 2 block, 3 cells cloudy: the filled cube's mean would pass min_valid_fraction,
+    # the observed one must not
+    cube = np.array([[[300.0, np.nan], [np.nan, np.nan]]])
+    filled_cube, filled = gapfill(np.concatenate([cube, np.full((1, 2, 2), 310.0)]), 3)
+    flag = gap_flag({"lst": filled})
+    assert np.isfinite(aggregate(filled_cube, 2, "mean", 0.5)).all()
+    observed = observed_only(filled_cube, flag, "lst")
+    out = aggregate(observed, 2, "mean", 0.5)
+    assert np.isnan(out[0, 0, 0]) and out[1, 0, 0] == pytest.approx(310.0)
+    assert aggregate(observed, 2, "mean", 0.25)[0, 0, 0] == pytest.approx(300.0)
+
+
+def _period_cubes(shape=(8, 23, 6), seed=11):
+    rng = np.random.default_rng(seed)
+    cubes = {name: rng.uniform(0, 1, shape).astype(np.float32) for name in GAP_BITS}
+    for cube in cubes.values():
+        cube[rng.random(shape) < 0.4] = np.nan
+    return cubes
+
+
+@pytest.mark.parametrize("block_rows", [1, 4, 10, 23, 100])
+def test_fill_and_flag_blocks_equal_whole_cube(block_rows):
+    cubes = _period_cubes()
+    fill = ["lst", "albedo"]
+    written: dict[str, np.ndarray] = {}
+    blocks: list[slice] = []
+
+    def write(name, rows, cube):
+        written.setdefault(name, np.full(cubes["lst"].shape, -1.0, dtype=cube.dtype))
+        written[name][:, rows, :] = cube
+        if name == "gap_flag":
+            blocks.append(rows)
+
+    counts = fill_and_flag(
+        lambda name, rows: cubes[name][:, rows, :], write, 23, fill, 3, block_rows
+    )
+    assert len(blocks) == -(-23 // block_rows)
+    masks = {}
+    for name in GAP_BITS:
+        if name in fill:
+            expected, masks[name] = gapfill(cubes[name], 3)
+            assert counts[name] == int(masks[name].sum()) > 0
+        else:  # not configured: written as read, never flagged
+            expected, masks[name] = cubes[name], np.zeros(cubes[name].shape, bool)
+            assert counts[name] == 0
+        np.testing.assert_array_equal(written[name], expected)
+    assert written["gap_flag"].dtype == np.uint8
+    np.testing.assert_array_equal(written["gap_flag"], gap_flag(masks))
+    assert set(np.unique(written["gap_flag"])) == {0, 1, 4, 5}
+
+
+def test_fill_and_flag_rejects_unknown_predictor():
+    with pytest.raises(ValueError, match="cannot gap-fill"):
+        fill_and_flag(lambda n, r: None, lambda n, r, c: None, 4, ["elevation"], 3, 2)
+
+
+def test_scratch_cubes_write_days_read_rows_and_are_removed(tmp_path):
+    rng = np.random.default_rng(4)
+    cube = rng.random((3, 7, 5)).astype(np.float32)
+    cube[1, 2:4] = np.nan
+    folder = tmp_path / ".out.nc.scratch"
+    folder.mkdir()
+    (folder / "stale.f32").write_bytes(b"left by a killed job")
+    with scratch_cubes(folder, ["lst", "ndvi"], cube.shape) as cubes:
+        assert sorted(p.name for p in folder.iterdir()) == ["lst.f32", "ndvi.f32"]
+        for t in (2, 0, 1):  # any order
+            cubes["lst"].write_day(t, cube[t])
+        for rows in (slice(0, 7), slice(0, 3), slice(3, 7), slice(6, 7), slice(5, 100)):
+            np.testing.assert_array_equal(cubes["lst"].read_rows(rows), cube[:, rows])
+        assert (cubes["ndvi"].read_rows(slice(0, 2)) == 0).all()  # unwritten: zeros
+        with pytest.raises(ValueError, match="not"):
+            cubes["lst"].write_day(0, cube[0, :3])
+        with pytest.raises(IndexError):
+            cubes["lst"].write_day(3, cube[0])
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(RuntimeError), scratch_cubes(folder, ["lst"], (1, 2, 2)):
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_composites_of_days_16_and_other_period_lengths():
+    days = [dt.date(2010, 4, 7) + dt.timedelta(days=i) for i in range(16)]  # DOY 97..112
+    starts, index = composites_of_days(days)
+    assert starts == [dt.date(2010, 4, 7)] and index == [0] * 16
+    # a 30-day period from DOY 91 spans three composites (DOY 81, 97, 113)
+    days = [dt.date(2010, 4, 1) + dt.timedelta(days=i) for i in range(30)]
+    starts, index = composites_of_days(days)
+    assert starts == [dt.date(2010, 3, 22), dt.date(2010, 4, 7), dt.date(2010, 4, 23)]
+    assert index == [0] * 6 + [1] * 16 + [2] * 8
+    # the year's last composite is short: 31 December and 1 January are in different ones
+    starts, index = composites_of_days([dt.date(2010, 12, 31), dt.date(2011, 1, 1)])
+    assert starts == [dt.date(2010, 12, 19), dt.date(2011, 1, 1)] and index == [0, 1]
+
+
+def test_check_days_names_file_and_both_dates():
+    d = dt.date(2010, 4, 7)
+    check_days("a.nc", [d], [d])
+    with pytest.raises(ValueError, match=r"a\.nc: holds 2010-04-08, but was read for 2010-04-07"):
+        check_days("a.nc", [d + dt.timedelta(days=1)], [d])
+    days = [d + dt.timedelta(days=i) for i in range(16)]
+    with pytest.raises(ValueError, match=r"15 days 2010-04-07..2010-04-21, but was read for 16"):
+        check_days("p.nc", days[:-1], days)
+
+
+def test_check_modis_name():
+    day = dt.date(2010, 4, 7)
+    check_modis_name("raw/MOD11A1/2010/MOD11A1.A2010097.h26v04.061.hdf", day)
+    with pytest.raises(ValueError, match=r"MOD11A1\.A2010098.*A2010097 \(2010-04-07\)"):
+        check_modis_name("raw/MOD11A1/2010/MOD11A1.A2010098.h26v04.061.hdf", day)
+
+
+def test_datetime64_days():
+    values = np.array(["2010-04-07T00:00", "2010-04-08T12:00"], "datetime64[ns]")
+    assert datetime64_days(values) == [dt.date(2010, 4, 7), dt.date(2010, 4, 8)]
+    assert datetime64_days(np.datetime64("2010-04-07", "ns")) == [dt.date(2010, 4, 7)]

@@ -1,11 +1,20 @@
 import datetime as dt
 
+import netCDF4
 import numpy as np
 import pytest
 import xarray as xr
 
 from smdownscale.grid import region_grids
-from smdownscale.netcdf import GridFileWriter, VarSpec, open_grid_dataset, write_dataset
+from smdownscale.netcdf import (
+    CHUNK_CELLS,
+    GridFileWriter,
+    VarSpec,
+    chunk_aligned_rows,
+    file_days,
+    open_grid_dataset,
+    write_dataset,
+)
 
 
 @pytest.fixture
@@ -67,3 +76,58 @@ def test_write_dataset_small_file(tmp_path, grids):
     back, grid = open_grid_dataset(tmp_path / "c.nc")
     assert grid == coarse and float(back["sm"].mean()) == pytest.approx(0.25)
     assert back["sm"].attrs["grid_mapping"] == "crs" and "lon_bnds" in back
+
+
+def test_block_writes_and_a_variable_without_fill_value(tmp_path, grids):
+    _, fine = grids
+    days = [dt.date(2010, 4, 7) + dt.timedelta(days=i) for i in range(4)]
+    rng = np.random.default_rng(2)
+    data = rng.random((4, *fine.shape)).astype("f4")
+    data[2, 5:9, :] = np.nan
+    flag = rng.integers(0, 16, (4, *fine.shape)).astype("u1")
+    flag[0, 0, 0] = 255  # the u1 default fill value: must stay a value
+    specs = [
+        VarSpec("lst", ("time", "lat", "lon")),
+        VarSpec("gap_flag", ("time", "lat", "lon"), "u1", {"units": "1"}, fill_value=False),
+    ]
+    path = tmp_path / "cube.nc"
+    with GridFileWriter(path, fine, days, specs) as w:
+        for r0 in range(0, fine.nlat, 30):  # (time, rows, lon) blocks
+            rows = slice(r0, min(r0 + 30, fine.nlat))
+            w.write("lst", data[:, rows], rows=rows)
+            w.write("gap_flag", flag[:, rows], rows=rows)
+        np.testing.assert_array_equal(w.read("gap_flag", slice(0, 2)), flag[:, :2])
+    with netCDF4.Dataset(path) as nc:
+        assert "_FillValue" not in nc.variables["gap_flag"].ncattrs()
+        assert "_FillValue" in nc.variables["lst"].ncattrs()
+        assert file_days(nc) == days
+    ds = xr.open_dataset(path)
+    assert ds["gap_flag"].dtype == np.uint8  # not decoded to float
+    np.testing.assert_array_equal(ds["gap_flag"].values, flag)
+    np.testing.assert_array_equal(ds["lst"].values, data)
+
+
+def test_nan_into_a_float_variable_without_fill_is_an_error(tmp_path, grids):
+    _, fine = grids
+    spec = VarSpec("x", ("lat", "lon"), fill_value=False)
+    with (
+        pytest.raises(ValueError, match="x: NaN values for a variable without a fill value"),
+        GridFileWriter(tmp_path / "x.nc", fine, None, [spec]) as w,
+    ):
+        w.write("x", np.full(fine.shape, np.nan))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_chunk_aligned_rows():
+    assert chunk_aligned_rows(256) == 256
+    assert chunk_aligned_rows(300) == 2 * CHUNK_CELLS
+    assert chunk_aligned_rows(CHUNK_CELLS) == CHUNK_CELLS
+    assert chunk_aligned_rows(20) == 20  # smaller than a chunk: kept
+
+
+def test_file_days_without_time(tmp_path, grids):
+    _, fine = grids
+    with GridFileWriter(tmp_path / "s.nc", fine, None, [VarSpec("e", ("lat", "lon"))]) as w:
+        w.write("e", np.zeros(fine.shape))
+    with netCDF4.Dataset(tmp_path / "s.nc") as nc:
+        assert file_days(nc) == []

@@ -66,7 +66,8 @@ def test_every_output_exists_and_no_partial_files(run_dir):
         "stations/stations_outside_region.csv",
     ]:
         assert (run_dir / name).is_file(), name
-    assert not list(run_dir.rglob(".*.part-*"))
+    assert not list(run_dir.rglob(".*.part"))
+    assert not list(run_dir.rglob(".*.scratch"))  # harmonise_predictors' scratch cubes
 
 
 def test_fine_predictors_reproduce_the_world(run_dir, cfg):
@@ -76,7 +77,11 @@ def test_fine_predictors_reproduce_the_world(run_dir, cfg):
     pred = xr.open_dataset(run_dir / "fine" / "predictors_2010-113.nc")
     assert pred.sizes == {"time": 8, "lat": fine.nlat, "lon": fine.nlon, "nv": 2}
     w = world.sel(time=pred["time"])
-    gap = pred["gap_flag"].astype("u1")  # fully written: no fill values
+    gap = pred["gap_flag"]
+    assert gap.dtype == np.uint8 and "_FillValue" not in gap.encoding  # always written
+    # only the configured predictors are gap-filled (default: lst and albedo)
+    assert cfg["gapfill"]["predictors"] == ["lst", "albedo"]
+    assert int((gap & 1).sum()) > 0 and int(((gap & 2) | (gap & 8)).sum()) == 0
     # LST: HDF4 sinusoidal tiles -> exact inverse mapping; unfilled clear cells carry only the
     # retrieval noise (0.5 K, 1.5 K for the degraded class)
     observed = (gap & 1) == 0
@@ -123,10 +128,40 @@ def test_coarse_cube_holds_the_product_and_aggregated_predictors(run_dir, cfg):
         time=ds["time"], lat=ds["lat"], lon=ds["lon"]
     )
     np.testing.assert_allclose(sm, sat["sm"].where(sat["flag"] & 63 == 0).values, atol=1e-6)
-    # aggregated LST equals the block mean of the fine cube (mean method, 0.5 valid fraction)
-    fine_lst = xr.open_dataset(run_dir / "fine" / "predictors_2010-097.nc")["lst"].values
-    expected = block_mean(fine_lst, block_factor(fine, coarse), 0.5)
+    # the default mask removes flagged retrievals that carry a value (low weight, bit 16) and
+    # keeps the advisory barren-ground ones (bit 64)
+    raw_has_value = sat["sm"].notnull().values
+    low_weight = raw_has_value & (sat["flag"].values & 16 > 0)
+    barren = raw_has_value & (sat["flag"].values & 64 > 0) & (sat["flag"].values & 63 == 0)
+    assert low_weight.any() and np.isnan(sm[low_weight]).all()
+    assert barren.any() and np.isfinite(sm[barren]).all()
+    # aggregated LST is the block mean (mean method, 0.5 valid fraction) of the *observed*
+    # fine LST: gap-filled cell-days are left out
+    factor = block_factor(fine, coarse)
+    pred = xr.open_dataset(run_dir / "fine" / "predictors_2010-097.nc")
+    filled = (pred["gap_flag"].values & 1) != 0
+    assert filled.any()
+    observed = np.where(filled, np.nan, pred["lst"].values)
+    expected = block_mean(observed, factor, 0.5)
     np.testing.assert_allclose(ds["lst"].values, expected, rtol=1e-6)
+    # ... which differs from aggregating the filled cube (the check is not vacuous)
+    with_filled = block_mean(pred["lst"].values, factor, 0.5)
+    assert np.isnan(expected).sum() > np.isnan(with_filled).sum()
+    # observed coarse LST tracks the world's clear-sky LST
+    world = xr.open_dataset(run_dir / "truth" / "world_1km.nc")
+    w = world.sel(
+        time=ds["time"], lat=slice(fine.north, fine.south), lon=slice(fine.west, fine.east)
+    )
+    truth = block_mean(w["lst"].where(w["cloud"] == 0).values, factor, 0.0)
+    both = np.isfinite(ds["lst"].values) & np.isfinite(truth)
+    assert both.sum() > 0 and np.abs(ds["lst"].values - truth)[both].mean() < 1.0
+    # static predictors: elevation and slope, block means of the fine static file
+    static = xr.open_dataset(run_dir / "fine" / "static.nc")
+    for name in ("elevation", "slope"):
+        np.testing.assert_allclose(
+            ds[name].values, block_mean(static[name].values, factor, 0.5), rtol=1e-6
+        )
+    assert float(ds["slope"].min()) >= 0 and float(ds["slope"].max()) < 90
 
 
 def test_station_table(run_dir, cfg):

@@ -14,6 +14,7 @@ Conventions (METHOD.md section 1):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -374,3 +375,40 @@ def aggregate(
             f"unknown aggregation method {method!r}; choose one of {sorted(AGGREGATORS)}"
         ) from None
     return fn(values, factor, min_valid_fraction)
+
+
+def aggregation_halo(method: AggregationMethod, factor: int) -> int:
+    """Fine rows beyond a block that ``method`` reads: the cubic kernel reaches 2 coarse cells."""
+    return 2 * factor if method == "cubic" else 0
+
+
+def aggregate_blocked(
+    read_rows: Callable[[slice], np.ndarray],
+    nlat: int,
+    factor: int,
+    method: AggregationMethod = "mean",
+    min_valid_fraction: float = 0.5,
+    block_rows: int = 256,
+) -> np.ndarray:
+    """:func:`aggregate` of a (..., nlat, nlon) field read a block of fine rows at a time.
+
+    ``read_rows(rows)`` returns the fine rows ``rows`` (all leading axes and columns, NaN
+    where missing). Blocks hold whole coarse rows (``block_rows`` is rounded down to a
+    multiple of ``factor``, at least one coarse row). For ``cubic``, whose kernel reaches
+    two coarse cells beyond a coarse cell's centre, each block is read with a halo of
+    ``2 * factor`` fine rows on each side (clipped to the field) and the halo's coarse rows
+    are cropped, so the result equals the whole-field aggregation whatever the block size.
+    Memory is bounded by one block plus its halo.
+    """
+    if nlat % factor:
+        raise GridError(f"{nlat} fine rows do not tile into {factor}-row blocks")
+    step = factor * max(1, block_rows // factor)
+    halo = aggregation_halo(method, factor)
+    parts = []
+    for r0 in range(0, nlat, step):
+        r1 = min(r0 + step, nlat)
+        lo, hi = max(0, r0 - halo), min(nlat, r1 + halo)
+        out = aggregate(read_rows(slice(lo, hi)), factor, method, min_valid_fraction)
+        first = (r0 - lo) // factor
+        parts.append(out[..., first : first + (r1 - r0) // factor, :])
+    return np.concatenate(parts, axis=-2)

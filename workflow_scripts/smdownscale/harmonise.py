@@ -1,17 +1,33 @@
-"""Predictor cubes on the fine grid: gap filling and gap flags.
+"""Predictor cubes on the fine grid: gap filling, gap flags and the blocked second pass.
 
 Gap filling (METHOD.md section 2, off unless ``gapfill.enabled``): a fine cell-day without
 a usable value is filled by linear interpolation in time between the nearest valid days
 before and after it, when both lie within ``max_days``; otherwise by the mean of the cell's
 valid days in the period. It works within one period (the job's unit), so a gap at a
-period's edge is filled from that period's side only. NDVI is one composite per period,
-so a missing composite pixel stays missing. Every filled cell-day is flagged, one bit per
-predictor, in the ``gap_flag`` variable.
+period's edge is filled from that period's side only. Only the predictors listed in
+``gapfill.predictors`` are filled (default LST and albedo: NDVI is constant within its
+16-day composite, so there is nothing to interpolate, and daily rain must not be
+interpolated in time). Every filled cell-day is flagged, one bit per predictor, in the
+``gap_flag`` variable; filled values serve prediction only, never training: the coarse
+aggregation masks them (:func:`observed_only`).
+
+Harmonising a period runs in two passes (rule ``harmonise_predictors``): pass 1 regrids each
+day's raw files into uncompressed scratch cubes (:func:`scratch_cubes`); pass 2
+(:func:`fill_and_flag`) reads blocks of rows of every day, gap-fills, computes the flag and
+writes the compressed file a block at a time, so each compressed chunk is written once.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import shutil
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
 import numpy as np
+
+from .calendar import composite_starts, modis_date_code, period_of
 
 #: Bits of the per-cell-day ``gap_flag``: which predictor was filled.
 GAP_BITS: dict[str, int] = {"lst": 1, "ndvi": 2, "albedo": 4, "precipitation": 8}
@@ -25,7 +41,7 @@ DAILY_PREDICTORS: dict[str, dict[str, str]] = {
     },
     "ndvi": {
         "standard_name": "normalized_difference_vegetation_index",
-        "long_name": "NDVI of the period's 16-day composite (MOD13A2)",
+        "long_name": "NDVI of the 16-day composite holding the day (MOD13A2)",
         "units": "1",
     },
     "albedo": {
@@ -91,6 +107,158 @@ def gap_flag(filled: dict[str, np.ndarray]) -> np.ndarray:
     if flag is None:
         raise ValueError("no predictor masks given")
     return flag.astype(np.uint8)
+
+
+def observed_only(values: np.ndarray, flag: np.ndarray, name: str) -> np.ndarray:
+    """``values`` (float) with NaN wherever ``flag`` says predictor ``name`` was gap-filled.
+
+    ``flag`` is the ``gap_flag`` of the same cell-days (broadcastable to ``values``).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    filled = (np.asarray(flag).astype(np.uint8) & np.uint8(GAP_BITS[name])) != 0
+    return np.where(filled, np.nan, values)
+
+
+def fill_and_flag(
+    read_block: Callable[[str, slice], np.ndarray],
+    write_block: Callable[[str, slice, np.ndarray], None],
+    nlat: int,
+    fill: Collection[str],
+    max_days: int,
+    block_rows: int,
+) -> dict[str, int]:
+    """Pass 2 of a period: gap-fill the ``fill`` predictors and write every predictor and
+    the ``gap_flag``, one block of rows (all days) at a time.
+
+    ``read_block(name, rows)`` returns predictor ``name``'s (time, rows, lon) cube of
+    observed values (NaN where missing) for each predictor of :data:`GAP_BITS`;
+    ``write_block(name, rows, cube)`` stores a (time, rows, lon) block of a predictor or of
+    ``gap_flag`` (uint8). Memory is bounded by a block. Returns the number of filled
+    cell-days per predictor.
+    """
+    unknown = set(fill) - set(GAP_BITS)
+    if unknown:
+        raise ValueError(f"cannot gap-fill {sorted(unknown)}; choose from {list(GAP_BITS)}")
+    if block_rows < 1:
+        raise ValueError(f"block_rows must be positive, got {block_rows}")
+    counts = dict.fromkeys(GAP_BITS, 0)
+    for r0 in range(0, nlat, block_rows):
+        rows = slice(r0, min(r0 + block_rows, nlat))
+        filled = {}
+        for name in GAP_BITS:
+            cube = np.asarray(read_block(name, rows), dtype=np.float32)
+            if name in fill:
+                cube, filled[name] = gapfill(cube, max_days)
+                counts[name] += int(filled[name].sum())
+            else:
+                filled[name] = np.zeros(cube.shape, dtype=bool)
+            write_block(name, rows, cube)
+        write_block("gap_flag", rows, gap_flag(filled))
+    return counts
+
+
+class ScratchCube:
+    """A float32 (time, lat, lon) cube in an uncompressed raw file: written a day at a time,
+    read a block of rows (every day) at a time.
+
+    Plain positional file I/O, no memory map: the data live in the file (and the kernel's
+    page cache, which it writes back and reclaims), never in the process's memory. A day is
+    one contiguous slab; a block of rows is one contiguous piece per day.
+    """
+
+    def __init__(self, path: str | Path, shape: tuple[int, int, int]) -> None:
+        self.path = Path(path)
+        self.shape = shape
+        self._day_bytes = shape[1] * shape[2] * 4
+        self._file = open(self.path, "w+b")  # closed by close()
+        self._file.truncate(shape[0] * self._day_bytes)
+
+    def write_day(self, index: int, field: np.ndarray) -> None:
+        field = np.ascontiguousarray(field, dtype=np.float32)
+        if field.shape != self.shape[1:]:
+            raise ValueError(f"{self.path.name}: day of shape {field.shape}, not {self.shape[1:]}")
+        if not 0 <= index < self.shape[0]:
+            raise IndexError(f"{self.path.name}: day {index} outside 0..{self.shape[0] - 1}")
+        self._file.seek(index * self._day_bytes)
+        self._file.write(memoryview(field).cast("B"))
+
+    def read_rows(self, rows: slice) -> np.ndarray:
+        r0, r1, _ = rows.indices(self.shape[1])
+        nt, _, nlon = self.shape
+        out = np.empty((nt, max(r1 - r0, 0), nlon), dtype=np.float32)
+        for t in range(nt):
+            self._file.seek(t * self._day_bytes + r0 * nlon * 4)
+            if self._file.readinto(memoryview(out[t]).cast("B")) != out[t].nbytes:
+                raise OSError(f"{self.path}: short read")
+        return out
+
+    def close(self) -> None:
+        self._file.close()
+
+
+@contextmanager
+def scratch_cubes(
+    folder: str | Path, names: Sequence[str], shape: tuple[int, int, int]
+) -> Iterator[dict[str, ScratchCube]]:
+    """One :class:`ScratchCube` of ``shape`` per name, in the scratch folder ``folder``.
+
+    Give a hidden folder beside the output (same file system), named after it, e.g.
+    ``.predictors_2010-097.nc.scratch``: the name is the same on every attempt, so scratch
+    left by a killed job is removed by the next one. The folder is always deleted on exit,
+    also after an error. The cubes start as zeros (sparse files): write every day before
+    reading.
+    """
+    folder = Path(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    cubes: dict[str, ScratchCube] = {}
+    try:
+        for name in names:
+            cubes[name] = ScratchCube(folder / f"{name}.f32", shape)
+        yield cubes
+    finally:
+        for cube in cubes.values():
+            cube.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def composites_of_days(days: Sequence[dt.date]) -> tuple[list[dt.date], list[int]]:
+    """The 16-day MOD13A2 composites holding ``days`` (first days, in date order) and, for
+    each day, the index of its composite in that list."""
+    starts = composite_starts(list(days))
+    where = {s: k for k, s in enumerate(starts)}
+    return starts, [where[period_of(d, 16).nominal_start] for d in days]
+
+
+def check_days(path: str | Path, found: Sequence[dt.date], expected: Sequence[dt.date]) -> None:
+    """Raise ValueError naming ``path`` when the days a file holds are not those expected."""
+    found, expected = list(found), list(expected)
+    if found != expected:
+
+        def show(days: list[dt.date]) -> str:
+            if len(days) > 3:
+                return f"{len(days)} days {days[0]}..{days[-1]}"
+            return ", ".join(str(d) for d in days) or "no day"
+
+        raise ValueError(
+            f"{path}: holds {show(found)}, but was read for {show(expected)}; "
+            "the inputs are out of order or the file is mislabelled"
+        )
+
+
+def check_modis_name(path: str | Path, day: dt.date) -> None:
+    """Raise ValueError naming ``path`` when its MODIS date code (``AYYYYDDD``) is not ``day``'s."""
+    code = modis_date_code(day)
+    if f".{code}." not in Path(path).name:
+        raise ValueError(
+            f"{path}: file name does not carry {code} ({day}), the day it was read for; "
+            "the inputs are out of order"
+        )
+
+
+def datetime64_days(values: np.ndarray) -> list[dt.date]:
+    """datetime64 values as calendar days (dates)."""
+    return [np.datetime64(d, "D").item() for d in np.atleast_1d(values)]
 
 
 def flag_attrs() -> dict[str, object]:

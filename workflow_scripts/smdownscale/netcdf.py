@@ -1,13 +1,15 @@
 """CF-1.8 NetCDF4 writing for every gridded file the workflow produces.
 
 Every file gets lat/lon coordinates with bounds, a ``crs`` grid-mapping variable
-(EPSG:4326), units, ``_FillValue``, zlib compression and chunks that serve both map reads
+(EPSG:4326), units, ``_FillValue`` (except variables that are always fully written and ask
+for none, such as flag fields), zlib compression and chunks that serve both map reads
 (one day, a block of cells) and time-series reads (a cell, every day of the period).
 
 Files are written through :func:`atomic_path`: to a temporary name in the target folder,
 renamed into place only when complete, so an interrupted job never leaves a file that looks
-finished. Large cubes are written incrementally (one day or one chunk of rows at a time) by
-:class:`GridFileWriter`, so memory does not grow with the region or the period.
+finished. Large cubes are written incrementally by :class:`GridFileWriter` (one day, or a
+block of rows of every day at a time: with blocks of whole chunks, each compressed chunk is
+written once), so memory does not grow with the region or the period.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import netCDF4
 import numpy as np
@@ -35,15 +38,23 @@ CHUNK_CELLS = 128
 
 @dataclass(frozen=True)
 class VarSpec:
-    """A data variable to create: dims are ('time', 'lat', 'lon') or ('lat', 'lon')."""
+    """A data variable to create: dims are ('time', 'lat', 'lon') or ('lat', 'lon').
+
+    ``fill_value``: None for netCDF's default fill of the dtype, a number, or False for no
+    ``_FillValue`` at all (a variable that is always written in full, e.g. a flag field, so
+    that readers do not decode it as masked floats).
+    """
 
     name: str
     dims: tuple[str, ...]
     dtype: str = "f4"
     attrs: Mapping[str, object] = field(default_factory=dict)
-    fill_value: float | int | None = None
+    fill_value: float | int | Literal[False] | None = None
 
-    def resolved_fill(self) -> float | int:
+    def resolved_fill(self) -> float | int | None:
+        """The ``_FillValue`` written, or None for a variable without one."""
+        if self.fill_value is False:
+            return None
         if self.fill_value is not None:
             return self.fill_value
         return netCDF4.default_fillvals[np.dtype(self.dtype).str[1:]]
@@ -68,6 +79,31 @@ def crs_attrs() -> dict[str, object]:
 def days_since_epoch(days: Sequence[dt.date]) -> np.ndarray:
     epoch = dt.date(1970, 1, 1)
     return np.array([(d - epoch).days for d in days], dtype="f8")
+
+
+def file_days(nc: netCDF4.Dataset) -> list[dt.date]:
+    """The days of an open file's ``time`` axis (CF units, standard calendar); [] without one."""
+    if "time" not in nc.variables:
+        return []
+    var = nc.variables["time"]
+    values = np.asarray(var[:], dtype="f8")
+    dates = netCDF4.num2date(
+        values,
+        var.units,
+        getattr(var, "calendar", "standard"),
+        only_use_cftime_datetimes=False,
+        only_use_python_datetimes=True,
+    )
+    return [d.date() for d in np.atleast_1d(dates)]
+
+
+def chunk_aligned_rows(block_rows: int) -> int:
+    """Rows per block for writing time cubes: ``block_rows`` rounded down to whole chunks
+    (:data:`CHUNK_CELLS` rows) so that each compressed chunk is written once; a block smaller
+    than one chunk is kept (each chunk is then completed over several writes)."""
+    if block_rows < CHUNK_CELLS:
+        return max(1, block_rows)
+    return block_rows // CHUNK_CELLS * CHUNK_CELLS
 
 
 def _chunks(dims: tuple[str, ...], grid: LatLonGrid, ntime: int) -> list[int]:
@@ -183,7 +219,7 @@ class GridFileWriter:
                 complevel=4,
                 shuffle=True,
                 chunksizes=_chunks(spec.dims, g, len(self.days)),
-                fill_value=spec.resolved_fill(),
+                fill_value=False if spec.resolved_fill() is None else spec.resolved_fill(),
             )
             attrs = dict(spec.attrs)
             attrs.setdefault("grid_mapping", "crs")
@@ -197,9 +233,11 @@ class GridFileWriter:
         time_index: int | None = None,
         rows: slice | None = None,
     ) -> None:
-        """Write a 2-D field (one day, or a static field), optionally a block of rows.
+        """Write a field, optionally only a block of rows.
 
-        NaN is replaced by the variable's fill value.
+        With ``time_index``, ``values`` is one day (rows, lon); without it, a time variable
+        takes every day at once (time, rows, lon) and a static one (rows, lon). NaN is
+        replaced by the variable's fill value (an error for a variable without one).
         """
         assert self._nc is not None, "write() outside the context manager"
         spec = self.variables[name]
@@ -207,8 +245,13 @@ class GridFileWriter:
         values = np.asarray(values)
         if np.issubdtype(values.dtype, np.floating) and np.dtype(spec.dtype).kind != "f":
             raise TypeError(f"{name}: float values for integer variable; convert first")
+        fill = spec.resolved_fill()
         if np.dtype(spec.dtype).kind == "f":
-            values = np.where(np.isfinite(values), values, spec.resolved_fill())
+            finite = np.isfinite(values)
+            if fill is not None:
+                values = np.where(finite, values, fill)
+            elif not finite.all():
+                raise ValueError(f"{name}: NaN values for a variable without a fill value")
         values = values.astype(spec.dtype, copy=False)
         rows = rows or slice(0, self.grid.nlat)
         if "time" in spec.dims:
@@ -224,8 +267,9 @@ class GridFileWriter:
         assert self._nc is not None
         spec = self.variables[name]
         arr = np.asarray(self._nc.variables[name][..., rows, :])
-        if np.dtype(spec.dtype).kind == "f":
-            arr = np.where(arr == spec.resolved_fill(), np.nan, arr)
+        fill = spec.resolved_fill()
+        if np.dtype(spec.dtype).kind == "f" and fill is not None:
+            arr = np.where(arr == fill, np.nan, arr)
         return arr
 
 
