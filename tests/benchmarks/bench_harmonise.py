@@ -49,8 +49,10 @@ def main() -> None:
     args = ap.parse_args()
     coarse, fine = region_grids(tuple(args.bbox), 0.25, 0.01)
     tiles = modis_tiles_for_bbox(fine.bbox)
-    print(f"fine grid {fine.shape} = {fine.size / 1e6:.2f} M cells, {len(tiles)} MODIS tiles, "
-          f"{args.days} days; baseline peak RSS {peak_mib():.0f} MiB")
+    print(
+        f"fine grid {fine.shape} = {fine.size / 1e6:.2f} M cells, {len(tiles)} MODIS tiles, "
+        f"{args.days} days; baseline peak RSS {peak_mib():.0f} MiB"
+    )
     rng = np.random.default_rng(0)
     georefs = [TileGeoref.nominal(h, v) for h, v in tiles]
     index = timed("build_index (once per period)", build_index, georefs, fine)

@@ -287,9 +287,10 @@ def test_coarse_product_noisefree_gaps_and_noise(world, grids):
     assert set(np.unique(flag)) <= {0, FLAG_PHYSICAL_BOUNDARY, 16, 16 | FLAG_PHYSICAL_BOUNDARY}
     assert np.all(missing[(flag & FLAG_PHYSICAL_BOUNDARY) > 0])
     low = (flag & 16) > 0
-    assert abs(float(low[~missing].mean()) - 0.05) < 0.01 and np.isfinite(
-        cp["sm"].values[low & ((flag & FLAG_PHYSICAL_BOUNDARY) == 0)]
-    ).all()
+    assert (
+        abs(float(low[~missing].mean()) - 0.05) < 0.01
+        and np.isfinite(cp["sm"].values[low & ((flag & FLAG_PHYSICAL_BOUNDARY) == 0)]).all()
+    )
     # swath stripes (nearly north-south) make north-south neighbours agree far more often
     # than independent gaps of the same frequency would
     f = float(missing.mean())
