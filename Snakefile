@@ -17,6 +17,8 @@ include: "rules/common.smk"
 include: "rules/acquire.smk"
 include: "rules/harmonise.smk"
 include: "rules/aggregate.smk"
+include: "rules/regions.smk"
+include: "rules/members.smk"
 
 
 rule all:

@@ -6,7 +6,13 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
 
 from smdownscale import rawlayout
 from smdownscale.calendar import composite_starts
-from smdownscale.config import ConfigError, prepare_config, run_grids, run_periods
+from smdownscale.config import (
+    ConfigError,
+    prepare_config,
+    run_dates,
+    run_grids,
+    run_periods,
+)
 
 # Validation against config/schema/config.schema.yaml (draft-07) with defaults filled on
 # every parse, including inside cluster jobs; each bad key is named in the error.
@@ -137,4 +143,40 @@ def all_outputs():
     ]
     out += expand(f"{RUN}/fine/predictors_{{period}}.nc", period=PERIODS)
     out += expand(f"{RUN}/coarse/coarse_{{period}}.nc", period=PERIODS)
+    out += [
+        f"{RUN}/regions/regions_fine.nc",
+        f"{RUN}/models/member_heldout_scores.csv",
+        f"{RUN}/models/model_sources.csv",
+    ]
+    out += expand(f"{RUN}/members/members_{{period}}.nc", period=PERIODS)
     return out
+
+
+def neighbour_periods(wildcards, before, after):
+    """Ids of the run's periods from `before` periods before to `after` after this one."""
+    ids = list(PERIODS)
+    i = ids.index(wildcards.period)
+    return ids[max(0, i - before) : i + after + 1]
+
+
+def previous_period(wildcards):
+    ids = list(PERIODS)
+    i = ids.index(wildcards.period)
+    return ids[i - 1] if i > 0 else None
+
+
+def tuning_periods():
+    start, end = tuning_dates()
+    return [p for p, q in PERIODS.items() if q.end >= start and q.start <= end]
+
+
+def tuning_dates():
+    """The tuning sample's first and last day (the run's, unless configured)."""
+    import datetime as dt
+
+    t = config["members"]["tuning"]
+    start, end = run_dates(config)
+    return (
+        dt.date.fromisoformat(t["start"]) if t["start"] else start,
+        dt.date.fromisoformat(t["end"]) if t["end"] else end,
+    )

@@ -1,0 +1,113 @@
+# Per-period machine-learning members: tuning, fitting per (period, region) with the adaptive
+# window and fallbacks, and daily predictions on the fine grid (METHOD.md sections 5-6).
+
+
+rule tune_hyperparameters:
+    """Grouped k-fold cross-validation of every member's grid on the tuning days."""
+    input:
+        coarse=expand(f"{RUN}/coarse/coarse_{{period}}.nc", period=tuning_periods()),
+    output:
+        best=f"{RUN}/models/hyperparameters.json",
+        table=report(
+            f"{RUN}/models/tuning_cv.csv",
+            caption="report/tuning.rst",
+            category="Members",
+        ),
+    log:
+        f"{LOGS}/tune_hyperparameters.log",
+    benchmark:
+        f"{RUN}/benchmarks/tune_hyperparameters.tsv"
+    conda:
+        "../envs/ml.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+    params:
+        settings=settings("predictors", "members", "dates"),
+    script:
+        "../workflow_scripts/tune_hyperparameters.py"
+
+
+rule fit_period:
+    """Fit every member for each region of a period (own window, else a fallback)."""
+    input:
+        coarse=lambda w: [
+            f"{RUN}/coarse/coarse_{p}.nc" for p in neighbour_periods(w, 2, 1)
+        ],
+        regions=rules.regions.output.coarse,
+        hyperparameters=rules.tune_hyperparameters.output.best,
+    output:
+        models=f"{RUN}/models/models_{{period}}.pkl",
+        meta=f"{RUN}/models/models_{{period}}.json",
+    log:
+        f"{LOGS}/fit_period/{{period}}.log",
+    benchmark:
+        f"{RUN}/benchmarks/fit_period/{{period}}.tsv"
+    conda:
+        "../envs/ml.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+    params:
+        period=lambda w: PERIODS[w.period],
+        neighbours=lambda w: [PERIODS[p] for p in neighbour_periods(w, 2, 1)],
+        settings=settings("predictors", "members"),
+    script:
+        "../workflow_scripts/fit_period.py"
+
+
+rule predict_period:
+    """Every member's daily soil moisture on the fine grid for the days of a period."""
+    input:
+        predictors=f"{RUN}/fine/predictors_{{period}}.nc",
+        static=rules.harmonise_static.output[0],
+        regions=rules.regions.output.fine,
+        models=rules.fit_period.output.models,
+        meta=rules.fit_period.output.meta,
+        previous=lambda w: (
+            [f"{RUN}/models/models_{previous_period(w)}.pkl"]
+            if previous_period(w)
+            else []
+        ),
+    output:
+        f"{RUN}/members/members_{{period}}.nc",
+    log:
+        f"{LOGS}/predict_period/{{period}}.log",
+    benchmark:
+        f"{RUN}/benchmarks/predict_period/{{period}}.tsv"
+    conda:
+        "../envs/ml.yaml"
+    threads: 2
+    resources:
+        mem_mb=6000,
+    params:
+        period=lambda w: PERIODS[w.period],
+        settings=settings("predictors", "members"),
+    script:
+        "../workflow_scripts/predict_period.py"
+
+
+rule member_scores:
+    """The run's table of held-out scores per member, period and region, and fallbacks."""
+    input:
+        meta=expand(f"{RUN}/models/models_{{period}}.json", period=PERIODS),
+    output:
+        scores=report(
+            f"{RUN}/models/member_heldout_scores.csv",
+            caption="report/member_scores.rst",
+            category="Members",
+        ),
+        sources=report(
+            f"{RUN}/models/model_sources.csv",
+            caption="report/model_sources.rst",
+            category="Members",
+        ),
+    log:
+        f"{LOGS}/member_scores.log",
+    conda:
+        "../envs/ml.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    script:
+        "../workflow_scripts/member_scores.py"

@@ -1,0 +1,328 @@
+import numpy as np
+import pytest
+from sklearn.ensemble import RandomForestRegressor
+
+from smdownscale.members import (
+    MEMBERS,
+    FittedMember,
+    MemberError,
+    fit_member,
+    load_member,
+    member_class,
+    predict_members,
+    save_member,
+)
+from smdownscale.members.base import standardise, stratified_subsample
+from smdownscale.members.treeinfer import (
+    chunk_ranges,
+    predict_chunked,
+    sklearn_forest_to_booster,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+NAMES = ["rf", "mlr", "svr", "xgb", "mlp"]
+#: Small but realistic settings, so the whole module runs in seconds.
+FAST_PARAMS = {
+    "rf": {"n_estimators": 25},
+    "xgb": {"n_estimators": 60, "learning_rate": 0.2},
+    "mlp": {"hidden_layer_sizes": (16,), "max_iter": 300},
+    "svr": {"C": 3.0, "epsilon": 0.005},
+    "mlr": {},
+}
+STOCHASTIC = {"rf", "xgb", "mlp", "svr"}  # svr through its subsample
+
+
+def coarse_like(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Coarse cell-days: LST [K], NDVI, albedo, elevation [m], precipitation [mm/d]; SM."""
+    rng = np.random.default_rng(seed)
+    X = np.column_stack(
+        [
+            rng.normal(300.0, 8.0, n),
+            rng.beta(2.0, 3.0, n),
+            rng.uniform(0.1, 0.35, n),
+            rng.gamma(2.0, 700.0, n),
+            rng.exponential(2.0, n),
+        ]
+    )
+    y = (
+        0.25
+        - 0.006 * (X[:, 0] - 300.0)
+        + 0.12 * X[:, 1] ** 1.5
+        - 0.4 * (X[:, 2] - 0.2)
+        + 0.02 * np.sin(X[:, 3] / 500.0)
+        + 0.03 * np.log1p(X[:, 4])
+    )
+    return X, np.clip(y + rng.normal(0.0, 0.01, n), 0.02, 0.55)
+
+
+def random_inputs(X: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Rows spread over +-4 sd of the training features (beyond their range), with NaN and
+    inf in some rows."""
+    rng = np.random.default_rng(seed)
+    Q = X.mean(axis=0) + X.std(axis=0) * rng.uniform(-4.0, 4.0, (n, X.shape[1]))
+    Q[rng.random(n) < 0.05, rng.integers(0, X.shape[1])] = np.nan
+    Q[3, 1] = np.inf
+    Q[4, :] = np.nan
+    return Q
+
+
+@pytest.fixture(scope="module")
+def data():
+    return coarse_like(1500, seed=1)
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y = data
+    # svr: a cap below n, so its subsample (and seed) matter
+    return {
+        name: fit_member(
+            name, X, y, FAST_PARAMS[name], seed=7, max_samples=1000 if name == "svr" else None
+        )
+        for name in NAMES
+    }
+
+
+# ------------------------------------------------------------------ registry and errors
+def test_registry_has_the_five_members():
+    assert set(MEMBERS) == {"rf", "mlr", "svr", "xgb", "mlp"}
+    for name, cls in MEMBERS.items():
+        assert issubclass(cls, FittedMember)
+        assert cls.name == name
+        assert cls.param_names == tuple(cls.defaults)
+        with pytest.raises(TypeError):
+            cls.defaults["x"] = 1  # read-only
+    assert MEMBERS["mlr"].param_names == ()
+    assert {"C", "epsilon", "gamma"} <= set(MEMBERS["svr"].param_names)
+    assert {"n_estimators", "max_depth", "min_samples_leaf"} <= set(MEMBERS["rf"].param_names)
+    assert {"n_estimators", "max_depth", "learning_rate"} <= set(MEMBERS["xgb"].param_names)
+    assert {"hidden_layer_sizes", "alpha"} <= set(MEMBERS["mlp"].param_names)
+
+
+def test_unknown_member_name_is_a_clear_error(data):
+    X, y = data
+    with pytest.raises(MemberError, match=r"unknown member 'gbm'.*mlp, mlr, rf, svr, xgb"):
+        fit_member("gbm", X, y, {}, seed=0)
+    with pytest.raises(MemberError, match="unknown member"):
+        member_class("RF")
+
+
+def test_unknown_hyperparameter_is_named(data):
+    X, y = data
+    with pytest.raises(MemberError, match=r"'n_trees'.*member 'rf'.*n_estimators"):
+        fit_member("rf", X, y, {"n_trees": 10}, seed=0)
+    with pytest.raises(MemberError, match=r"'alpha'.*member 'mlr'.*none"):
+        fit_member("mlr", X, y, {"alpha": 1.0}, seed=0)
+
+
+def test_invalid_training_data_is_refused(data):
+    X, y = data
+    Xn = X.copy()
+    Xn[5, 2] = np.nan
+    with pytest.raises(MemberError, match="finite"):
+        fit_member("mlr", Xn, y, {}, seed=0)
+    with pytest.raises(MemberError, match="shape|X \\(n, p\\)"):
+        fit_member("mlr", X, y[:-1], {}, seed=0)
+
+
+# ------------------------------------------------------------------ fast == naive
+@pytest.mark.parametrize("name", NAMES)
+def test_fast_predict_equals_naive(fitted, data, name):
+    member = fitted[name]
+    Q = random_inputs(data[0], 3000, seed=11)
+    fast = member.predict(Q, block_rows=701)  # several blocks, a ragged last one
+    naive = member.predict_naive(Q)
+    assert fast.dtype == np.float32 and fast.shape == (3000,)
+    invalid = ~np.isfinite(Q).all(axis=1)
+    assert invalid.sum() > 50
+    np.testing.assert_array_equal(np.isnan(fast), invalid)
+    np.testing.assert_array_equal(np.isnan(naive), invalid)
+    assert np.abs(fast - naive)[~invalid].max() <= 1e-5
+    # predictions vary (a constant output would pass the comparison trivially)
+    assert np.nanstd(fast) > 0.01
+
+
+@pytest.mark.parametrize("C", [1.0, 100.0])
+def test_svr_fast_kernel_is_accurate_for_large_dual_coefficients(data, C):
+    X, y = data
+    params = {"C": C, "epsilon": 0.001, "gamma": 0.5}
+    member = fit_member("svr", X, y, params, seed=0, max_samples=800)
+    assert member.meta["n_support"] > 700
+    assert np.abs(member.model.dual_coef_).sum() > 300  # large coefficients of both signs
+    Q = random_inputs(X, 4000, seed=3)
+    assert np.nanmax(np.abs(member.predict(Q) - member.predict_naive(Q))) <= 1e-5
+
+
+@pytest.mark.parametrize("name", ["rf", "xgb"])
+def test_trees_evaluated_in_groups_sum_to_the_whole_model(fitted, data, name):
+    member = fitted[name]
+    Q = random_inputs(data[0], 2000, seed=5)
+    whole = member.predict(Q)
+    member._ranges = chunk_ranges(member.fast_state["iteration_nodes"], budget=200)
+    try:
+        assert len(member._ranges) > 5
+        grouped = member.predict(Q)
+    finally:
+        member._prepare()
+    np.testing.assert_allclose(grouped, whole, atol=2e-6)
+    assert np.nanmax(np.abs(grouped - member.predict_naive(Q))) <= 1e-5
+
+
+def test_sklearn_trees_convert_exactly_at_split_thresholds():
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(400, 3))
+    t = Z[:, 0] + np.sin(3 * Z[:, 1]) + 0.1 * rng.normal(size=400)
+    forest = RandomForestRegressor(5, random_state=0).fit(Z, t)
+    booster = sklearn_forest_to_booster(forest.estimators_, 3)
+    tree = forest.estimators_[0].tree_
+    inner = tree.feature >= 0
+    thr, feat = tree.threshold[inner], tree.feature[inner]
+    rows = np.repeat(rng.normal(size=(1, 3)), 3 * thr.size, axis=0).astype(np.float32)
+    t32 = thr.astype(np.float32)
+    for k, v in enumerate(
+        [t32, np.nextafter(t32, np.float32(np.inf)), np.nextafter(t32, np.float32(-np.inf))]
+    ):
+        rows[k * thr.size + np.arange(thr.size), feat] = v
+    ranges = chunk_ranges([n.tree_.node_count for n in forest.estimators_], budget=1)
+    got = predict_chunked(booster, rows, ranges)
+    np.testing.assert_allclose(got, forest.predict(rows), atol=1e-6)
+
+
+# ------------------------------------------------------------------ recovering a known truth
+def test_members_recover_a_linear_truth():
+    rng = np.random.default_rng(2)
+    a, b = 0.3, np.array([-0.004, 0.15, -0.3, 1e-5, 0.01])
+    X = np.column_stack(
+        [
+            rng.normal(300, 8, 2400),
+            rng.uniform(0, 0.9, 2400),
+            rng.uniform(0.1, 0.35, 2400),
+            rng.uniform(0, 4000, 2400),
+            rng.exponential(2.0, 2400),
+        ]
+    )
+    signal = a + X @ b
+    y = signal + rng.normal(0.0, 0.002, 2400)
+    train, test = slice(0, 2000), slice(2000, None)
+    mlr = fit_member("mlr", X[train], y[train], {}, seed=0)
+    a_hat, b_hat = mlr.coefficients()
+    assert a_hat == pytest.approx(a, abs=0.01)
+    np.testing.assert_allclose(b_hat, b, rtol=0.02)
+    sd = signal.std()
+    limits = {"mlr": 0.01, "svr": 0.12, "mlp": 0.15, "xgb": 0.25, "rf": 0.3}
+    for name, limit in limits.items():
+        m = fit_member(name, X[train], y[train], FAST_PARAMS[name], seed=0)
+        rmse = np.sqrt(np.mean((m.predict(X[test]) - signal[test]) ** 2))
+        assert rmse < limit * sd, (name, rmse / sd)
+
+
+# ------------------------------------------------------------------ determinism
+@pytest.mark.parametrize("name", NAMES)
+def test_fitting_is_deterministic_given_the_seed(fitted, data, name):
+    X, y = data
+    cap = 1000 if name == "svr" else None
+    Q = random_inputs(X, 500, seed=9)
+    again = fit_member(name, X, y, FAST_PARAMS[name], seed=7, max_samples=cap)
+    np.testing.assert_array_equal(again.predict(Q), fitted[name].predict(Q))
+    other = fit_member(name, X, y, FAST_PARAMS[name], seed=8, max_samples=cap)
+    differs = not np.array_equal(other.predict(Q), fitted[name].predict(Q), equal_nan=True)
+    assert differs == (name in STOCHASTIC)
+
+
+# ------------------------------------------------------------------ serialisation
+@pytest.mark.parametrize("name", NAMES)
+def test_serialisation_round_trips_exactly(fitted, data, name, tmp_path):
+    member = fitted[name]
+    Q = random_inputs(data[0], 800, seed=4)
+    back = FittedMember.from_bytes(member.to_bytes())
+    assert type(back) is type(member)
+    assert back.params == member.params and back.meta == member.meta
+    assert back.n_train == member.n_train
+    np.testing.assert_array_equal(back.x_mean, member.x_mean)
+    np.testing.assert_array_equal(back.x_sd, member.x_sd)
+    np.testing.assert_array_equal(back.predict(Q), member.predict(Q))
+    # (scikit-learn's forest sums its trees in thread order: equal to rounding only)
+    np.testing.assert_allclose(back.predict_naive(Q), member.predict_naive(Q), atol=1e-12)
+    path = save_member(member, tmp_path / "m" / f"{name}.pkl")
+    np.testing.assert_array_equal(load_member(path).predict(Q), member.predict(Q))
+
+
+def test_from_bytes_refuses_foreign_data():
+    import pickle
+
+    with pytest.raises(MemberError, match="format"):
+        FittedMember.from_bytes(pickle.dumps({"format": "other"}))
+
+
+# ------------------------------------------------------------------ SVR subsample
+def test_svr_training_set_is_capped_and_recorded(fitted, data):
+    X, y = data
+    meta = fitted["svr"].meta
+    assert meta["max_samples"] == 1000 and meta["n_fit"] == 1000
+    assert fitted["svr"].n_train == X.shape[0]
+    assert 0 < meta["n_support"] <= 1000
+    default = fit_member("svr", *coarse_like(3500, seed=3), {}, seed=0)
+    assert default.meta["max_samples"] == 3000 and default.meta["n_fit"] == 3000
+    small = fit_member("svr", X[:400], y[:400], {}, seed=0)
+    assert small.meta["n_fit"] == 400 and small.meta["max_samples"] == 3000
+
+
+def test_stratified_subsample_covers_the_quantiles():
+    rng = np.random.default_rng(0)
+    y = rng.lognormal(-1.5, 0.6, 10_000)  # skewed, like soil moisture
+    idx = stratified_subsample(y, 1234, seed=3)
+    assert idx.size == 1234 and np.unique(idx).size == 1234
+    assert np.all(np.diff(idx) > 0)
+    deciles = np.quantile(y, np.linspace(0, 1, 11)[1:-1])
+    counts = np.bincount(np.searchsorted(deciles, y[idx], side="right"), minlength=10)
+    assert counts.min() >= 123 and counts.max() <= 124
+    np.testing.assert_array_equal(stratified_subsample(y, 1234, seed=3), idx)
+    assert not np.array_equal(stratified_subsample(y, 1234, seed=4), idx)
+    np.testing.assert_array_equal(stratified_subsample(y, 20_000, seed=3), np.arange(10_000))
+    np.testing.assert_array_equal(stratified_subsample(y, None, seed=3), np.arange(10_000))
+
+
+# ------------------------------------------------------------------ prediction plumbing
+def test_standardisation_is_stored_and_used(fitted, data):
+    X, _ = data
+    m = fitted["mlr"]
+    np.testing.assert_allclose(m.x_mean, X.mean(axis=0))
+    np.testing.assert_allclose(m.x_sd, X.std(axis=0))
+    Z, valid = standardise(np.array([[np.nan] * 5, m.x_mean]), m.x_mean, m.x_sd)
+    assert valid.tolist() == [False, True]
+    np.testing.assert_array_equal(Z, 0.0)
+
+
+def test_constant_feature_does_not_break_fitting(data):
+    X, y = data
+    Xc = X.copy()
+    Xc[:, 3] = 1200.0
+    m = fit_member("svr", Xc, y, {}, seed=0)
+    assert m.x_sd[3] == 1.0
+    assert np.isfinite(m.predict(Xc[:50])).all()
+
+
+def test_predict_checks_shapes_and_handles_empty_input(fitted):
+    m = fitted["rf"]
+    with pytest.raises(MemberError, match="5 features"):
+        m.predict(np.zeros((3, 4)))
+    assert m.predict(np.zeros((0, 5))).shape == (0,)
+    with pytest.raises(MemberError, match="float32"):
+        m.predict(np.zeros((3, 5)), out=np.zeros(3))
+
+
+def test_predict_members_matches_each_member(fitted, data):
+    members = [fitted[n] for n in ("rf", "mlr", "svr", "xgb")]
+    Q = random_inputs(data[0], 1000, seed=6).astype(np.float32)
+    out = predict_members(members, Q, block_rows=333)
+    assert out.shape == (4, 1000) and out.dtype == np.float32
+    for row, m in zip(out, members, strict=True):
+        np.testing.assert_allclose(row, m.predict(Q), atol=1e-7)
+
+
+def test_block_size_does_not_change_predictions(fitted, data):
+    Q = random_inputs(data[0], 2000, seed=8)
+    for name in NAMES:
+        m = fitted[name]
+        np.testing.assert_allclose(m.predict(Q, block_rows=97), m.predict(Q), atol=1e-7)

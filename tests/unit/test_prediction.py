@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from smdownscale.prediction import (
+    SOURCE_CODES,
+    ModelResolutionError,
+    predict_block,
+    resolve_models,
+)
+
+
+class Const:
+    """A stand-in fitted member: predicts a constant, NaN for rows with a missing feature."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def predict(self, X):
+        return np.where(np.isfinite(X).all(axis=1), self.value, np.nan).astype("f4")
+
+
+def bundle(regions, pooled=None, predictors=("lst",)):
+    return {
+        "period": "2010-113",
+        "regions": regions,
+        "pooled": pooled,
+        "predictors": list(predictors),
+    }
+
+
+def test_each_source_is_served_from_its_file():
+    own = {"rf": Const(0.1)}
+    prev = {"rf": Const(0.2)}
+    pooled = {"rf": Const(0.3)}
+    records = [
+        {"region": 0, "source": "own"},
+        {"region": 1, "source": "previous"},
+        {"region": 2, "source": "pooled"},
+        {"region": 3, "source": "none"},
+    ]
+    models = resolve_models(records, bundle({0: own}, pooled), bundle({1: prev}))
+    assert {c: s for c, (s, _) in models.items()} == {
+        0: "own",
+        1: "previous",
+        2: "pooled",
+        3: "none",
+    }
+    labels = np.array([[0, 1, 2, 3, -1]])
+    X = np.ones((2, 1, 5, 1), dtype="f4")
+    X[1, 0, 0, 0] = np.nan  # region 0, day 1: a missing predictor
+    result, source = predict_block(X, labels, models, ["rf"])
+    np.testing.assert_allclose(result["rf"][0, 0], [0.1, 0.2, 0.3, np.nan, np.nan])
+    assert np.isnan(result["rf"][1, 0, 0]) and result["rf"][1, 0, 1] == pytest.approx(0.2)
+    assert source[0].tolist() == [
+        SOURCE_CODES[s] for s in ("own", "previous", "pooled", "none")
+    ] + [-1]
+
+
+def test_previous_model_missing_is_a_clear_error():
+    with pytest.raises(ModelResolutionError, match="region 1: the fit chose the previous"):
+        resolve_models([{"region": 1, "source": "previous"}], bundle({}), bundle({}))
+    with pytest.raises(ModelResolutionError, match="previous period's models use predictors"):
+        resolve_models(
+            [{"region": 1, "source": "previous"}],
+            bundle({}),
+            bundle({1: {"rf": Const(0)}}, predictors=("ndvi",)),
+        )
+
+
+def test_a_period_without_any_model_predicts_nothing():
+    models = resolve_models([{"region": 0, "source": "none"}], bundle({}), None)
+    result, source = predict_block(
+        np.ones((3, 2, 2, 1), "f4"), np.zeros((2, 2), int), models, ["rf", "mlr"]
+    )
+    assert all(np.isnan(v).all() for v in result.values())
+    assert (source == SOURCE_CODES["none"]).all()

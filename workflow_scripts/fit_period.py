@@ -1,0 +1,178 @@
+"""Rule fit_period: every member for each region of a period, with window and fallbacks.
+
+The previous period's "own model" status is recomputed here from the same coarse files with
+the same deterministic selection, so a period's fit never waits for the previous fit.
+"""
+
+import json
+import pickle
+
+import numpy as np
+import xarray as xr
+
+from smdownscale.atomic import atomic_path, write_text_atomic
+from smdownscale.features import coarse_cube
+from smdownscale.members import fit_member
+from smdownscale.rule_io import setup_logging
+from smdownscale.windows import (
+    day_offsets,
+    fallback_counts,
+    heldout_split,
+    model_source,
+    select_pooled,
+    select_samples,
+)
+
+
+def load_stack(paths, names):
+    """The neighbour periods' coarse files as one time stack: days, sm, features."""
+    days, sms, feats = [], [], []
+    for path in paths:
+        with xr.open_dataset(path) as ds:
+            sm, x = coarse_cube(ds, names)
+            days += list(ds.indexes["time"].date)
+        sms.append(sm)
+        feats.append(x)
+    return days, np.concatenate(sms), np.concatenate(feats)
+
+
+def score(y, pred):
+    ok = np.isfinite(pred)
+    if ok.sum() < 3:
+        return {"n": int(ok.sum()), "r": None, "rmse": None}
+    y, pred = y[ok], pred[ok]
+    r = float(np.corrcoef(y, pred)[0, 1]) if np.std(pred) > 0 and np.std(y) > 0 else None
+    return {"n": int(ok.sum()), "r": r, "rmse": float(np.sqrt(np.mean((pred - y) ** 2)))}
+
+
+def fit_all(sel, members, hyper, mcfg, log, label):
+    """Fit every member on a selection minus its held-out cells; score on the held-out."""
+    held = heldout_split(sel.coords, mcfg["heldout_fraction"], mcfg["seed"])
+    fitted, scores = {}, {}
+    for name in members:
+        fm = fit_member(
+            name,
+            sel.X[~held],
+            sel.y[~held],
+            hyper[name]["params"],
+            mcfg["seed"],
+            max_samples=mcfg["svr_max_samples"] if name == "svr" else None,
+        )
+        fitted[name] = fm
+        scores[name] = (
+            score(sel.y[held], fm.predict(sel.X[held]))
+            if held.any()
+            else {"n": 0, "r": None, "rmse": None}
+        )
+        log.info(
+            "%s %s: trained on %d, held-out R %s RMSE %s (n %d)",
+            label,
+            name,
+            int((~held).sum()),
+            _fmt(scores[name]["r"]),
+            _fmt(scores[name]["rmse"]),
+            scores[name]["n"],
+        )
+    return fitted, scores
+
+
+def _fmt(x):
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def main(snakemake) -> None:
+    log = setup_logging(snakemake)
+    cfg = snakemake.config
+    mcfg = cfg["members"]
+    names = cfg["predictors"]["use"]
+    members = mcfg["use"]
+    period = snakemake.params.period
+    neighbours = snakemake.params.neighbours
+    days, sm, feats = load_stack(snakemake.input.coarse, names)
+    with xr.open_dataset(snakemake.input.regions) as ds:
+        labels = ds["region"].values
+    with open(snakemake.input.hyperparameters) as f:
+        hyper = json.load(f)["members"]
+    k = cfg["regions"]["k"]
+    window = dict(
+        min_samples=mcfg["min_samples_per_predictor"] * len(names), max_days=mcfg["window_max_days"]
+    )
+
+    def selections(p):
+        off = day_offsets(days, p)
+        own = {
+            c: select_samples(
+                sm, feats, off, p.ndays, labels, c, max_cells=mcfg["window_max_cells"], **window
+            )
+            for c in range(k)
+        }
+        return own, select_pooled(sm, feats, off, p.ndays, labels, **window)
+
+    own, pooled = selections(period)
+    i = [p.id for p in neighbours].index(period.id)
+    if i > 0:  # the previous period of the run: did its regions have their own models?
+        prev_own, _ = selections(neighbours[i - 1])
+        previous_has_own = {c: prev_own[c].criterion_met for c in range(k)}
+    else:
+        previous_has_own = dict.fromkeys(range(k), False)
+
+    bundle = {
+        "period": period.id,
+        "predictors": list(names),
+        "members": list(members),
+        "regions": {},
+        "pooled": None,
+    }
+    records, sources = [], []
+    for c in range(k):
+        src = model_source(own[c], previous_has_own[c], pooled)
+        sources.append(src)
+        rec = {"period": period.id, **src.as_record()}
+        log.info("region %d: %s (%s)", c, src.source, src.reason)
+        if src.source == "own":
+            bundle["regions"][c], rec["scores"] = fit_all(
+                own[c], members, hyper, mcfg, log, f"region {c}"
+            )
+        records.append(rec)
+    pooled_record = None
+    if any(r["source"] == "pooled" for r in records):
+        bundle["pooled"], scores = fit_all(pooled, members, hyper, mcfg, log, "all regions")
+        pooled_record = {"n": pooled.n, "level": pooled.level, "scores": scores}
+    counts = fallback_counts(sources)
+    log.info("period %s model sources: %s", period.id, counts)
+    if not bundle["regions"] and bundle["pooled"] is None:
+        log.warning(
+            "period %s: no region has a model of its own or a pooled one; regions "
+            "served by the previous period's models only, the rest stay missing",
+            period.id,
+        )
+    with atomic_path(snakemake.output.models) as tmp, open(tmp, "wb") as f:
+        pickle.dump(bundle, f, protocol=pickle.HIGHEST_PROTOCOL)
+    write_text_atomic(
+        snakemake.output.meta,
+        json.dumps(
+            {
+                "period": period.id,
+                "predictors": list(names),
+                "members": list(members),
+                "min_samples": window["min_samples"],
+                "regions": records,
+                "pooled": pooled_record,
+                "source_counts": counts,
+            },
+            indent=2,
+            default=_json_default,
+        ),
+    )
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value)}")
+
+
+if __name__ == "__main__":
+    main(snakemake)

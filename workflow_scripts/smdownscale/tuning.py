@@ -1,0 +1,258 @@
+"""Hyperparameter tuning of the regression members by k-fold cross-validation (METHOD.md 5).
+
+"Tuned once by k-fold cross-validation (default 10-fold, RMSE) on the tuning years, over
+grids in config, then fixed for the production run." Rules:
+
+* Members are built by :func:`make_estimator` directly from scikit-learn / XGBoost (this
+  module does not depend on the production member registry): ``rf`` RandomForestRegressor,
+  ``mlr`` LinearRegression, ``svr`` SVR(kernel='rbf'), ``xgb`` XGBRegressor(tree_method=
+  'hist'), ``mlp`` MLPRegressor(early_stopping=True). Each is wrapped in
+  ``Pipeline([("scale", StandardScaler()), ("model", estimator)])``, so features are
+  standardised with training-fold statistics only. Grid parameter names are the estimator's
+  own (``max_depth``, ``gamma``, ...); they are prefixed ``model__`` internally.
+* Cross-validation is GROUPED by coarse cell when ``groups`` is given (``GroupKFold``):
+  all days of one cell fall in the same fold. Neighbouring days of one cell are nearly
+  identical (static predictors equal, soil moisture autocorrelated), so ordinary KFold would
+  test on near-copies of training samples and overstate skill, favouring parameters that
+  memorise cells. With ``groups=None`` a shuffled plain ``KFold`` is used.
+* The score of a grid point is the mean over folds of the fold RMSE; the table also holds
+  its standard deviation (ddof=1). The best point is the lowest mean RMSE, the first in
+  grid order on ties. An empty grid scores the member's defaults.
+* ``max_samples`` caps the samples by a deterministic random subsample (``seed``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.linear_model import LinearRegression
+from sklearn.model_selection import GroupKFold, KFold, ParameterGrid, cross_validate
+from sklearn.neural_network import MLPRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVR
+from xgboost import XGBRegressor
+
+#: Member names accepted by :func:`make_estimator` and :func:`tune`.
+MEMBER_NAMES = ("rf", "mlr", "svr", "xgb", "mlp")
+#: Pipeline step names; grid parameters are prefixed with ``MODEL_STEP + "__"``.
+SCALE_STEP = "scale"
+MODEL_STEP = "model"
+#: Members that parallelise internally (their ``n_jobs``); the others parallelise over folds.
+_THREADED = ("rf", "xgb")
+
+#: Modest default grids, a starting point for the config's tuning grids.
+DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {
+    "rf": {"n_estimators": [200, 500], "max_depth": [None, 10, 20], "min_samples_leaf": [1, 5]},
+    "mlr": {},
+    "svr": {"C": [0.1, 1.0, 10.0], "gamma": ["scale", 0.01, 0.1, 1.0], "epsilon": [0.01]},
+    "xgb": {"n_estimators": [200, 500], "max_depth": [3, 6], "learning_rate": [0.05, 0.1]},
+    "mlp": {"hidden_layer_sizes": [[64], [64, 32]], "alpha": [1e-4, 1e-3]},
+}
+
+
+class TuningError(ValueError):
+    """Tuning inputs that cannot be used, with a message naming the member and parameter."""
+
+
+def _base_estimator(name: str, seed: int, n_jobs: int) -> BaseEstimator:
+    """The member's estimator with the project's fixed settings (before grid parameters)."""
+    if name == "rf":
+        return RandomForestRegressor(random_state=seed, n_jobs=n_jobs)
+    if name == "mlr":
+        return LinearRegression()
+    if name == "svr":
+        return SVR(kernel="rbf")
+    if name == "xgb":
+        return XGBRegressor(tree_method="hist", random_state=seed, n_jobs=n_jobs)
+    if name == "mlp":
+        return MLPRegressor(early_stopping=True, random_state=seed, max_iter=500)
+    raise TuningError(f"unknown member {name!r}; choose one of {', '.join(MEMBER_NAMES)}")
+
+
+def check_params(name: str, params: dict[str, Any]) -> None:
+    """Raise :class:`TuningError` naming the member and parameter for an unknown parameter."""
+    known = set(_base_estimator(name, 0, 1).get_params(deep=False))
+    for key in params:
+        if key not in known:
+            raise TuningError(
+                f"member {name!r} has no hyperparameter {key!r}; its parameters are: "
+                f"{', '.join(sorted(known))}"
+            )
+
+
+def make_estimator(
+    name: str, params: dict[str, Any] | None = None, seed: int = 0, n_jobs: int = 2
+) -> Pipeline:
+    """``Pipeline(StandardScaler, member)`` with ``params`` (unprefixed names) applied."""
+    params = dict(params or {})
+    check_params(name, params)
+    pipe = Pipeline(
+        [(SCALE_STEP, StandardScaler()), (MODEL_STEP, _base_estimator(name, seed, n_jobs))]
+    )
+    pipe.set_params(**{f"{MODEL_STEP}__{k}": _normalise(v) for k, v in params.items()})
+    return pipe
+
+
+def _normalise(value: Any) -> Any:
+    """YAML gives lists where estimators expect tuples (e.g. ``hidden_layer_sizes``)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def subsample_indices(n: int, max_samples: int | None, seed: int) -> np.ndarray:
+    """Sorted indices of a deterministic random subsample of ``max_samples`` (all if None)."""
+    if max_samples is None or max_samples >= n:
+        return np.arange(n)
+    if max_samples < 1:
+        raise TuningError(f"max_samples must be >= 1, got {max_samples}")
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, size=max_samples, replace=False))
+
+
+def cv_splits(
+    n: int, groups: np.ndarray | None, folds: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) index pairs: GroupKFold over ``groups``, else shuffled KFold.
+
+    With groups, every group (coarse cell) lies wholly in one test fold, so no cell has days
+    in both the training and the test set of a fold.
+    """
+    if folds < 2:
+        raise TuningError(f"cross-validation needs at least 2 folds, got {folds}")
+    dummy = np.zeros((n, 1))
+    if groups is None:
+        if folds > n:
+            raise TuningError(f"{folds}-fold cross-validation needs >= {folds} samples, got {n}")
+        return list(KFold(n_splits=folds, shuffle=True, random_state=seed).split(dummy))
+    groups = np.asarray(groups)
+    if groups.shape != (n,):
+        raise TuningError(f"groups must give one group per sample ({n}), got {groups.shape}")
+    n_groups = np.unique(groups).size
+    if folds > n_groups:
+        raise TuningError(
+            f"{folds}-fold grouped cross-validation needs >= {folds} coarse cells, got "
+            f"{n_groups}; lower the number of folds or tune on more cells"
+        )
+    splitter = GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return list(splitter.split(dummy, groups=groups))
+
+
+@dataclass(frozen=True, eq=False)
+class TuningResult:
+    """Outcome of :func:`tune`; ``table`` has one row per grid point (see :func:`tune`)."""
+
+    name: str
+    best_params: dict[str, Any]
+    best_rmse: float
+    best_rmse_sd: float
+    table: pd.DataFrame
+    folds: int
+    n_samples: int
+    grouped: bool
+    seconds: float = field(default=0.0)
+
+
+def _check_data(
+    X: np.ndarray, y: np.ndarray, groups: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if X.ndim != 2 or y.shape != (X.shape[0],):
+        raise TuningError(f"X must be (n, p) and y (n,), got {X.shape} and {y.shape}")
+    if not (np.isfinite(X).all() and np.isfinite(y).all()):
+        raise TuningError("X and y must be finite: select valid samples before tuning")
+    if groups is not None and np.shape(groups) != y.shape:
+        raise TuningError(f"groups must be (n,) = {y.shape}, got {np.shape(groups)}")
+    return X, y
+
+
+def _check_grid(name: str, grid: dict[str, list[Any]]) -> None:
+    check_params(name, grid)
+    for key, values in grid.items():
+        if not isinstance(values, list | tuple) or len(values) == 0:
+            raise TuningError(
+                f"grid of member {name!r}: parameter {key!r} needs a non-empty list of values, "
+                f"got {values!r}"
+            )
+
+
+def tune(
+    name: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    grid: dict[str, list[Any]],
+    folds: int = 10,
+    seed: int = 0,
+    max_samples: int | None = None,
+    groups: np.ndarray | None = None,
+    n_jobs: int = 2,
+) -> TuningResult:
+    """Grid search of member ``name`` by (grouped) k-fold cross-validated RMSE.
+
+    Args:
+        name: one of :data:`MEMBER_NAMES`.
+        X, y: finite samples (n, p) and (n,).
+        grid: parameter name -> list of values (estimator names, unprefixed); ``{}`` scores
+            the defaults. An unknown name raises :class:`TuningError` naming member and
+            parameter.
+        folds: number of folds (default 10).
+        seed: seeds the subsample, the fold assignment and the stochastic members.
+        max_samples: deterministic random subsample size (None: all samples).
+        groups: (n,) coarse-cell id per sample (e.g. ``windows.cell_groups``) for
+            GroupKFold; None for plain shuffled KFold.
+        n_jobs: worker count; rf and xgb use it internally, the others over folds.
+
+    Returns:
+        :class:`TuningResult`; ``table`` columns are the grid's parameters (sorted), then
+        ``mean_rmse``, ``sd_rmse`` (over folds) and ``rank`` (1 = best), in grid order.
+    """
+    start = time.perf_counter()
+    if name not in MEMBER_NAMES:
+        raise TuningError(f"unknown member {name!r}; choose one of {', '.join(MEMBER_NAMES)}")
+    _check_grid(name, grid)
+    X, y = _check_data(X, y, groups)
+    idx = subsample_indices(y.size, max_samples, seed)
+    X, y = X[idx], y[idx]
+    g = None if groups is None else np.asarray(groups)[idx]
+    splits = cv_splits(y.size, g, folds, seed)
+
+    threaded = name in _THREADED
+    rows: list[dict[str, Any]] = []
+    for point in ParameterGrid(grid):
+        est = make_estimator(name, point, seed=seed, n_jobs=n_jobs if threaded else 1)
+        try:
+            scores = cross_validate(
+                est,
+                X,
+                y,
+                cv=splits,
+                scoring="neg_root_mean_squared_error",
+                n_jobs=1 if threaded else n_jobs,
+                error_score="raise",
+            )["test_score"]
+        except ValueError as exc:
+            raise TuningError(f"member {name!r} failed to fit with {point}: {exc}") from exc
+        rmse = -np.asarray(scores, dtype=np.float64)
+        rows.append({**point, "mean_rmse": float(rmse.mean()), "sd_rmse": float(rmse.std(ddof=1))})
+
+    table = pd.DataFrame(rows, columns=[*sorted(grid), "mean_rmse", "sd_rmse"])
+    table["rank"] = table["mean_rmse"].rank(method="first").astype(int)
+    best = int(np.argmin(table["mean_rmse"].to_numpy()))
+    best_params = {k: rows[best][k] for k in sorted(grid)}
+    return TuningResult(
+        name=name,
+        best_params=best_params,
+        best_rmse=float(rows[best]["mean_rmse"]),
+        best_rmse_sd=float(rows[best]["sd_rmse"]),
+        table=table,
+        folds=folds,
+        n_samples=int(y.size),
+        grouped=groups is not None,
+        seconds=time.perf_counter() - start,
+    )
