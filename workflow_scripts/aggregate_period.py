@@ -75,31 +75,24 @@ def main(snakemake) -> None:
             mask,
         )
 
+    def aggregate_all(nc, names, observed):
+        return {
+            name: aggregate_blocked(
+                rows_reader(nc, name, observed=observed),
+                fine.nlat,
+                factor,
+                method,
+                min_frac,
+                block_rows,
+            ).astype("f4")
+            for name in names
+        }
+
     with netCDF4.Dataset(snakemake.input.predictors) as nc:
         check_days(snakemake.input.predictors, file_days(nc), days)
-        daily = {
-            name: aggregate_blocked(
-                rows_reader(nc, name, observed=True),
-                fine.nlat,
-                factor,
-                method,
-                min_frac,
-                block_rows,
-            ).astype("f4")
-            for name in DAILY_PREDICTORS
-        }
+        daily = aggregate_all(nc, DAILY_PREDICTORS, observed=True)
     with netCDF4.Dataset(snakemake.input.static) as nc:
-        static = {
-            name: aggregate_blocked(
-                rows_reader(nc, name, observed=False),
-                fine.nlat,
-                factor,
-                method,
-                min_frac,
-                block_rows,
-            ).astype("f4")
-            for name in STATIC
-        }
+        static = aggregate_all(nc, STATIC, observed=False)
 
     ds = xr.Dataset(
         {

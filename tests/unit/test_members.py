@@ -1,3 +1,5 @@
+import pickle
+
 import numpy as np
 import pytest
 from sklearn.ensemble import RandomForestRegressor
@@ -246,11 +248,12 @@ def test_serialisation_round_trips_exactly(fitted, data, name, tmp_path):
     np.testing.assert_allclose(back.predict_naive(Q), member.predict_naive(Q), atol=1e-12)
     path = save_member(member, tmp_path / "m" / f"{name}.pkl")
     np.testing.assert_array_equal(load_member(path).predict(Q), member.predict(Q))
+    # members pickled inside other objects (a period's model bundle) round-trip too
+    bundle = pickle.loads(pickle.dumps({"region": {name: member}}))
+    np.testing.assert_array_equal(bundle["region"][name].predict(Q), member.predict(Q))
 
 
 def test_from_bytes_refuses_foreign_data():
-    import pickle
-
     with pytest.raises(MemberError, match="format"):
         FittedMember.from_bytes(pickle.dumps({"format": "other"}))
 

@@ -25,25 +25,28 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIG = Path(__file__).with_name("tiny.yaml")
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("wf")
-    snakemake = Path(sys.executable).with_name("snakemake")
+def snakemake(work: Path, configfile: Path, *args: str, timeout: int = 300):
+    """Run this repository's workflow in ``work`` with ``configfile``; the completed process."""
+    exe = Path(sys.executable).with_name("snakemake")
     cmd = [
-        str(snakemake),
+        str(exe),
         "-s",
         str(REPO / "Snakefile"),
         "--directory",
         str(work),
         "--configfile",
-        str(CONFIG),
-        "--cores",
-        "2",
-        "--rerun-incomplete",
-        "--quiet",
-        "rules",
+        str(configfile),
+        *args,
     ]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("wf")
+    res = snakemake(
+        work, CONFIG, "--cores", "2", "--rerun-incomplete", "--quiet", "rules", timeout=900
+    )
     if res.returncode != 0:
         logs = "\n".join(p.read_text()[-3000:] for p in (work / "results").rglob("*.log"))
         pytest.fail(f"snakemake failed:\n{res.stderr[-5000:]}\n{logs}")
@@ -188,22 +191,7 @@ def test_station_table(run_dir, cfg):
 
 def test_rerun_is_a_no_op(run_dir):
     work = run_dir.parents[1]
-    snakemake = Path(sys.executable).with_name("snakemake")
-    res = subprocess.run(
-        [
-            str(snakemake),
-            "-s",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(work),
-            "--configfile",
-            str(CONFIG),
-            "-n",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    res = snakemake(work, CONFIG, "-n")
     assert res.returncode == 0
     assert "Nothing to be done" in res.stdout + res.stderr
 
@@ -211,22 +199,7 @@ def test_rerun_is_a_no_op(run_dir):
 def test_bad_config_stops_with_the_key_named(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("grid: {fine_res_deg: 0.03}\nregion: {bbox: [110, 39, 111]}\n")
-    snakemake = Path(sys.executable).with_name("snakemake")
-    res = subprocess.run(
-        [
-            str(snakemake),
-            "-s",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(tmp_path),
-            "--configfile",
-            str(bad),
-            "-n",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    res = snakemake(tmp_path, bad, "-n")
     assert res.returncode != 0
     assert "config key 'region.bbox': [110, 39, 111] is too short" in res.stderr + res.stdout
 
@@ -271,3 +244,19 @@ def test_regions_models_and_member_predictions(run_dir, cfg):
     pred_file = xr.open_dataset(run_dir / "fine" / "predictors_2010-097.nc")
     missing = pred_file["ndvi"].isnull() | pred_file["lst"].isnull()
     assert bool(ds["sm_rf"].where(missing).isnull().all())
+
+
+def test_changing_a_setting_reruns_its_rules_and_nothing_upstream(run_dir):
+    import re
+
+    res = snakemake(run_dir.parents[1], CONFIG, "-n", "--config", 'aggregation={"method": "cubic"}')
+    assert res.returncode == 0, res.stderr[-2000:]
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", res.stdout, re.M))
+    assert jobs.get("aggregate_period") == "2"  # both periods
+    for upstream in (
+        "demo_world",
+        "harmonise_predictors",
+        "harmonise_static",
+        "harmonise_stations",
+    ):
+        assert upstream not in jobs, upstream

@@ -365,6 +365,16 @@ class FittedMember:
             "n_jobs": self.n_jobs,
         }
 
+    def __getstate__(self) -> dict[str, Any]:
+        # pickling a member (e.g. inside a period's model bundle) stores the same state as
+        # to_bytes; run-time caches are rebuilt on loading
+        return {"format": FORMAT, "state": self._state()}
+
+    def __setstate__(self, obj: dict[str, Any]) -> None:
+        if obj.get("format") != FORMAT:
+            raise MemberError(f"not a pickled member of format {FORMAT}")
+        self.__init__(**obj["state"])
+
     def to_bytes(self) -> bytes:
         """Serialised member (pickle protocol 5; load with :meth:`from_bytes`).
 
