@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from smdownscale.demo.write_ismn import STATION_COLUMNS as SENSOR_COLUMNS
 from smdownscale.demo.write_ismn import (
     header_fields,
     static_variables_csv,
@@ -264,16 +265,7 @@ def _synthetic() -> tuple[pd.DataFrame, pd.DataFrame]:
             ("NET", "HOURLY", 40.12345, 110.54321, 1200.0, 0.2, 0.3, "ThetaProbe-ML2X"),
             ("NET", "SPARSE", 38.5, 105.25, 1500.5, 0.1, 0.1, "Gravimetric"),
         ],
-        columns=[
-            "network",
-            "station",
-            "lat",
-            "lon",
-            "elevation",
-            "depth_from",
-            "depth_to",
-            "sensor",
-        ],
+        columns=list(SENSOR_COLUMNS),
     )
     rng = np.random.default_rng(42)
     hourly = pd.DataFrame(

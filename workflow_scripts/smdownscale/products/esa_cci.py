@@ -71,7 +71,7 @@ import numpy as np
 import xarray as xr
 
 from ..grid import LatLonGrid, global_grid
-from .base import REDOWNLOAD, ProductError
+from .base import REDOWNLOAD, ProductError, day_from_name
 
 #: Resolution of the ESA CCI SM grid, degrees.
 ESA_CCI_RES = 0.25
@@ -149,14 +149,12 @@ def resolve_mask_flags(spec: str | int | Iterable[int | str]) -> int:
 
 def esa_cci_date(path: str | Path) -> dt.date:
     """The day of an ESA CCI SM daily image, from its file name (``...-YYYYMMDD000000-fv...``)."""
-    m = _NAME_RE.search(Path(path).name)
-    if not m:
-        raise ProductError(
-            path,
-            "file name is not an ESA CCI SM daily image name",
-            "expected ESACCI-SOILMOISTURE-L3S-SSMV-COMBINED-YYYYMMDD000000-fvXX.X.nc",
-        )
-    return dt.datetime.strptime(m.group(1), "%Y%m%d").date()
+    return day_from_name(
+        path,
+        _NAME_RE,
+        "an ESA CCI SM daily image",
+        "ESACCI-SOILMOISTURE-L3S-SSMV-COMBINED-YYYYMMDD000000-fvXX.X.nc",
+    )
 
 
 def esa_cci_version(path: str | Path) -> str:

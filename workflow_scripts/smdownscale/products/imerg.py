@@ -45,7 +45,7 @@ import xarray as xr
 
 from ..grid import LatLonGrid
 from ..regrid import bilinear
-from .base import REDOWNLOAD, ProductError
+from .base import REDOWNLOAD, ProductError, day_from_name
 
 IMERG_RES = 0.1
 IMERG_FILL = np.float32(-9999.9)
@@ -60,14 +60,12 @@ Bbox = tuple[float, float, float, float]
 
 def imerg_date(path: str | Path) -> dt.date:
     """The day of an IMERG daily file, from its name (``...3IMERG.YYYYMMDD-S000000-...``)."""
-    m = _NAME_RE.search(Path(path).name)
-    if not m:
-        raise ProductError(
-            path,
-            "file name is not an IMERG daily file name",
-            "expected 3B-DAY.MS.MRG.3IMERG.YYYYMMDD-S000000-E235959.V07B.nc4",
-        )
-    return dt.datetime.strptime(m.group(1), "%Y%m%d").date()
+    return day_from_name(
+        path,
+        _NAME_RE,
+        "an IMERG daily file",
+        "3B-DAY.MS.MRG.3IMERG.YYYYMMDD-S000000-E235959.V07B.nc4",
+    )
 
 
 def _window(coord: np.ndarray, lo: float, hi: float) -> slice:
