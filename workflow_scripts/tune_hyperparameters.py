@@ -64,6 +64,7 @@ def main(snakemake) -> None:
             seed=mcfg["seed"],
             max_samples=tcfg["max_samples"],
             groups=groups,
+            svr_max_samples=mcfg["svr_max_samples"],  # the same cap as production fits
         )
         log.info(
             "%s: best %s, CV RMSE %.4f +- %.4f (%d samples, %.1f s)",

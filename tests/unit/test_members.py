@@ -244,13 +244,27 @@ def test_serialisation_round_trips_exactly(fitted, data, name, tmp_path):
     np.testing.assert_array_equal(back.x_mean, member.x_mean)
     np.testing.assert_array_equal(back.x_sd, member.x_sd)
     np.testing.assert_array_equal(back.predict(Q), member.predict(Q))
-    # (scikit-learn's forest sums its trees in thread order: equal to rounding only)
-    np.testing.assert_allclose(back.predict_naive(Q), member.predict_naive(Q), atol=1e-12)
+    if name == "rf":  # saved forests keep only the converted booster
+        assert back.model is None
+        with pytest.raises(MemberError, match="not kept in saved members"):
+            back.predict_naive(Q)
+    else:
+        np.testing.assert_allclose(back.predict_naive(Q), member.predict_naive(Q), atol=1e-12)
     path = save_member(member, tmp_path / "m" / f"{name}.pkl")
     np.testing.assert_array_equal(load_member(path).predict(Q), member.predict(Q))
     # members pickled inside other objects (a period's model bundle) round-trip too
     bundle = pickle.loads(pickle.dumps({"region": {name: member}}))
     np.testing.assert_array_equal(bundle["region"][name].predict(Q), member.predict(Q))
+
+
+def test_saved_forest_is_about_the_size_of_its_booster(fitted, data):
+    member = fitted["rf"]
+    booster = len(member.fast_state["booster"])
+    assert len(member.to_bytes()) < 1.05 * booster + 10_000
+    assert len(pickle.dumps(member)) < 1.05 * booster + 10_000
+    # the fitted member itself still has its reference forest
+    Q = random_inputs(data[0], 100, seed=2)
+    assert np.isfinite(member.predict_naive(Q)).any()
 
 
 def test_from_bytes_refuses_foreign_data():

@@ -1,13 +1,13 @@
 import numpy as np
 import pytest
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 
+from smdownscale.members import MEMBERS, fit_member
 from smdownscale.tuning import (
+    DEFAULT_GRIDS,
     MEMBER_NAMES,
     TuningError,
+    check_params,
     cv_splits,
-    make_estimator,
     subsample_indices,
     tune,
 )
@@ -18,29 +18,35 @@ def cells_and_days(n_cells: int, n_days: int) -> np.ndarray:
     return np.tile(np.arange(n_cells), n_days)
 
 
-def test_factory_builds_scaled_pipelines_that_fit():
+def test_tuning_scores_the_production_members():
+    # every fold is fit_member(defaults + grid point, seed) scored with member.predict
+    assert set(MEMBER_NAMES) == set(MEMBERS)
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(80, 3))
-    y = X @ [1.0, -2.0, 0.5]
-    for name in MEMBER_NAMES:
-        params = {"n_estimators": 10} if name in ("rf", "xgb") else {}
-        pipe = make_estimator(name, params, seed=0, n_jobs=1)
-        assert isinstance(pipe, Pipeline) and isinstance(pipe.steps[0][1], StandardScaler)
-        assert pipe.fit(X, y).predict(X).shape == (80,)
-    assert make_estimator("svr").named_steps["model"].kernel == "rbf"
-    assert make_estimator("xgb").named_steps["model"].tree_method == "hist"
-    assert make_estimator("mlp").named_steps["model"].early_stopping is True
-    assert make_estimator("rf", {"max_depth": 3}).get_params()["model__max_depth"] == 3
-    mlp = make_estimator("mlp", {"hidden_layer_sizes": [8, 4]})  # YAML list -> tuple
-    assert mlp.get_params()["model__hidden_layer_sizes"] == (8, 4)
+    X = rng.normal(size=(120, 3))
+    y = X @ [1.0, -2.0, 0.5] + rng.normal(0, 0.1, 120)
+    groups = np.arange(120) % 30
+    res = tune("rf", X, y, {"n_estimators": [10]}, folds=3, seed=3, groups=groups, n_jobs=1)
+    rmse = []
+    for train, test in cv_splits(120, groups, folds=3, seed=3):
+        member = fit_member("rf", X[train], y[train], {"n_estimators": 10}, 3, n_jobs=1)
+        assert member.params["max_depth"] == MEMBERS["rf"].defaults["max_depth"]
+        err = member.predict(X[test]).astype(np.float64) - y[test]
+        rmse.append(np.sqrt(np.mean(err**2)))
+    assert res.best_rmse == pytest.approx(np.mean(rmse), rel=1e-12)
+    assert res.best_rmse_sd == pytest.approx(np.std(rmse, ddof=1), rel=1e-12)
+    for name, grid in DEFAULT_GRIDS.items():  # the default grids use the members' names
+        check_params(name, grid)
 
 
 def test_unknown_member_or_parameter_is_named():
     X, y = np.zeros((20, 1)), np.zeros(20)
     with pytest.raises(TuningError, match="member 'rf' has no hyperparameter 'max_dept'"):
         tune("rf", X, y, {"max_dept": [2, 3]}, folds=2)
-    with pytest.raises(TuningError, match="member 'svr' has no hyperparameter 'model__C'"):
-        make_estimator("svr", {"model__C": 1.0})
+    # a scikit-learn setting that the member fixes is not a tunable parameter
+    with pytest.raises(TuningError, match="member 'svr' has no hyperparameter 'kernel'"):
+        tune("svr", X, y, {"kernel": ["linear"]}, folds=2)
+    with pytest.raises(TuningError, match="member 'mlr' has no hyperparameter 'C'"):
+        check_params("mlr", {"C": 1.0})
     with pytest.raises(TuningError, match="unknown member 'knn'"):
         tune("knn", X, y, {}, folds=2)
     with pytest.raises(TuningError, match="parameter 'C' needs a non-empty list"):

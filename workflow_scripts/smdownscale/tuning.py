@@ -3,13 +3,13 @@
 "Tuned once by k-fold cross-validation (default 10-fold, RMSE) on the tuning years, over
 grids in config, then fixed for the production run." Rules:
 
-* Members are built by :func:`make_estimator` directly from scikit-learn / XGBoost (this
-  module does not depend on the production member registry): ``rf`` RandomForestRegressor,
-  ``mlr`` LinearRegression, ``svr`` SVR(kernel='rbf'), ``xgb`` XGBRegressor(tree_method=
-  'hist'), ``mlp`` MLPRegressor(early_stopping=True). Each is wrapped in
-  ``Pipeline([("scale", StandardScaler()), ("model", estimator)])``, so features are
-  standardised with training-fold statistics only. Grid parameter names are the estimator's
-  own (``max_depth``, ``gamma``, ...); they are prefixed ``model__`` internally.
+* The members tuned are the production members (:mod:`smdownscale.members`): each fold fits
+  ``fit_member(name, X_train, y_train, params, seed)`` with ``params`` the member's
+  ``defaults`` overridden by the grid point, and scores the member's fast ``predict`` on the
+  test fold. So the tuned model is exactly the model later fitted (its fixed settings,
+  feature standardisation on training-fold statistics, target scaling, SVR's training cap).
+  Grid parameter names are the member's ``param_names``; an unknown name raises
+  :class:`TuningError` naming member and parameter.
 * Cross-validation is GROUPED by coarse cell when ``groups`` is given (``GroupKFold``):
   all days of one cell fall in the same fold. Neighbouring days of one cell are nearly
   identical (static predictors equal, soil moisture autocorrelated), so ordinary KFold would
@@ -18,7 +18,8 @@ grids in config, then fixed for the production run." Rules:
 * The score of a grid point is the mean over folds of the fold RMSE; the table also holds
   its standard deviation (ddof=1). The best point is the lowest mean RMSE, the first in
   grid order on ties. An empty grid scores the member's defaults.
-* ``max_samples`` caps the samples by a deterministic random subsample (``seed``).
+* ``max_samples`` caps the tuning samples by a deterministic random subsample (``seed``);
+  ``svr_max_samples`` is the SVR member's own training cap per fold (None: its default).
 """
 
 from __future__ import annotations
@@ -29,27 +30,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
-from sklearn.ensemble import RandomForestRegressor
-from sklearn.linear_model import LinearRegression
-from sklearn.model_selection import GroupKFold, KFold, ParameterGrid, cross_validate
-from sklearn.neural_network import MLPRegressor
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVR
-from xgboost import XGBRegressor
+from sklearn.model_selection import GroupKFold, KFold, ParameterGrid
 
-#: Member names accepted by :func:`make_estimator` and :func:`tune`.
-MEMBER_NAMES = ("rf", "mlr", "svr", "xgb", "mlp")
-#: Pipeline step names; grid parameters are prefixed with ``MODEL_STEP + "__"``.
-SCALE_STEP = "scale"
-MODEL_STEP = "model"
-#: Members that parallelise internally (their ``n_jobs``); the others parallelise over folds.
-_THREADED = ("rf", "xgb")
+from .members import MEMBERS, MemberError, fit_member
+
+#: Member names accepted by :func:`tune` (the registered production members).
+MEMBER_NAMES = tuple(MEMBERS)
 
 #: Modest default grids, a starting point for the config's tuning grids.
 DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {
-    "rf": {"n_estimators": [200, 500], "max_depth": [None, 10, 20], "min_samples_leaf": [1, 5]},
+    "rf": {"n_estimators": [100, 200], "max_depth": [13, None], "min_samples_leaf": [1, 5]},
     "mlr": {},
     "svr": {"C": [0.1, 1.0, 10.0], "gamma": ["scale", 0.01, 0.1, 1.0], "epsilon": [0.01]},
     "xgb": {"n_estimators": [200, 500], "max_depth": [3, 6], "learning_rate": [0.05, 0.1]},
@@ -61,48 +51,21 @@ class TuningError(ValueError):
     """Tuning inputs that cannot be used, with a message naming the member and parameter."""
 
 
-def _base_estimator(name: str, seed: int, n_jobs: int) -> BaseEstimator:
-    """The member's estimator with the project's fixed settings (before grid parameters)."""
-    if name == "rf":
-        return RandomForestRegressor(random_state=seed, n_jobs=n_jobs)
-    if name == "mlr":
-        return LinearRegression()
-    if name == "svr":
-        return SVR(kernel="rbf")
-    if name == "xgb":
-        return XGBRegressor(tree_method="hist", random_state=seed, n_jobs=n_jobs)
-    if name == "mlp":
-        return MLPRegressor(early_stopping=True, random_state=seed, max_iter=500)
-    raise TuningError(f"unknown member {name!r}; choose one of {', '.join(MEMBER_NAMES)}")
+def _check_name(name: str) -> None:
+    if name not in MEMBERS:
+        raise TuningError(f"unknown member {name!r}; choose one of {', '.join(MEMBER_NAMES)}")
 
 
 def check_params(name: str, params: dict[str, Any]) -> None:
     """Raise :class:`TuningError` naming the member and parameter for an unknown parameter."""
-    known = set(_base_estimator(name, 0, 1).get_params(deep=False))
+    _check_name(name)
+    known = MEMBERS[name].param_names
     for key in params:
         if key not in known:
             raise TuningError(
                 f"member {name!r} has no hyperparameter {key!r}; its parameters are: "
-                f"{', '.join(sorted(known))}"
+                f"{', '.join(known) or 'none'}"
             )
-
-
-def make_estimator(
-    name: str, params: dict[str, Any] | None = None, seed: int = 0, n_jobs: int = 2
-) -> Pipeline:
-    """``Pipeline(StandardScaler, member)`` with ``params`` (unprefixed names) applied."""
-    params = dict(params or {})
-    check_params(name, params)
-    pipe = Pipeline(
-        [(SCALE_STEP, StandardScaler()), (MODEL_STEP, _base_estimator(name, seed, n_jobs))]
-    )
-    pipe.set_params(**{f"{MODEL_STEP}__{k}": _normalise(v) for k, v in params.items()})
-    return pipe
-
-
-def _normalise(value: Any) -> Any:
-    """YAML gives lists where estimators expect tuples (e.g. ``hidden_layer_sizes``)."""
-    return tuple(value) if isinstance(value, list) else value
 
 
 def subsample_indices(n: int, max_samples: int | None, seed: int) -> np.ndarray:
@@ -192,53 +155,51 @@ def tune(
     max_samples: int | None = None,
     groups: np.ndarray | None = None,
     n_jobs: int = 2,
+    svr_max_samples: int | None = None,
 ) -> TuningResult:
     """Grid search of member ``name`` by (grouped) k-fold cross-validated RMSE.
 
     Args:
         name: one of :data:`MEMBER_NAMES`.
         X, y: finite samples (n, p) and (n,).
-        grid: parameter name -> list of values (estimator names, unprefixed); ``{}`` scores
+        grid: parameter name -> list of values (the member's ``param_names``); ``{}`` scores
             the defaults. An unknown name raises :class:`TuningError` naming member and
             parameter.
         folds: number of folds (default 10).
-        seed: seeds the subsample, the fold assignment and the stochastic members.
-        max_samples: deterministic random subsample size (None: all samples).
+        seed: seeds the subsample, the fold assignment and every member fit.
+        max_samples: deterministic random subsample of the tuning set (None: all samples).
         groups: (n,) coarse-cell id per sample (e.g. ``windows.cell_groups``) for
             GroupKFold; None for plain shuffled KFold.
-        n_jobs: worker count; rf and xgb use it internally, the others over folds.
+        n_jobs: threads of each member fit and prediction.
+        svr_max_samples: the SVR member's training cap in each fold (None: the member's
+            default); ignored by the other members.
 
     Returns:
         :class:`TuningResult`; ``table`` columns are the grid's parameters (sorted), then
         ``mean_rmse``, ``sd_rmse`` (over folds) and ``rank`` (1 = best), in grid order.
     """
     start = time.perf_counter()
-    if name not in MEMBER_NAMES:
-        raise TuningError(f"unknown member {name!r}; choose one of {', '.join(MEMBER_NAMES)}")
+    _check_name(name)
     _check_grid(name, grid)
     X, y = _check_data(X, y, groups)
     idx = subsample_indices(y.size, max_samples, seed)
     X, y = X[idx], y[idx]
     g = None if groups is None else np.asarray(groups)[idx]
     splits = cv_splits(y.size, g, folds, seed)
+    cap = svr_max_samples if name == "svr" else None
 
-    threaded = name in _THREADED
     rows: list[dict[str, Any]] = []
     for point in ParameterGrid(grid):
-        est = make_estimator(name, point, seed=seed, n_jobs=n_jobs if threaded else 1)
-        try:
-            scores = cross_validate(
-                est,
-                X,
-                y,
-                cv=splits,
-                scoring="neg_root_mean_squared_error",
-                n_jobs=1 if threaded else n_jobs,
-                error_score="raise",
-            )["test_score"]
-        except ValueError as exc:
-            raise TuningError(f"member {name!r} failed to fit with {point}: {exc}") from exc
-        rmse = -np.asarray(scores, dtype=np.float64)
+        rmse = np.empty(len(splits), dtype=np.float64)
+        for k, (train, test) in enumerate(splits):
+            try:
+                member = fit_member(
+                    name, X[train], y[train], point, seed, max_samples=cap, n_jobs=n_jobs
+                )
+            except (MemberError, ValueError) as exc:
+                raise TuningError(f"member {name!r} failed to fit with {point}: {exc}") from exc
+            err = member.predict(X[test]).astype(np.float64) - y[test]
+            rmse[k] = np.sqrt(np.mean(err * err))
         rows.append({**point, "mean_rmse": float(rmse.mean()), "sd_rmse": float(rmse.std(ddof=1))})
 
     table = pd.DataFrame(rows, columns=[*sorted(grid), "mean_rmse", "sd_rmse"])
