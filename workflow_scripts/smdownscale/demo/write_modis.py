@@ -483,6 +483,44 @@ def _lst_raw(lst_k: np.ndarray, name: str) -> np.ndarray:
     return raw
 
 
+def _write_tile(
+    path: Path,
+    grid_name: str,
+    h: int,
+    v: int,
+    sds: Sequence[_Sds],
+    granule: _Granule,
+    mod11a1_layout: bool,
+    deflate_level: int,
+) -> None:
+    """Write a sinusoidal tile with its StructMetadata, ECS metadata and DOI attributes.
+
+    The real products differ in two details (``mod11a1_layout``): MOD11A1 puts CoreMetadata
+    and ArchiveMetadata before the DOI pair, MOD13A2 after it; MOD11A1's ProjParams carry
+    86400 in element 8 and its StructMetadata a GridOrigin line.
+    """
+    geo = TileGeoref.nominal(h, v, TILE_N)
+    produced = _now()
+    struct = _struct_metadata(
+        grid_name,
+        (TILE_N, TILE_N),
+        geo.upper_left_m,
+        geo.lower_right_m,
+        _sinusoidal_projection(mod11a1_layout),
+        sds,
+    )
+    ecs = [
+        ("CoreMetadata.0", _core_metadata(granule, produced)),
+        ("ArchiveMetadata.0", _archive_metadata(granule, produced)),
+    ]
+    doi = [
+        ("identifier_product_doi", granule.doi),
+        ("identifier_product_doi_authority", "http://dx.doi.org"),
+    ]
+    attrs = ecs + doi if mod11a1_layout else doi + ecs
+    _write_grid_file(path, grid_name, struct, sds, attrs, deflate_level=deflate_level)
+
+
 def write_mod11a1(
     path: str | Path,
     lst_K: np.ndarray,  # noqa: N803 - the unit is part of the name
@@ -533,29 +571,12 @@ def write_mod11a1(
         lst_sds("LST_Night_1km", "Daily nighttime 1km grid Land-surface Temperature", night),
         qc_sds("QC_Night", "Quality control for nighttime LST and emissivity", qc_n),
     ]
-    geo = TileGeoref.nominal(h, v, TILE_N)
     granule = _tile_granule(
         "MOD11A1",
         "MODIS/Terra Land Surface Temperature/Emissivity Daily L3 Global 1km SIN Grid",
         path, h, v, date, date, "Both", "MOD 1KM L3 LST", "MOD_PR11A",
     )  # fmt: skip
-    produced = _now()
-    sm = _struct_metadata(
-        MOD11A1_GRID, shape, geo.upper_left_m, geo.lower_right_m, _sinusoidal_projection(True), sds
-    )
-    _write_grid_file(
-        path,
-        MOD11A1_GRID,
-        sm,
-        sds,
-        [
-            ("CoreMetadata.0", _core_metadata(granule, produced)),
-            ("ArchiveMetadata.0", _archive_metadata(granule, produced)),
-            ("identifier_product_doi", granule.doi),
-            ("identifier_product_doi_authority", "http://dx.doi.org"),
-        ],
-        deflate_level=1,
-    )
+    _write_tile(path, MOD11A1_GRID, h, v, sds, granule, mod11a1_layout=True, deflate_level=1)
     return path
 
 
@@ -661,30 +682,13 @@ def write_mod13a2(
             rel,
         ),
     ]
-    geo = TileGeoref.nominal(h, v, TILE_N)
     end = min(date + dt.timedelta(days=15), dt.date(date.year, 12, 31))
     granule = _tile_granule(
         "MOD13A2",
         "MODIS/Terra Vegetation Indices 16-Day L3 Global 1km SIN Grid",
         path, h, v, date, end, "Day", "1 km 16 days NDVI", "MOD_PR13A1",
     )  # fmt: skip
-    produced = _now()
-    sm = _struct_metadata(
-        MOD13A2_GRID, shape, geo.upper_left_m, geo.lower_right_m, _sinusoidal_projection(False), sds
-    )
-    _write_grid_file(
-        path,
-        MOD13A2_GRID,
-        sm,
-        sds,
-        [
-            ("identifier_product_doi", granule.doi),
-            ("identifier_product_doi_authority", "http://dx.doi.org"),
-            ("CoreMetadata.0", _core_metadata(granule, produced)),
-            ("ArchiveMetadata.0", _archive_metadata(granule, produced)),
-        ],
-        deflate_level=5,
-    )
+    _write_tile(path, MOD13A2_GRID, h, v, sds, granule, mod11a1_layout=False, deflate_level=5)
     return path
 
 

@@ -343,6 +343,23 @@ def _check_dtype(path: Path, name: str, raw: np.ndarray, expected: type, product
 # ---------------------------------------------------------------------------------- readers
 
 
+def _read_value_and_quality(
+    path: Path, product: str, value_sds: str, value_dtype: type, quality_sds: str
+) -> tuple[np.ndarray, dict[str, object], np.ndarray, TileGeoref]:
+    """A tile's raw value SDS (checked dtype), its attributes, its quality SDS and georef."""
+    sd = open_hdf4(path)
+    try:
+        raw, attrs = read_sds(sd, path, value_sds, product)
+        quality, _ = read_sds(sd, path, quality_sds, product)
+        georef = _georef_from_sd(sd, path, value_sds, product)
+    finally:
+        sd.end()
+    _check_dtype(path, value_sds, raw, value_dtype, product)
+    _check_shape(path, value_sds, raw, georef)
+    _check_shape(path, quality_sds, quality, georef)
+    return raw, attrs, quality, georef
+
+
 def lst_qc_keep(qc: np.ndarray, qc_level: QcLevel) -> np.ndarray:
     """Which MOD11A1 ``QC_Day`` values pass ``qc_level`` (see :func:`read_mod11a1_lst`)."""
     qc = np.asarray(qc).astype(np.uint8)
@@ -375,16 +392,9 @@ def read_mod11a1_lst(path: str | Path, qc: QcLevel = "good") -> ModisTile:
     error flag is <= 01 (average error <= 2 K); ``"any"`` keeps every value in valid range.
     """
     path = Path(path)
-    sd = open_hdf4(path)
-    try:
-        raw, attrs = read_sds(sd, path, MOD11A1_LST, "MOD11A1")
-        qc_raw, _ = read_sds(sd, path, MOD11A1_QC, "MOD11A1")
-        georef = _georef_from_sd(sd, path, MOD11A1_LST, "MOD11A1")
-    finally:
-        sd.end()
-    _check_dtype(path, MOD11A1_LST, raw, np.uint16, "MOD11A1")
-    _check_shape(path, MOD11A1_LST, raw, georef)
-    _check_shape(path, MOD11A1_QC, qc_raw, georef)
+    raw, attrs, qc_raw, georef = _read_value_and_quality(
+        path, "MOD11A1", MOD11A1_LST, np.uint16, MOD11A1_QC
+    )
     keep = _valid_mask(raw, attrs, 0) & lst_qc_keep(qc_raw, qc)
     scale = attr_scalar(attrs, "scale_factor", 0.02)
     offset = attr_scalar(attrs, "add_offset", 0.0)
@@ -416,16 +426,9 @@ def read_mod13a2_ndvi(path: str | Path, qc: QcLevel = "good") -> ModisTile:
     keeps every NDVI in valid range whatever its rank.
     """
     path = Path(path)
-    sd = open_hdf4(path)
-    try:
-        raw, attrs = read_sds(sd, path, MOD13A2_NDVI, "MOD13A2")
-        rel, _ = read_sds(sd, path, MOD13A2_RELIABILITY, "MOD13A2")
-        georef = _georef_from_sd(sd, path, MOD13A2_NDVI, "MOD13A2")
-    finally:
-        sd.end()
-    _check_dtype(path, MOD13A2_NDVI, raw, np.int16, "MOD13A2")
-    _check_shape(path, MOD13A2_NDVI, raw, georef)
-    _check_shape(path, MOD13A2_RELIABILITY, rel, georef)
+    raw, attrs, rel, georef = _read_value_and_quality(
+        path, "MOD13A2", MOD13A2_NDVI, np.int16, MOD13A2_RELIABILITY
+    )
     keep = _valid_mask(raw, attrs, -3000) & ndvi_reliability_keep(rel, qc)
     sf = attr_scalar(attrs, "scale_factor", 10000.0)
     offset = attr_scalar(attrs, "add_offset", 0.0)
