@@ -25,24 +25,21 @@ independent rows.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
-import resource
 import sys
-import threading
 import time
-import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 from scipy import ndimage, special
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow_scripts"))
 
 from smdownscale.members import fit_member, predict_members  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measuring import best_of, cpu_seconds, honest_malloc, rss_kib  # noqa: E402
 
 FEATURES = ("lst_K", "ndvi", "albedo", "elevation_m", "slope_deg", "precip_mm_d")
 
@@ -101,104 +98,6 @@ def fine_rows(n: int, X_train: np.ndarray, layout: str, seed: int) -> np.ndarray
         field = 0.9 * field + 0.44 * rng.normal(size=n)
         out[:, j] = np.interp(special.ndtr(field), probs, np.sort(X_train[:, j]))
     return out
-
-
-# --------------------------------------------------------------------------- measuring
-def _cpu_seconds() -> tuple[float, float]:
-    """(CPU seconds all processes have used, CPU seconds this process has used)."""
-    with open("/proc/stat") as f:
-        fields = f.readline().split()[1:]
-    ticks = os.sysconf("SC_CLK_TCK")
-    busy = sum(int(v) for v in fields[:3]) + sum(int(v) for v in fields[5:8])
-    t = os.times()
-    return busy / ticks, t.user + t.system
-
-
-def _honest_malloc() -> None:
-    """Make glibc return freed blocks to the system, so RSS peaks show working memory.
-
-    By default glibc raises its mmap threshold after large frees and keeps freed heap, so a
-    step reusing memory freed by an earlier step would look free.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 1 << 17)  # M_MMAP_THRESHOLD: fixed 128 KiB (no dynamic raise)
-        libc.mallopt(-1, 1 << 17)  # M_TRIM_THRESHOLD
-    except (OSError, AttributeError):
-        pass
-
-
-def _rss_kib() -> int:
-    return psutil.Process().memory_info().rss // 1024
-
-
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_kib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
-def measure(fn: Callable[[], Any]) -> tuple[dict[str, float], Any]:
-    """Figures of one call ``fn()``, and its result: wall seconds ``s``, ``cpu`` (CPU time /
-    wall: the threads actually used), ``mib`` (rise of peak RSS: all allocations, but freed
-    memory the allocator kept is not seen) and ``traced`` (peak of Python and numpy
-    allocations by tracemalloc: exact for arrays, blind to libraries' C++ allocations), MiB."""
-    before = _rss_kib()
-    sampled = [before]
-    stop = threading.Event()
-    exact = _reset_peak()
-    sampler = None
-    if not exact:  # fall back to sampling RSS every 5 ms
-
-        def sample() -> None:
-            while not stop.is_set():
-                sampled.append(_rss_kib())
-                stop.wait(0.005)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-    tracemalloc.start()
-    cpu0 = time.process_time()
-    t0 = time.perf_counter()
-    value = fn()
-    wall = time.perf_counter() - t0
-    cpu = time.process_time() - cpu0
-    traced = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
-    stop.set()
-    if sampler is not None:
-        sampler.join()
-    peak = _peak_kib() if exact else max(sampled)
-    stats = {
-        "s": wall,
-        "cpu": cpu / wall if wall > 0 else 0.0,
-        "mib": (peak - before) / 1024,
-        "traced": traced,
-        "process_mib": peak / 1024,
-    }
-    return stats, value
-
-
-def best_of(k: int, fn: Callable[[], Any]) -> tuple[dict[str, float], Any]:
-    """:func:`measure` ``k`` times; the fastest run's figures (other jobs share this machine)
-    and the largest memory figures."""
-    runs = [measure(fn) for _ in range(max(1, k))]
-    stats = dict(min(runs, key=lambda r: r[0]["s"])[0])
-    stats["mib"] = max(r[0]["mib"] for r in runs)
-    stats["traced"] = max(r[0]["traced"] for r in runs)
-    stats["process_mib"] = max(r[0]["process_mib"] for r in runs)
-    return stats, runs[-1][1]
 
 
 # --------------------------------------------------------------------------- the benchmark
@@ -287,12 +186,12 @@ def main() -> None:
     ap.add_argument("--scale", type=int, default=0, help="also run the fast path at scale x N")
     ap.add_argument("--repeat", type=int, default=2, help="runs per timing (the fastest kept)")
     args = ap.parse_args()
-    _honest_malloc()
-    cpu_all0, cpu_own0 = _cpu_seconds()
+    honest_malloc()
+    cpu_all0, cpu_own0 = cpu_seconds()
     wall0 = time.perf_counter()
     print(
         f"cpus {os.cpu_count()}, load average {os.getloadavg()}, "
-        f"baseline RSS {_rss_kib() / 1024:.0f} MiB"
+        f"baseline RSS {rss_kib() / 1024:.0f} MiB"
     )
     X, y = coarse_samples(args.train, seed=0)
     members = fit_all(args.members.split(","), X, y, args)
@@ -313,7 +212,7 @@ def main() -> None:
                 f"  {name:5s} RSS {a['mib']:7.1f} -> {b['mib']:7.1f} MiB; "
                 f"numpy {a['traced']:7.1f} -> {b['traced']:7.1f} MiB ({ratio:.2f}x)"
             )
-    cpu_all1, cpu_own1 = _cpu_seconds()
+    cpu_all1, cpu_own1 = cpu_seconds()
     others = (cpu_all1 - cpu_all0) - (cpu_own1 - cpu_own0)
     print(
         f"\nother processes used {others:.0f} CPU-s during the run "
