@@ -47,7 +47,9 @@ format: $(STAMP)
 lock:
 	rm -rf /tmp/smdownscale-lock && $(PYTHON) -m venv /tmp/smdownscale-lock
 	/tmp/smdownscale-lock/bin/pip install --quiet .[dev] && /tmp/smdownscale-lock/bin/pip uninstall --quiet -y smdownscale
-	/tmp/smdownscale-lock/bin/pip freeze --exclude-editable | sort -f > envs/requirements.lock
+	{ grep '^#' envs/requirements.lock; /tmp/smdownscale-lock/bin/pip freeze --exclude-editable | sort -f; } > /tmp/smdownscale-lock/requirements.lock
+	mv /tmp/smdownscale-lock/requirements.lock envs/requirements.lock
+	rm -rf build  # setuptools' in-tree build of the package, left by the install above
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,6 +1,6 @@
 # Raw products. With source: demo the synthetic world writes them in the real formats and
 # layout (rawlayout.py), so everything downstream is identical for demo and real data.
-# Download rules for real products come with the acquisition stage (same paths).
+# With source: real, rules/download.smk fetches the providers' files into the same paths.
 
 DEMO = f"{RUN}/world"
 

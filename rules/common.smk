@@ -1,4 +1,5 @@
 # Configuration, the run's calendar and grids, and the input functions shared by all stages.
+import os
 import sys
 from pathlib import Path
 
@@ -13,6 +14,17 @@ from smdownscale.config import (
     run_grids,
     run_periods,
 )
+from smdownscale.download.catalogue import load_catalogue
+from smdownscale.download.plan import (
+    catalogue_part,
+    catalogue_parts,
+    offline_problems,
+    required_files,
+    station_file_help,
+    station_files,
+    summarise_missing,
+)
+from smdownscale.download.sources import CATALOGUED, template_problems
 
 # Validation against config/schema/config.schema.yaml (draft-07) with defaults filled on
 # every parse, including inside cluster jobs; each bad key is named in the error.
@@ -97,18 +109,50 @@ def raw_imerg(wildcards):
 
 
 def raw_srtm():
-    return [raw(rawlayout.srtm(lat, lon)) for lat, lon in SRTM_TILES]
+    """The region's SRTM tiles; for real data an input function giving the tiles the
+    provider has (its catalogue: no tile exists over open sea)."""
+    tiles = [raw(rawlayout.srtm(lat, lon)) for lat, lon in SRTM_TILES]
+    if IS_DEMO:
+        return tiles
+    return lambda wildcards: provider_has("srtm", tiles)
 
 
 def raw_period_files(wildcards):
-    """Every raw file a period's harmonisation reads, by product."""
-    return {
+    """Every raw file a period's harmonisation reads, by product; for real data only the
+    granules the provider has (see provider_has)."""
+    files = {
         "esa_cci": raw_esa_cci(wildcards),
         "mod11a1": raw_mod11a1(wildcards),
         "mod13a2": raw_mod13a2(wildcards),
         "mcd43c3": raw_mcd43c3(wildcards),
         "imerg": raw_imerg(wildcards),
     }
+    if IS_DEMO:
+        return files
+    return {key: provider_has(key, paths) for key, paths in files.items()}
+
+
+def provider_has(key, paths):
+    """The raw files among ``paths`` that the provider's catalogue lists (for products with a
+    catalogue; others keep every file). Waits for the catalogue checkpoint, so a granule
+    the provider does not have (an SRTM tile over the sea, a MODIS outage day) is never
+    asked for and never stops the DAG; the catalogue's log names the ones skipped."""
+    if key not in CATALOGUED:
+        return list(paths)
+    listed = {}
+    kept = []
+    for path in paths:
+        rel = os.path.relpath(path, RAW)
+        part = catalogue_part(key, rel)
+        if part not in listed:
+            if key == "srtm":
+                job = checkpoints.download_catalogue_srtm.get()
+            else:
+                job = checkpoints.download_catalogue.get(year=part)
+            listed[part] = load_catalogue(job.output[key])
+        if rel in listed[part]:
+            kept.append(path)
+    return kept
 
 
 def station_inputs():
@@ -149,7 +193,57 @@ def all_outputs():
         f"{RUN}/models/model_sources.csv",
     ]
     out += expand(f"{RUN}/members/members_{{period}}.nc", period=PERIODS)
+    if not IS_DEMO:
+        out.append(f"{RAW}/manifest.tsv")
     return out
+
+
+# ---------------------------------------------------------------- real-data acquisition
+
+
+def download_catalogue_files():
+    """Every provider catalogue the run needs (one per product and year; SRTM one)."""
+    return [
+        raw(f"catalogue/{key}/{part}.json")
+        for key, part in catalogue_parts(required_files(config))
+    ]
+
+
+def download_targets():
+    """Every raw file of the run (products and evaluation references) that the providers
+    have, as one input function per product (so that a product waiting for its catalogue
+    does not hide the others from a dry run)."""
+
+    def files_of(key, paths):
+        return lambda wildcards: provider_has(key, paths)
+
+    return {
+        key: files_of(key, [raw(r) for r in rels])
+        for key, rels in required_files(config).items()
+    }
+
+
+def missing_station_files():
+    """User-supplied station files (ISMN archives, CSV networks) that are not in place."""
+    return [p for p in station_files(config) if not os.path.exists(p)]
+
+
+def check_offline():
+    """Offline mode: stop before anything runs when a catalogue, raw file or station file
+    is missing, naming them (the full list goes to the logs folder)."""
+    missing = offline_problems(config, RAW)
+    if not missing:
+        return
+    listing = Path(LOGS) / "offline_missing.txt"
+    listing.parent.mkdir(parents=True, exist_ok=True)
+    listing.write_text("\n".join(missing) + "\n")
+    raise WorkflowError(
+        f"offline mode (offline=true): {len(missing):,} file(s) the run needs are not in "
+        f"place, so nothing was run:\n{summarise_missing(missing)}\nFull list: {listing}. "
+        "Run without offline=true to fetch them (catalogues first: snakemake "
+        "download_catalogues), or put them in place (for files placed by hand, "
+        "download.catalogues: files takes the catalogues from them)."
+    )
 
 
 def neighbour_periods(wildcards, before, after):

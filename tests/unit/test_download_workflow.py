@@ -1,0 +1,174 @@
+"""The download rules in Snakemake, against a real HTTP server on 127.0.0.1.
+
+One day over a 1.25 x 0.25 deg region (MODIS tile h26v05, SRTM tiles N39E110 and N39E111):
+the catalogues (a fake NASA CMR on the same server) list every granule except the SRTM
+tile N39E111 (as over open sea), the MODIS family needs a bearer token, and the provider
+drops the first connection of the ESA CCI image half-way. The run must fetch every file
+byte-identical, never ask for the absent tile and still build the elevation map, write a
+manifest without the token; a second run must make no request at all; offline mode must
+stop before running anything, naming what is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from download_server import CMR_PATH, LocalServer
+
+from smdownscale import rawlayout
+from smdownscale.demo.write_esa_cci import write_esa_cci
+from smdownscale.demo.write_imerg import write_imerg
+from smdownscale.demo.write_modis import write_mcd43c3, write_mod11a1, write_mod13a2
+from smdownscale.demo.write_srtm import write_srtm_tile
+from smdownscale.grid import LatLonGrid
+
+pytestmark = pytest.mark.workflow
+REPO = Path(__file__).resolve().parents[2]
+DAY = dt.date(2010, 4, 7)  # also the first day of the MOD13A2 composite 2010-097
+TOKEN = "wf-token-5d1e"
+STAMP = "2021190123456"
+
+
+def _sources(d: Path) -> dict[str, Path]:
+    """Demo files in the real formats, by raw path."""
+    grid = LatLonGrid(north=39.5, south=39.0, west=110.0, east=111.5, res=0.25)
+    imerg_grid = LatLonGrid(north=39.5, south=38.8, west=109.8, east=111.5, res=0.1)
+    n = 1200
+    out = {
+        rawlayout.esa_cci(DAY, "08.1"): write_esa_cci(
+            d / "esa.nc", DAY, np.full(grid.shape, 0.2), grid=grid, version="08.1"
+        ),
+        rawlayout.modis_tile("MOD11A1", DAY, 26, 5): write_mod11a1(
+            d / "lst.hdf", np.full((n, n), 295.0), np.zeros((n, n), np.uint8), 26, 5, DAY
+        ),
+        rawlayout.modis_tile("MOD13A2", DAY, 26, 5): write_mod13a2(
+            d / "ndvi.hdf",
+            np.full((n, n), 0.4),
+            np.zeros((n, n), np.int8),
+            np.zeros((n, n), np.uint16),
+            26,
+            5,
+            DAY,
+        ),  # fmt: skip
+        rawlayout.imerg(DAY): write_imerg(
+            d / "imerg.nc4", DAY, np.full(imerg_grid.shape, 2.0), grid=imerg_grid
+        ),
+        rawlayout.srtm(39, 110): write_srtm_tile(
+            d / "srtm.zip", 39, 110, np.full((1201, 1201), 1000.0)
+        ),
+    }
+    albedo = np.full((3600, 7200), np.nan, np.float32)
+    albedo[1000:1020, 5790:5830] = 0.2
+    out[rawlayout.mcd43c3(DAY)] = write_mcd43c3(d / "albedo.hdf", albedo, albedo, DAY)
+    tc = d / "pdsi.nc"
+    import netCDF4
+
+    with netCDF4.Dataset(tc, "w") as ds:
+        ds.createDimension("time", 12)
+        ds.createVariable("PDSI", "f4", ("time",))[:] = 0.0
+    out["TerraClimate/TerraClimate_PDSI_2010.nc"] = tc
+    return out
+
+
+def _provider_name(rel: str) -> str:
+    name = Path(rel).name
+    if name.endswith(".hdf"):
+        return name.replace(".061.hdf", f".061.{STAMP}.hdf")
+    return name
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    src = _sources(tmp_path_factory.mktemp("src"))
+    work = tmp_path_factory.mktemp("wf")
+    (work / "st.csv").write_text("network,station\n")
+    (work / "va.csv").write_text("network,station,time,sm\n")
+    with LocalServer(page_size=1000) as srv:
+        for rel, path in src.items():
+            data = path.read_bytes()
+            if rel.startswith(("MOD", "MCD", "SRTM")):
+                short = rel.split("/")[0]
+                name = _provider_name(rel)
+                srv.add_granule(short, name, f"/lp/{short}/{name}", data, token=TOKEN)
+            elif rel.startswith("esa_cci"):
+                srv.add(f"/esa/{rel}", data, drop_after=[len(data) // 2])
+            else:
+                srv.add(f"/other/{rel}", data, token=TOKEN if "IMERG" in rel else None)
+        cfg = {
+            "run": "dlwf",
+            "source": "real",
+            "region": {"bbox": [110.0, 39.0, 111.25, 39.25]},
+            "dates": {"start": str(DAY), "end": str(DAY)},
+            "stations": {"csv": [{"stations": "st.csv", "values": "va.csv"}]},
+            "download": {
+                "urls": {
+                    "esa_cci": srv.base + "/esa/esa_cci/{year}/{name}",
+                    "imerg": srv.base + "/other/IMERG/{year}/{name}",
+                    "terraclimate": srv.base + "/other/TerraClimate/TerraClimate_PDSI_{year}.nc",
+                },
+                "cmr_url": srv.base + CMR_PATH,
+                "earthdata_hosts": ["127.0.0.1"],
+                "references": ["terraclimate"],
+                "backoff_s": 0.1,
+                "timeout_s": 10,
+            },
+        }
+        configfile = work / "dl.yaml"
+        configfile.write_text(yaml.safe_dump(cfg))
+        yield srv, work, configfile, src
+
+
+def snakemake(work: Path, configfile: Path, *args: str) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("snakemake")
+    env = {**os.environ, "EARTHDATA_TOKEN": TOKEN, "NETRC": str(work / "no-netrc")}
+    cmd = [str(exe), "-s", str(REPO / "Snakefile"), "--directory", str(work), "--configfile",
+           str(configfile), "--cores", "2", *args]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_download_rules_fetch_verify_and_skip_absent_tiles(world) -> None:
+    srv, work, configfile, src = world
+    raw = work / "results" / "dlwf" / "raw"
+    targets = ["download_manifest", "results/dlwf/fine/static.nc"]
+    res = snakemake(work, configfile, *targets)
+    if res.returncode != 0:
+        logs = "\n".join(p.read_text()[-2000:] for p in (work / "results").rglob("*.log"))
+        pytest.fail(f"snakemake failed:\n{res.stderr[-6000:]}\n{logs}")
+    for rel, path in src.items():
+        assert (raw / rel).read_bytes() == path.read_bytes(), rel
+    assert not (raw / rawlayout.srtm(39, 111)).exists()
+    assert not any("N39E111" in r.path for r in srv.requests)  # never asked for
+    assert (work / "results/dlwf/fine/static.nc").is_file()  # elevation without the sea tile
+    esa = [r.range for r in srv.requests if r.path.startswith("/esa/")]
+    assert esa[0] is None and esa[1].startswith("bytes=") and len(esa) == 2  # resumed
+    manifest = (raw / "manifest.tsv").read_text().splitlines()
+    assert len(manifest) == 1 + len(src)
+    assert all("\tdownload\t" in line for line in manifest[1:])
+    logs = "".join(p.read_text() for p in (work / "results").rglob("*.log"))
+    assert "do not exist at the provider and are skipped: SRTMGL3/N39E111" in logs
+    for text in (res.stdout, res.stderr, logs, "\n".join(manifest)):
+        assert TOKEN not in text
+
+    # a second run makes no request at all
+    before = srv.count()
+    res = snakemake(work, configfile, *targets)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "Nothing to be done" in res.stdout + res.stderr
+    assert srv.count() == before
+
+    # offline: a missing file stops the run before anything runs, naming it
+    imerg = raw / rawlayout.imerg(DAY)
+    imerg.unlink()
+    res = snakemake(work, configfile, *targets, "--config", "offline=true")
+    assert res.returncode != 0
+    out = res.stdout + res.stderr
+    assert "offline mode" in out and "IMERG: 1 missing" in out
+    assert str(imerg.relative_to(work)) in out
+    assert srv.count() == before
