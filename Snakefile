@@ -20,6 +20,7 @@ include: "rules/harmonise.smk"
 include: "rules/aggregate.smk"
 include: "rules/regions.smk"
 include: "rules/members.smk"
+include: "rules/bma.smk"
 
 
 rule all:

@@ -193,8 +193,32 @@ def all_outputs():
         f"{RUN}/models/model_sources.csv",
     ]
     out += expand(f"{RUN}/members/members_{{period}}.nc", period=PERIODS)
+    out += [
+        f"{RUN}/bma/weights.nc",
+        f"{RUN}/bma/kriging.csv",
+        f"{RUN}/bma/station_series.parquet",
+    ]
+    out += expand(f"{RUN}/product/sm_1km_{{period}}.nc", period=PERIODS)
     if not IS_DEMO:
         out.append(f"{RAW}/manifest.tsv")
+    return out
+
+
+def product_inputs(wildcards):
+    """What a period's product reads: its members and predictors, the regions, and the
+    kriged parameters (ensemble bma) or the members' held-out scores (best, one member).
+    """
+    p = wildcards.period
+    out = {
+        "members": f"{RUN}/members/members_{p}.nc",
+        "predictors": f"{RUN}/fine/predictors_{p}.nc",
+        "regions": f"{RUN}/regions/regions_fine.nc",
+    }
+    ens = config["bma"]["ensemble"]
+    if ens == "bma":
+        out["weights"] = f"{RUN}/bma/weights.nc"
+    elif ens != "mean":
+        out["scores"] = f"{RUN}/models/member_heldout_scores.csv"
     return out
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from smdownscale.config import run_grids
 from smdownscale.features import DAILY, STATIC, stack
 from smdownscale.harmonise import check_days
-from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows, file_days
+from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows, file_days, read_rows
 from smdownscale.prediction import SOURCE_CODES, predict_block, resolve_models
 from smdownscale.rule_io import provenance, setup_logging
 
@@ -24,12 +24,6 @@ MEMBER_NAMES = {
     "xgb": "XGBoost gradient-boosted trees",
     "mlp": "multilayer perceptron",
 }
-
-
-def read_rows(nc, name, rows):
-    var = nc.variables[name]
-    var.set_auto_mask(True)
-    return np.ma.filled(var[..., rows, :].astype("f4"), np.nan)
 
 
 def main(snakemake) -> None:

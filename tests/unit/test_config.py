@@ -149,3 +149,22 @@ def test_command_line_strings_take_the_schema_type():
     assert cfg["run"] == "null"  # a string key keeps the string
     with pytest.raises(ConfigError, match="'dates.period_days': 'eight' is not of type"):
         prepare_config({"dates": {"period_days": "eight"}})
+
+
+@pytest.mark.parametrize(
+    "bma, message",
+    [
+        ({"steps": 500, "burn_in": 500}, "'bma.burn_in' (500) must be below 'bma.steps' (500)"),
+        ({"ensemble": "mlp"}, "'bma.ensemble' is 'mlp', a member not in 'members.use'"),
+        ({"train_start": "2010-07-01", "train_end": "2010-05-01"}, "is before 'bma.train_start'"),
+        ({"train_start": "2012-01-01", "train_end": "2012-12-31"}, "do not overlap the run's"),
+        ({"walkers": 8, "n_members": 5}, "'bma.walkers' (8) must be at least twice"),
+    ],
+)
+def test_bma_settings_that_cannot_work_are_named(bma, message):
+    cfg = load("config.yaml")
+    cfg["members"]["use"] = ["rf", "mlr", "svr", "xgb", "mlp"][: bma.pop("n_members", 4)]
+    cfg["bma"] = bma
+    with pytest.raises(ConfigError) as e:
+        prepare_config(cfg)
+    assert message in str(e.value)

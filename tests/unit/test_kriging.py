@@ -175,6 +175,9 @@ def test_fit_recovers_a_known_len_scale():
     fit_n = fit_variogram(lon, lat, z, KrigingSettings(n_bins=15, nugget=True))
     assert fit_n.ok and fit_n.nugget_fraction < 0.15
     assert fit_n.model is not None and fit_n.model.sill == pytest.approx(1.0)
+    # the same fit is refused when it must explain more of the variogram than it does
+    strict = fit_variogram(lon, lat, z, KrigingSettings(n_bins=15, min_r2=0.9999))
+    assert not strict.ok and "R2" in strict.reason and strict.r2 == pytest.approx(fit.r2)
 
 
 def test_fit_failures_are_reported_not_raised(field_stations):

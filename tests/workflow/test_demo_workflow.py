@@ -260,3 +260,81 @@ def test_changing_a_setting_reruns_its_rules_and_nothing_upstream(run_dir):
         "harmonise_stations",
     ):
         assert upstream not in jobs, upstream
+
+
+def test_bma_stations_weights_and_daily_product(run_dir, cfg):
+    members = cfg["members"]["use"]
+    folds = pd.read_csv(run_dir / "bma" / "station_folds.csv")
+    assert set(folds.fold) <= {1, 2} and folds.takes_part.any()
+    post = pd.read_csv(run_dir / "bma" / "posteriors_all.csv")
+    assert len(post) == folds.takes_part.sum()
+    for col in ("acceptance", "tau_max", "ess", "converged", "w_rf_q025", "sigma_q975"):
+        assert col in post, col
+    w = post[[f"w_{m}" for m in members]].to_numpy()
+    np.testing.assert_allclose(w.sum(axis=1), 1.0, atol=1e-9)
+    # a held-out fold's posteriors never include its own stations
+    for f in (1, 2):
+        fold_post = pd.read_csv(run_dir / "bma" / f"posteriors_{f}.csv")
+        own = set(folds.station[folds.fold == f])
+        assert not own & set(fold_post.get("station", []))
+
+    # too few stations for a variogram: the documented region-mean fallback, flagged
+    kriging = pd.read_csv(run_dir / "bma" / "kriging.csv")
+    assert not kriging.kriged.any() and kriging.fallback_reason.str.contains("station").all()
+    weights = xr.open_dataset(run_dir / "bma" / "weights.nc")
+    wsum = sum(weights[f"w_{m}"] for m in members)
+    np.testing.assert_allclose(wsum.values, 1.0, atol=1e-5)
+    assert float(weights["weights_source"].min()) >= 1  # every cell from a fallback
+    assert float(weights["w_rf_sd"].min()) >= 0
+
+    series = pd.read_parquet(run_dir / "bma" / "station_series.parquet")
+    done = series[series.complete]
+    assert done.bma_heldout.notna().all() and done.bma_insample.notna().all()
+    assert (done.bma_heldout_sd > 0).all() and {"mean", "best"} <= set(series.columns)
+
+    prod = xr.open_dataset(run_dir / "product" / "sm_1km_2010-097.nc")
+    members_ds = xr.open_dataset(run_dir / "members" / "members_2010-097.nc")
+    assert prod.attrs["Conventions"] == "CF-1.8" and prod.attrs["ensemble"] == "bma"
+    assert prod["sm"].attrs["units"] == "m3 m-3" and prod["lat"].values[0] > prod["lat"].values[-1]
+    sm, sd = prod["sm"], prod["sm_sd"]
+    assert float(sm.min()) >= 0 and float(sm.max()) <= cfg["bma"]["porosity"]
+    assert bool((sd > 0).where(sm.notnull(), True).all())
+    flag = prod["quality_flag"].values
+    # parameters from region means everywhere (bit 4); no value exactly where a member has none
+    inside = xr.open_dataset(run_dir / "regions" / "regions_fine.nc")["region"].values >= 0
+    assert ((flag[:, inside] & 4) == 4).all()
+    nopred = members_ds["sm_rf"].isnull().values
+    np.testing.assert_array_equal(np.isnan(sm.values), nopred)
+    assert ((flag & 2) == 2)[nopred].all()
+    # the product follows the true field at least as well as the members' average does
+    world = xr.open_dataset(run_dir / "truth" / "world_1km.nc").sel(
+        time=prod["time"], lat=prod["lat"], lon=prod["lon"]
+    )
+    assert float(xr.corr(sm, world["sm_true"])) > 0.3
+
+
+def cf_failures(path: Path, level: int) -> list[str]:
+    """Failed checks of the IOOS compliance checker's CF-1.8 suite at ``level`` or above."""
+    from compliance_checker.runner import CheckSuite
+
+    suite = CheckSuite()
+    suite.load_all_available_checkers()
+    results, errors = suite.run_all(suite.load_dataset(str(path)), ["cf:1.8"], [])["cf:1.8"]
+    assert not errors, errors
+    failed = []
+    for r in results:
+        v = r.value
+        bad = (v is False) or (isinstance(v, tuple) and v[0] < v[1])
+        if r.weight >= level and bad:
+            failed.append(f"{r.name}: {r.msgs}")
+    return failed
+
+
+def test_products_pass_the_cf_checker(run_dir):
+    from compliance_checker.base import BaseCheck
+
+    for name in ("product/sm_1km_2010-113.nc", "bma/weights.nc", "members/members_2010-113.nc"):
+        assert cf_failures(run_dir / name, BaseCheck.HIGH) == [], name
+    ds = xr.open_dataset(run_dir / "product" / "sm_1km_2010-113.nc")
+    assert ds["lat"].attrs["units"] == "degrees_north" and ds["time"].dtype.kind == "M"
+    assert ds["quality_flag"].attrs["flag_meanings"].split()[0] == "predictors_gap_filled"

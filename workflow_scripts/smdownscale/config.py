@@ -170,8 +170,55 @@ def check_semantics(cfg: Mapping[str, Any]) -> None:
             "ISMN archives under 'stations.ismn' or CSV networks under 'stations.csv' (the BMA "
             "weights are learned from stations)"
         )
+    problems += _bma_problems(cfg)
     if problems:
         raise ConfigError("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def bma_train_dates(cfg: Mapping[str, Any]) -> tuple[dt.date, dt.date]:
+    """First and last weight-training day: ``bma.train_start/end``, else the run's dates."""
+    start, end = run_dates(cfg)
+    b = cfg["bma"]
+    return (
+        dt.date.fromisoformat(str(b["train_start"])) if b["train_start"] else start,
+        dt.date.fromisoformat(str(b["train_end"])) if b["train_end"] else end,
+    )
+
+
+def _bma_problems(cfg: Mapping[str, Any]) -> list[str]:
+    b = cfg["bma"]
+    problems = []
+    if b["burn_in"] >= b["steps"]:
+        problems.append(
+            f"config key 'bma.burn_in' ({b['burn_in']}) must be below 'bma.steps' ({b['steps']})"
+        )
+    if b["min_acceptance"] >= b["max_acceptance"]:
+        problems.append("config key 'bma.min_acceptance' must be below 'bma.max_acceptance'")
+    if b["walkers"] < 2 * len(cfg["members"]["use"]):
+        problems.append(
+            f"config key 'bma.walkers' ({b['walkers']}) must be at least twice the number of "
+            f"sampled parameters ({len(cfg['members']['use'])})"
+        )
+    if b["ensemble"] not in ("bma", "mean", "best") and b["ensemble"] not in cfg["members"]["use"]:
+        problems.append(
+            f"config key 'bma.ensemble' is '{b['ensemble']}', a member not in 'members.use' "
+            f"{cfg['members']['use']}"
+        )
+    if b["ensemble"] == "bma" and len(cfg["members"]["use"]) < 2:
+        problems.append("config key 'bma.ensemble' is 'bma' but 'members.use' lists one member")
+    try:
+        t0, t1 = bma_train_dates(cfg)
+        start, end = run_dates(cfg)
+        if t1 < t0:
+            problems.append(f"config key 'bma.train_end' ({t1}) is before 'bma.train_start' ({t0})")
+        elif t1 < start or t0 > end:
+            problems.append(
+                f"config keys 'bma.train_start/train_end' ({t0}..{t1}) do not overlap the run's "
+                f"dates ({start}..{end}): no station pair could train the weights"
+            )
+    except ValueError as e:
+        problems.append(f"config key 'bma.train_start/train_end': {e}")
+    return problems
 
 
 def prepare_config(cfg: Mapping[str, Any], schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:

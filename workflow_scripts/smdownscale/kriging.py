@@ -48,16 +48,16 @@ Nugget
 Failed fits and the fallback
     :func:`fit_variogram` never raises on data: too few stations (``min_stations``), too few
     usable lag bins, all fields constant, a fit that does not converge, a length scale that is
-    not finite or sits at its bound, a pure nugget, or a model whose correlation at the first
-    usable lag bin is below 0.05 (no structure resolved) all give a :class:`VariogramFit` with
-    ``ok=False`` and the ``reason``. :class:`ParameterKriging` then uses the fallback for every
-    field: the mean of the stations in the cell's region (cluster), or of all stations where
-    the region has none (or no labels are given), with SD = the sample SD of those station
-    values (the all-station SD where the region has a single station; NaN with one station in
-    total). Weights fall back to the arithmetic region mean of the station weights, which is
-    on the simplex too. The per-field record (``fallback``) and the per-cell source code
-    (:data:`SOURCE_KRIGED`, :data:`SOURCE_REGION`, :data:`SOURCE_ALL_STATIONS`) let the caller
-    log, count and flag it.
+    not finite or sits at its bound, a pure nugget, a fit R2 below ``min_r2``, or a model whose
+    correlation at the first usable lag bin is below 0.05 (no structure resolved) give a
+    :class:`VariogramFit` with ``ok=False`` and the ``reason``. :class:`ParameterKriging` then
+    uses the fallback for every field: the mean of the stations in the cell's region (cluster),
+    or of all stations where the region has none (or no labels are given), with SD = the sample
+    SD of those station values (the all-station SD where the region has a single station; NaN
+    with one station in total). Weights fall back to the arithmetic region mean of the station
+    weights, which is on the simplex too. The per-field record (``fallback``) and the per-cell
+    source code (:data:`SOURCE_KRIGED`, :data:`SOURCE_REGION`, :data:`SOURCE_ALL_STATIONS`) let
+    the caller log, count and flag it.
 
 Weights: centred log-ratio, softmax and the delta method
     ``clr(w) = log(w) - mean(log(w))`` after flooring the weights at ``weight_floor``
@@ -262,6 +262,8 @@ class KrigingSettings:
     min_stations: fewer stations than this -> fallback (no variogram is fitted).
     min_pairs_per_bin: bins with fewer station pairs are not used in the fit.
     min_bins: fewer usable bins than this -> fallback.
+    min_r2: a fit whose R2 against the usable bins of the empirical variogram is below this
+        counts as failed (default 0: a model worse than a flat line is not used).
     len_scale_bounds_km: (lower, upper) bounds of the fitted length scale; default
         (0.1 x the first usable bin's lag, 3 x the largest station separation). A fitted
         value within 0.1 % of a bound counts as a failed fit.
@@ -284,6 +286,7 @@ class KrigingSettings:
     min_stations: int = 10
     min_pairs_per_bin: int = 10
     min_bins: int = 4
+    min_r2: float = 0.0
     len_scale_bounds_km: tuple[float, float] | None = None
     shape: Mapping[str, float] = field(default_factory=dict)
     fit_shape: bool = False
@@ -532,6 +535,14 @@ def fit_variogram(
         )
     if nug >= 1.0 - 1e-6:
         return VariogramFit(reason="the fit is a pure nugget (no spatial correlation)", **fail)
+    if not float(r2) >= s.min_r2:
+        return VariogramFit(
+            reason=(
+                f"the variogram model explains too little of the empirical variogram "
+                f"(R2 {float(r2):.3g} < min_r2 {s.min_r2:g})"
+            ),
+            **fail,
+        )
     cor_first = float(model.correlation(great_circle_to_chordal_km(float(x[0]))))
     if cor_first < _MIN_COR_FIRST_BIN:
         return VariogramFit(

@@ -320,3 +320,39 @@ def open_grid_dataset(path: str | Path) -> tuple[xr.Dataset, LatLonGrid]:
     """Open a workflow grid file lazily and rebuild its :class:`LatLonGrid`."""
     ds = xr.open_dataset(path, engine="netcdf4", chunks={})
     return ds, LatLonGrid.from_coords(ds["lat"].values, ds["lon"].values)
+
+
+def read_cells(var: netCDF4.Variable, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Values of a (time, lat, lon) or (lat, lon) variable at cells ``(rows[i], cols[i])``.
+
+    Returns (time, n) or (n,) float64 with fill values as NaN. Each stored chunk holding a
+    requested cell is read once, however many cells it holds (stations cluster), so the
+    cost is the number of distinct chunks, not of cells.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    cols = np.asarray(cols, dtype=np.int64)
+    var.set_auto_mask(True)
+    chunking = var.chunking()
+    shape = var.shape
+    if chunking == "contiguous" or chunking is None:
+        crow, ccol = shape[-2], shape[-1]
+    else:
+        crow, ccol = chunking[-2], chunking[-1]
+    lead = shape[:-2]
+    out = np.full((*lead, rows.size), np.nan)
+    keys = (rows // crow) * (shape[-1] // ccol + 1) + cols // ccol
+    for key in np.unique(keys):
+        idx = np.flatnonzero(keys == key)
+        r0 = int(rows[idx[0]] // crow * crow)
+        c0 = int(cols[idx[0]] // ccol * ccol)
+        block = var[..., r0 : min(r0 + crow, shape[-2]), c0 : min(c0 + ccol, shape[-1])]
+        block = np.ma.filled(np.ma.asarray(block, dtype=np.float64), np.nan)
+        out[..., idx] = block[..., rows[idx] - r0, cols[idx] - c0]
+    return out
+
+
+def read_rows(nc: netCDF4.Dataset, name: str, rows: slice) -> np.ndarray:
+    """Rows of a (time, lat, lon) or (lat, lon) variable as float32, fill values as NaN."""
+    var = nc.variables[name]
+    var.set_auto_mask(True)
+    return np.ma.filled(var[..., rows, :].astype("f4"), np.nan)

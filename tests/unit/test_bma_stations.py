@@ -1,0 +1,145 @@
+"""Station side of the BMA: daily values, spatial folds, posterior tables, cell reads."""
+
+import netCDF4
+import numpy as np
+import pandas as pd
+import pytest
+
+from smdownscale import bma
+from smdownscale.bma_stations import (
+    assign_folds,
+    daily_station_values,
+    moments_from_parameters,
+    parameter_columns,
+    posterior_table,
+    split_days,
+    station_seed,
+)
+from smdownscale.netcdf import read_cells
+
+MEMBERS = ["rf", "mlr", "svr", "xgb"]
+
+
+def test_daily_values_average_sensors_and_drop_rejected_days():
+    t = pd.to_datetime(["2010-05-01", "2010-05-01", "2010-05-02", "2010-05-03"])
+    table = pd.DataFrame(
+        {
+            "network": "N",
+            "station": "S",
+            "lat": 40.0,
+            "lon": 110.0,
+            "fine_row": 3,
+            "fine_col": 4,
+            "time": t,
+            "sm": [0.2, 0.3, np.nan, 0.1],
+        }
+    )
+    out = daily_station_values(table)
+    assert out.time.tolist() == [t[0], t[3]]
+    assert out.y.tolist() == pytest.approx([0.25, 0.1]) and out.n_sensors.tolist() == [2, 1]
+    assert split_days(out.time, "2010-05-01", "2010-05-02").tolist() == ["train", "eval"]
+
+
+def test_folds_are_spatial_balanced_and_never_train_on_their_own_stations():
+    rng = np.random.default_rng(0)
+    # four distant clusters of 10 stations each
+    centres = [(35.0, 80.0), (45.0, 90.0), (38.0, 115.0), (48.0, 125.0)]
+    lat = np.concatenate([c[0] + 0.2 * rng.standard_normal(10) for c in centres])
+    lon = np.concatenate([c[1] + 0.2 * rng.standard_normal(10) for c in centres])
+    folds = assign_folds(lat, lon, k=4, seed=1, groups_per_fold=1)
+    assert sorted(np.bincount(folds)[1:]) == [10, 10, 10, 10]
+    for c in range(4):  # each cluster lies in one fold
+        assert len(set(folds[c * 10 : (c + 1) * 10])) == 1
+    # with more groups, folds stay balanced within one group's size
+    folds5 = assign_folds(lat, lon, k=5, seed=1)
+    counts = np.bincount(folds5)[1:]
+    assert counts.sum() == 40 and counts.min() >= 5
+    # the training set of fold f is exactly the other folds' stations
+    for f in range(1, 6):
+        train = np.flatnonzero(folds5 != f)
+        assert not set(train) & set(np.flatnonzero(folds5 == f))
+    np.testing.assert_array_equal(folds5, assign_folds(lat, lon, k=5, seed=1))
+    with pytest.raises(bma.BMAError, match="3 stations take part in the BMA but bma.folds = 5"):
+        assign_folds(lat[:3], lon[:3], k=5, seed=1)
+
+
+def test_station_seed_is_stable_and_distinct():
+    assert station_seed(7, "N", "A") == station_seed(7, "N", "A")
+    assert station_seed(7, "N", "A") != station_seed(7, "N", "B")
+    assert station_seed(7, "N", "A") != station_seed(8, "N", "A")
+
+
+def _pairs(n_days=60, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s, (region, good) in enumerate([(0, 0), (0, 0), (1, 2), (1, 2)]):
+        truth = 0.2 + 0.05 * np.sin(np.arange(n_days) / 5 + s)
+        f = {m: 0.05 + 0.6 * truth + 0.03 * rng.standard_normal(n_days) for m in MEMBERS}
+        f[MEMBERS[good]] = truth + 0.003 * rng.standard_normal(n_days)
+        for d in range(n_days):
+            rows.append(
+                {
+                    "network": "N",
+                    "station": f"S{s}",
+                    "lat": 40.0 + s,
+                    "lon": 110.0,
+                    "region": region,
+                    "y": truth[d] + 0.002 * rng.standard_normal(),
+                    **{f"f_{m}": f[m][d] for m in MEMBERS},
+                }
+            )
+    pairs = pd.DataFrame(rows)
+    stations = pairs.groupby(["network", "station"], as_index=False).agg(
+        lat=("lat", "first"), lon=("lon", "first"), region=("region", "first")
+    )
+    return pairs, stations
+
+
+def test_posterior_table_finds_each_stations_best_member():
+    pairs, stations = _pairs()
+    s = bma.SamplerSettings(
+        walkers=12, steps=600, burn_in=200, thin=2, min_ess=50, min_chain_tau=10
+    )
+    table = posterior_table(pairs, MEMBERS, stations, s, shrinkage_pairs=30, seed=1)
+    assert len(table) == 4 and table.converged.all()
+    w = table[[f"w_{m}" for m in MEMBERS]].to_numpy()
+    np.testing.assert_allclose(w.sum(axis=1), 1.0, atol=1e-9)
+    assert w[:2, 0].min() > 0.7 and w[2:, 2].min() > 0.7
+    # shrinkage weight n / (n + n0) and intervals around the estimates
+    assert table.shrink_lambda.tolist() == pytest.approx([60 / 90] * 4)
+    for m in MEMBERS:
+        assert (table[f"a_{m}_q025"] <= table[f"a_{m}"]).all()
+        assert (table[f"b_{m}"] <= table[f"b_{m}_q975"]).all()
+    assert set(parameter_columns(MEMBERS)) <= set(table.columns)
+
+
+def test_moments_from_parameter_arrays():
+    params = {f"w_{m}": np.array([0.25]) for m in MEMBERS}
+    params |= {f"a_{m}": np.array([0.0]) for m in MEMBERS}
+    params |= {f"b_{m}": np.array([1.0]) for m in MEMBERS}
+    params["log_sigma"] = np.log(np.array([0.02]))
+    mean, sd = moments_from_parameters(params, np.array([[0.1, 0.2, 0.3, 0.4]]), MEMBERS)
+    assert mean[0] == pytest.approx(0.25)
+    assert sd[0] == pytest.approx(np.sqrt(np.var([0.1, 0.2, 0.3, 0.4]) + 0.02**2))
+
+
+def test_read_cells_reads_each_chunk_once_and_matches_direct_indexing(tmp_path):
+    path = tmp_path / "cube.nc"
+    rng = np.random.default_rng(0)
+    data = rng.random((3, 50, 70)).astype("f4")
+    data[1, 10, 20] = -9999.0
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", 3)
+        nc.createDimension("lat", 50)
+        nc.createDimension("lon", 70)
+        v = nc.createVariable(
+            "x", "f4", ("time", "lat", "lon"), chunksizes=(3, 16, 16), fill_value=-9999.0
+        )
+        v[:] = data
+    rows = np.array([10, 0, 49, 11, 33])
+    cols = np.array([20, 0, 69, 21, 5])
+    with netCDF4.Dataset(path) as nc:
+        got = read_cells(nc.variables["x"], rows, cols)
+    want = data[:, rows, cols].astype(float)
+    want[1, 0] = np.nan
+    np.testing.assert_array_equal(got, want)

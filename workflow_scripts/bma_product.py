@@ -1,0 +1,187 @@
+"""Rule bma_product: the daily 1 km soil moisture of a period, with uncertainty and flags.
+
+``sm`` is the configured ensemble (``bma.ensemble``): the BMA mean with the kriged weights
+and bias terms (``sm_sd`` the BMA predictive sd, between-member spread plus sigma), the
+equal-weight member mean (``sm_sd`` the between-member sd), the best member per period and
+region by held-out RMSE, or one member (``sm_sd`` its held-out RMSE). Clipped to
+[0, bma.porosity]; ``quality_flag`` records gap-filled predictors, missing predictions,
+parameter and model fallbacks, and clipping. Works through blocks of whole chunk rows.
+"""
+
+import netCDF4
+import numpy as np
+import pandas as pd
+
+from smdownscale.bma import best_member_table, bma_moments, clip_physical, equal_weight
+from smdownscale.config import run_grids
+from smdownscale.harmonise import check_days
+from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows, file_days, read_rows
+from smdownscale.prediction import SOURCE_CODES
+from smdownscale.rule_io import provenance, setup_logging
+
+#: quality_flag bits.
+FLAGS = {
+    "predictors_gap_filled": 1,
+    "no_prediction": 2,
+    "parameters_from_region_mean": 4,
+    "model_from_fallback": 8,
+    "clipped_at_zero": 16,
+    "clipped_at_porosity": 32,
+}
+SM = "volume_fraction_of_condensed_water_in_soil"
+
+
+def var_specs(porosity: float, ensemble: str, sd_meaning: str):
+    return [
+        VarSpec(
+            "sm",
+            ("time", "lat", "lon"),
+            "f4",
+            {
+                "standard_name": SM,
+                "long_name": f"surface soil moisture, {ensemble} ensemble of the members",
+                "units": "m3 m-3",
+                "valid_min": np.float32(0.0),
+                "valid_max": np.float32(porosity),
+                "ancillary_variables": "sm_sd quality_flag",
+            },
+        ),
+        VarSpec(
+            "sm_sd",
+            ("time", "lat", "lon"),
+            "f4",
+            {
+                "standard_name": f"{SM} standard_error",
+                "long_name": f"uncertainty of sm: {sd_meaning}",
+                "units": "m3 m-3",
+            },
+        ),
+        VarSpec(
+            "quality_flag",
+            ("time", "lat", "lon"),
+            "i1",  # CF 1.8 has no unsigned types; six bits fit
+            {
+                "standard_name": "quality_flag",
+                "long_name": "quality flags of sm",
+                "flag_masks": np.array(list(FLAGS.values()), dtype="i1"),
+                "flag_meanings": " ".join(FLAGS),
+            },
+            fill_value=False,
+        ),
+    ]
+
+
+SD_MEANING = {
+    "bma": "BMA predictive standard deviation (weighted member spread and sigma)",
+    "mean": "standard deviation between the members",
+    "best": "held-out RMSE of the chosen member in its period and region",
+}
+
+
+def main(snakemake) -> None:
+    log = setup_logging(snakemake)
+    cfg = snakemake.config
+    b = cfg["bma"]
+    ens = b["ensemble"]
+    members = cfg["members"]["use"]
+    period = snakemake.params.period
+    _, fine = run_grids(cfg)
+    ndays = period.ndays
+
+    choice = {}  # region -> (member index, rmse) for best / single-member ensembles
+    if ens not in ("bma", "mean"):
+        scores = pd.read_csv(snakemake.input.scores, dtype={"period": str})
+        scores = scores[scores.period == period.id]
+        table = (
+            best_member_table(scores, members)
+            if ens == "best"
+            else scores[scores.member == ens][["region", "member", "rmse"]]
+        )
+        for row in table.itertuples():
+            choice[int(row.region)] = (members.index(row.member), float(row.rmse))
+            log.info("region %d: member %s (held-out RMSE %.4f)", row.region, row.member, row.rmse)
+
+    attrs = provenance(
+        cfg,
+        f"daily 1 km surface soil moisture ({ens} ensemble), period {period.id}",
+        [str(p) for p in snakemake.input],
+    )
+    attrs.update({"ensemble": ens, "members": " ".join(members), "period": period.id})
+    specs = var_specs(b["porosity"], ens, SD_MEANING.get(ens, SD_MEANING["best"]))
+    block = chunk_aligned_rows(max(1, b["chunk_cells"] // (fine.nlon * ndays)))
+    counts = dict.fromkeys(["cells", "missing", "low", "high", "param_fallback"], 0)
+    weights = None
+    if ens == "bma":
+        weights = netCDF4.Dataset(snakemake.input.weights)
+    try:
+        with (
+            netCDF4.Dataset(snakemake.input.members) as mem,
+            netCDF4.Dataset(snakemake.input.predictors) as pred,
+            netCDF4.Dataset(snakemake.input.regions) as reg,
+            GridFileWriter(snakemake.output[0], fine, period.days, specs, attrs) as out,
+        ):
+            check_days(snakemake.input.members, file_days(mem), period.days)
+            for r0 in range(0, fine.nlat, block):
+                rows = slice(r0, min(r0 + block, fine.nlat))
+                f = np.stack([read_rows(mem, f"sm_{m}", rows) for m in members], axis=-1)
+                labels = np.ma.filled(reg.variables["region"][rows, :], -1)
+                source = np.ma.filled(mem.variables["model_source"][rows, :], -1)
+                flag = np.zeros(f.shape[:3], dtype=np.int8)
+                gaps = np.ma.filled(pred.variables["gap_flag"][:, rows, :], 0)
+                flag[gaps != 0] |= FLAGS["predictors_gap_filled"]
+                flag[:, (source != SOURCE_CODES["own"]) & (labels >= 0)] |= FLAGS[
+                    "model_from_fallback"
+                ]
+                if ens == "bma":
+                    w, a, bb = (
+                        np.stack([read_rows(weights, f"{k}_{m}", rows) for m in members], -1)[None]
+                        for k in ("w", "a", "b")
+                    )
+                    sigma = read_rows(weights, "sigma", rows)[None]
+                    mean, sd = bma_moments(w, a, bb, sigma, f)
+                    wsrc = np.ma.filled(weights.variables["weights_source"][rows, :], -1)
+                    fallback = wsrc > 0
+                    flag[:, fallback] |= FLAGS["parameters_from_region_mean"]
+                    counts["param_fallback"] += int(fallback.sum()) * ndays
+                elif ens == "mean":
+                    mean, sd = equal_weight(f)
+                else:
+                    mean = np.full(f.shape[:3], np.nan, dtype=np.float32)
+                    sd = np.full(f.shape[:3], np.nan, dtype=np.float32)
+                    for region, (j, rmse) in choice.items():
+                        cells = labels == region
+                        mean[:, cells] = f[:, cells, j]
+                        sd[:, cells] = rmse
+                missing = ~np.isfinite(mean)
+                mean, low, high = clip_physical(mean, b["porosity"])
+                sd = np.where(missing, np.nan, sd)
+                flag[missing] |= FLAGS["no_prediction"]
+                flag[low] |= FLAGS["clipped_at_zero"]
+                flag[high] |= FLAGS["clipped_at_porosity"]
+                inside = np.broadcast_to(labels >= 0, mean.shape)
+                counts["cells"] += int(inside.sum())
+                counts["missing"] += int((missing & inside).sum())
+                counts["low"] += int(low.sum())
+                counts["high"] += int(high.sum())
+                out.write("sm", mean, rows=rows)
+                out.write("sm_sd", sd, rows=rows)
+                out.write("quality_flag", flag, rows=rows)
+    finally:
+        if weights is not None:
+            weights.close()
+    log.info(
+        "period %s, ensemble %s: %d regional cell-days, %d without a value; clipped at 0: "
+        "%d, at porosity %.2f: %d; cell-days with region-mean parameters: %d",
+        period.id,
+        ens,
+        counts["cells"],
+        counts["missing"],
+        counts["low"],
+        b["porosity"],
+        counts["high"],
+        counts["param_fallback"],
+    )
+
+
+if __name__ == "__main__":
+    main(snakemake)

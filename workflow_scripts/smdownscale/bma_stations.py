@@ -1,0 +1,259 @@
+"""Station side of the BMA: station-member pairs, spatial folds, per-station posteriors.
+
+Tables (pandas DataFrames) in and out; the rule scripts read and write them.
+
+- **Pairs** (:func:`daily_station_values`, then the rule adds member values): one row per
+  station-day with the station's daily in-situ soil moisture ``y`` (mean of its surface
+  sensors on that day), its fine cell, its region, and every member's prediction ``f_<m>``
+  at that cell and day. 5- and 10-day networks simply have fewer days.
+- **Folds** (:func:`assign_folds`): stations are grouped in space (k-means on their
+  coordinates in km, ``groups_per_fold x k`` groups), and whole groups are dealt to the k
+  folds, largest first, each to the fold with the fewest stations so far. Nearby stations
+  therefore share a fold, so a held-out station's neighbours are usually held out with it
+  and its BMA value is not inflated by a twin station next door.
+- **Posteriors** (:func:`posterior_table`): for every station taking part (at least
+  ``min_pairs`` pairs in the weight-training days), the bias terms of
+  :func:`smdownscale.bma.fit_bias`, shrunk toward the pooled fit of the training stations
+  of its region, then the emcee posterior of the weights and sigma. Seeds are derived from
+  the run seed and the station's name (stable across runs and folds).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+
+from . import bma
+from .kriging import KrigingSettings, ParameterKriging
+
+KEY = ["network", "station"]
+#: Mean Earth radius, km.
+EARTH_RADIUS_KM = 6371.0
+
+
+def member_columns(members: Sequence[str]) -> list[str]:
+    return [f"f_{m}" for m in members]
+
+
+def daily_station_values(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per station-day: the mean of the station's accepted sensors that day.
+
+    ``table`` is the harmonised station table (``stations.parquet``: network, station, lat,
+    lon, time, sm, fine_row, fine_col, ...). Rejected days (``sm`` NaN) are dropped.
+    """
+    ok = table[np.isfinite(table["sm"])]
+    keys = [*KEY, "time"]
+    out = (
+        ok.groupby(keys, sort=True)
+        .agg(
+            lat=("lat", "first"),
+            lon=("lon", "first"),
+            fine_row=("fine_row", "first"),
+            fine_col=("fine_col", "first"),
+            y=("sm", "mean"),
+            n_sensors=("sm", "size"),
+        )
+        .reset_index()
+    )
+    return out
+
+
+def split_days(time: pd.Series, train_start, train_end) -> np.ndarray:
+    """``"train"`` for days inside the weight-training window, else ``"eval"``."""
+    t = pd.to_datetime(time)
+    inside = (t >= pd.Timestamp(train_start)) & (t <= pd.Timestamp(train_end))
+    return np.where(inside, "train", "eval")
+
+
+def station_seed(seed: int, network: str, station: str) -> int:
+    """A per-station seed, stable across runs, folds and machines."""
+    return (int(seed) * 1_000_003 + zlib.crc32(f"{network}/{station}".encode())) % (2**32)
+
+
+def _xyz_km(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    la, lo = np.radians(lat), np.radians(lon)
+    return EARTH_RADIUS_KM * np.column_stack(
+        [np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)]
+    )
+
+
+def assign_folds(
+    lat: np.ndarray, lon: np.ndarray, k: int, seed: int, groups_per_fold: int = 3
+) -> np.ndarray:
+    """Fold number (1..k) of each station, spatially grouped (see the module docstring).
+
+    Raises :class:`smdownscale.bma.BMAError` when there are fewer stations than folds.
+    """
+    lat = np.asarray(lat, dtype=float)
+    lon = np.asarray(lon, dtype=float)
+    n = lat.size
+    if k < 2:
+        raise bma.BMAError(f"need at least 2 station folds, got {k}")
+    if n < k:
+        raise bma.BMAError(
+            f"{n} stations take part in the BMA but bma.folds = {k}: lower bma.folds or "
+            "bma.min_pairs, or add stations"
+        )
+    g = min(n, groups_per_fold * k)
+    labels = KMeans(n_clusters=g, n_init=10, random_state=seed).fit_predict(_xyz_km(lat, lon))
+    sizes = np.bincount(labels, minlength=g)
+    fold_of_group = np.empty(g, dtype=int)
+    load = np.zeros(k, dtype=int)
+    for grp in sorted(range(g), key=lambda j: (-sizes[j], j)):
+        f = int(np.argmin(load))
+        fold_of_group[grp] = f
+        load[f] += sizes[grp]
+    return fold_of_group[labels] + 1
+
+
+def pooled_bias(
+    pairs: pd.DataFrame, members: Sequence[str]
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Least-squares bias terms of all given pairs per region, plus key -1: all regions."""
+    cols = member_columns(members)
+    out = {}
+    for region, grp in [(-1, pairs), *pairs.groupby("region")]:
+        if len(grp) >= 2:
+            a, b, _ = bma.fit_bias(grp["y"].to_numpy(), grp[cols].to_numpy())
+            out[int(region)] = (a, b)
+    return out
+
+
+def posterior_table(
+    pairs: pd.DataFrame,
+    members: Sequence[str],
+    stations: pd.DataFrame,
+    settings: bma.SamplerSettings,
+    shrinkage_pairs: float,
+    seed: int,
+    log=None,
+) -> pd.DataFrame:
+    """Posterior summaries and diagnostics of every station in ``stations``.
+
+    ``pairs``: training-day pairs (complete rows: ``y`` and every ``f_<m>`` finite) of the
+    stations allowed to train (``stations``: network, station, lat, lon, region, n_pairs).
+    The pooled bias fit uses exactly these pairs, so a held-out station influences nothing.
+    """
+    cols = member_columns(members)
+    pooled = pooled_bias(pairs, members)
+    rows = []
+    groups = dict(tuple(pairs.groupby(KEY, sort=False)))
+    for st in stations.itertuples(index=False):
+        grp = groups[(st.network, st.station)]
+        y = grp["y"].to_numpy()
+        F = grp[cols].to_numpy()
+        a_s, b_s, se = bma.fit_bias(y, F)
+        a_p, b_p = pooled.get(int(st.region), pooled[-1])
+        a, b, lam = bma.shrink_bias(a_s, b_s, len(y), a_p, b_p, shrinkage_pairs)
+        post = bma.sample_posterior(
+            y, a + b * F, settings, station_seed(seed, st.network, st.station)
+        )
+        summ = post.summary()
+        d = post.diagnostics
+        row = {
+            "network": st.network,
+            "station": st.station,
+            "lat": st.lat,
+            "lon": st.lon,
+            "region": int(st.region),
+            "n_pairs": len(y),
+            "shrink_lambda": lam,
+        }
+        for j, m in enumerate(members):
+            row[f"w_{m}"] = summ["w_mean"][j]
+            row[f"w_{m}_q025"] = summ["w_q025"][j]
+            row[f"w_{m}_q975"] = summ["w_q975"][j]
+        for name, est, s in (("a", a, se[0]), ("b", b, se[1])):
+            for j, m in enumerate(members):
+                half = 1.959964 * lam * s[j] if np.isfinite(s[j]) else np.inf
+                row[f"{name}_{m}"] = est[j]
+                row[f"{name}_{m}_q025"] = est[j] - half
+                row[f"{name}_{m}_q975"] = est[j] + half
+        row.update(
+            sigma=summ["sigma_mean"],
+            sigma_q025=summ["sigma_q025"],
+            sigma_q975=summ["sigma_q975"],
+            log_sigma=summ["log_sigma_mean"],
+            acceptance=d.acceptance,
+            tau_max=float(np.max(d.tau)),
+            ess=d.ess,
+            chain_tau_ratio=d.chain_tau_ratio,
+            converged=d.converged,
+            diagnostics="; ".join(d.reasons),
+        )
+        rows.append(row)
+        if log is not None:
+            log.info(
+                "%s/%s: %d pairs, w = %s, sigma = %.4f, acceptance %.2f, tau %.0f, ESS %.0f%s",
+                st.network,
+                st.station,
+                len(y),
+                np.round(summ["w_mean"], 3).tolist(),
+                summ["sigma_mean"],
+                d.acceptance,
+                np.max(d.tau),
+                d.ess,
+                "" if d.converged else " -- FLAGGED: " + "; ".join(d.reasons),
+            )
+    return pd.DataFrame(rows)
+
+
+def parameter_columns(members: Sequence[str]) -> list[str]:
+    """The station parameters kriged to the grid: weights, a, b, log sigma."""
+    return [
+        *(f"w_{m}" for m in members),
+        *(f"a_{m}" for m in members),
+        *(f"b_{m}" for m in members),
+        "log_sigma",
+    ]
+
+
+def moments_from_parameters(
+    params: dict[str, np.ndarray], f: np.ndarray, members: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """BMA mean and sd from parameter arrays (``w_<m>``, ``a_<m>``, ``b_<m>``,
+    ``log_sigma``; each (...)) and member forecasts ``f`` (..., K)."""
+    w = np.stack([params[f"w_{m}"] for m in members], axis=-1)
+    a = np.stack([params[f"a_{m}"] for m in members], axis=-1)
+    b = np.stack([params[f"b_{m}"] for m in members], axis=-1)
+    return bma.bma_moments(w, a, b, np.exp(params["log_sigma"]), f)
+
+
+def kriging_settings(kcfg: Mapping[str, Any]) -> KrigingSettings:
+    """Kriging settings from the config section ``bma.kriging``."""
+    return KrigingSettings(
+        family=kcfg["family"],
+        nugget=kcfg["nugget"],
+        n_bins=kcfg["bins"],
+        min_stations=kcfg["min_stations"],
+        min_r2=kcfg["min_r2"],
+        helper_factor=kcfg["helper_factor"],
+        refine_radius=kcfg["refine_radius"],
+    )
+
+
+def usable_stations(path: str) -> pd.DataFrame:
+    """Stations of a posterior table whose chains passed the diagnostics."""
+    table = pd.read_csv(path)
+    if table.empty or "converged" not in table:
+        return table.iloc[0:0]
+    return table[table.converged.astype(bool)]
+
+
+def parameter_kriging(
+    stations: pd.DataFrame, members: Sequence[str], kcfg: Mapping[str, Any]
+) -> ParameterKriging:
+    """The kriging of a posterior table's parameters (weights, a, b, log sigma)."""
+    return ParameterKriging(
+        stations,
+        stations.lon.to_numpy(),
+        stations.lat.to_numpy(),
+        kriging_settings(kcfg),
+        station_regions=stations.region.to_numpy(),
+        columns=parameter_columns(members),
+    )
