@@ -61,6 +61,7 @@ rule predict_period:
     input:
         predictors=f"{RUN}/fine/predictors_{{period}}.nc",
         static=rules.harmonise_static.output[0],
+        coarse=f"{RUN}/coarse/coarse_{{period}}.nc",
         regions=rules.regions.output.fine,
         models=rules.fit_period.output.models,
         meta=rules.fit_period.output.meta,

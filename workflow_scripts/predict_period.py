@@ -12,9 +12,10 @@ import numpy as np
 
 from smdownscale.config import run_grids
 from smdownscale.features import DAILY, STATIC, stack
+from smdownscale.grid import block_factor
 from smdownscale.harmonise import check_days
 from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows, file_days, read_rows
-from smdownscale.prediction import SOURCE_CODES, predict_block, resolve_models
+from smdownscale.prediction import SOURCE_CODES, predict_block, residual_correct, resolve_models
 from smdownscale.rule_io import provenance, setup_logging
 
 MEMBER_NAMES = {
@@ -31,7 +32,7 @@ def main(snakemake) -> None:
     cfg = snakemake.config
     mcfg = cfg["members"]
     period = snakemake.params.period
-    _, fine = run_grids(cfg)
+    coarse_grid, fine = run_grids(cfg)
     with open(snakemake.input.models, "rb") as f:
         bundle = pickle.load(f)
     with open(snakemake.input.meta) as f:
@@ -89,6 +90,15 @@ def main(snakemake) -> None:
     ndays = period.ndays
     block = chunk_aligned_rows(max(1, mcfg["chunk_cells"] // (fine.nlon * ndays)))
     n_region = n_missing = 0
+    correct = mcfg["residual_correction"]
+    if correct:
+        factor = block_factor(fine, coarse_grid)
+        block = max(factor, block // factor * factor)  # whole coarse blocks per row block
+        with netCDF4.Dataset(snakemake.input.coarse) as cnc:
+            check_days(snakemake.input.coarse, file_days(cnc), period.days)
+            coarse_sm = read_rows(cnc, "sm", slice(None))
+        n_blocks = {m: 0 for m in members}
+        attrs["residual_correction"] = "coarse residual added back to every member"
     with (
         netCDF4.Dataset(snakemake.input.predictors) as pred,
         netCDF4.Dataset(snakemake.input.static) as stat,
@@ -105,11 +115,18 @@ def main(snakemake) -> None:
             X = stack(daily, static, names)
             labels = np.ma.filled(reg.variables["region"][rows, :], -1)
             result, source = predict_block(X, labels, models, members)
+            if correct:
+                crows = slice(rows.start // factor, -(-rows.stop // factor))
+                for m in members:
+                    result[m], resid = residual_correct(result[m], coarse_sm[:, crows], factor)
+                    n_blocks[m] += int(np.isfinite(resid).sum())
             n_region += int((labels >= 0).sum()) * ndays
             n_missing += int(np.isnan(result[members[0]][:, labels >= 0]).sum())
             for m in members:
                 out.write(f"sm_{m}", result[m], rows=rows)
             out.write("model_source", source, rows=rows)
+    if correct:
+        log.info("residual correction: coarse cell-days corrected per member %s", n_blocks)
     log.info(
         "period %s: %d of %d regional fine cell-days without a prediction (%.1f %%: "
         "missing predictors or no model)",

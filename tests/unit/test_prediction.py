@@ -74,3 +74,26 @@ def test_a_period_without_any_model_predicts_nothing():
     )
     assert all(np.isnan(v).all() for v in result.values())
     assert (source == SOURCE_CODES["none"]).all()
+
+
+def test_residual_correction_matches_coarse_block_means_and_keeps_the_pattern():
+    from smdownscale.grid import block_mean
+    from smdownscale.prediction import residual_correct
+
+    rng = np.random.default_rng(0)
+    fine = rng.uniform(0.1, 0.3, (2, 6, 9)).astype(np.float32)
+    fine[0, 0, 0] = np.nan  # a missing fine cell: the rest of its block is matched
+    fine[1, 3:6, 0:3] = np.nan  # a block without any prediction: left alone
+    coarse = np.array([[[0.2, 0.25, np.nan], [0.3, 0.1, 0.15]]] * 2)
+    out, resid = residual_correct(fine, coarse, 3)
+    means = block_mean(out, 3, 1e-12)
+    have = np.isfinite(coarse) & np.isfinite(block_mean(fine, 3, 1e-12))
+    np.testing.assert_allclose(means[have], coarse[have], atol=1e-6)
+    # no coarse value: the block is unchanged; no prediction: stays missing
+    np.testing.assert_array_equal(out[:, 0:3, 6:9], fine[:, 0:3, 6:9])
+    assert np.isnan(out[1, 3:6, 0:3]).all() and np.isnan(out[0, 0, 0])
+    # the sub-block pattern is kept: differences within a block are unchanged
+    np.testing.assert_allclose(
+        out[0, 3:6, 3:6] - out[0, 3, 3], fine[0, 3:6, 3:6] - fine[0, 3, 3], atol=1e-6
+    )
+    assert np.isnan(resid[0, 0, 2]) and np.isnan(resid[1, 1, 0])

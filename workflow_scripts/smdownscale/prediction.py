@@ -86,3 +86,24 @@ def predict_block(
         for m in members:
             result[m][:, cells] = np.asarray(fitted[m].predict(Xc)).reshape(nt, -1)
     return result, source
+
+
+def residual_correct(
+    fine: np.ndarray, coarse: np.ndarray, factor: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Add back the coarse residual so each block's fine mean equals the coarse value.
+
+    METHOD.md section 6 (optional, off by default). ``fine`` (..., rows, cols) is a member's
+    fine prediction over whole coarse blocks, ``coarse`` (..., rows / factor, cols / factor)
+    the coarse observation. In each block with a coarse value and at least one predicted
+    fine cell, ``coarse - mean(fine over its predicted cells)`` is added to those cells, so
+    their mean becomes the coarse value exactly; the sub-block pattern is the member's.
+    Blocks without a coarse value (or without any prediction) are left as they are.
+    Returns the corrected float32 field and the per-block residual (NaN where none).
+    """
+    from .grid import block_mean
+
+    resid = np.asarray(coarse, dtype=np.float64) - block_mean(fine, factor, 1e-12)
+    full = np.repeat(np.repeat(resid, factor, axis=-2), factor, axis=-1)
+    out = np.where(np.isfinite(full), fine + full, fine).astype(np.float32)
+    return out, resid
