@@ -13,11 +13,11 @@ from smdownscale.config import run_grids
 from smdownscale.harmonise import (
     DAILY_PREDICTORS,
     check_days,
-    check_modis_name,
     composites_of_days,
     datetime64_days,
     fill_and_flag,
     flag_attrs,
+    modis_files_by_day,
     scratch_cubes,
 )
 from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows
@@ -42,12 +42,25 @@ def main(snakemake) -> None:
     days = period.days
     ntiles = len(modis_tiles_for_bbox(fine.bbox))
     composites, composite_of = composites_of_days(days)
-    lst_files = list(snakemake.input.mod11a1)
-    ndvi_files = list(snakemake.input.mod13a2)
-    if len(lst_files) != ntiles * len(days):
-        raise ValueError(f"expected {ntiles} MOD11A1 tiles for each of {len(days)} days")
-    if len(ndvi_files) != ntiles * len(composites):
-        raise ValueError(f"expected {ntiles} MOD13A2 tiles for each of the composites {composites}")
+    # granules the provider does not have (outages; real runs list only those that exist)
+    # are missing data: their cells stay NaN, flagged and gap-filled like clouds
+    lst_files = modis_files_by_day(snakemake.input.mod11a1, days, "MOD11A1")
+    ndvi_files = modis_files_by_day(snakemake.input.mod13a2, composites, "MOD13A2")
+    albedo_files = modis_files_by_day(snakemake.input.mcd43c3, days, "MCD43C3")
+    for name, files, per in (
+        ("MOD11A1", lst_files, ntiles),
+        ("MOD13A2", ndvi_files, ntiles),
+        ("MCD43C3", albedo_files, 1),
+    ):
+        for day, paths in files.items():
+            if len(paths) < per:
+                log.warning(
+                    "%s %s: %d of %d granule(s) absent at the provider: missing data",
+                    name,
+                    day,
+                    per - len(paths),
+                    per,
+                )
     fill = list(gcfg["predictors"]) if gcfg["enabled"] else []
     log.info(
         "period %s: %d days, %d MOD13A2 composite(s), %d MODIS tiles, fine grid %s; gap fill %s",
@@ -63,14 +76,14 @@ def main(snakemake) -> None:
 
     def modis_to_fine(tiles):
         nonlocal index
+        if not tiles:
+            return np.full(fine.shape, np.nan, dtype=np.float32)
         if index is None or [t.georef for t in tiles] != list(index.tiles):
             index = build_index([t.georef for t in tiles], fine)
         return apply_index(index, [t.values for t in tiles])
 
     def read_composite(k):
-        paths = ndvi_files[k * ntiles : (k + 1) * ntiles]
-        for p in paths:
-            check_modis_name(p, composites[k])
+        paths = ndvi_files[composites[k]]
         ndvi = modis_to_fine([read_mod13a2_ndvi(p, qc=pcfg["ndvi_qc"]) for p in paths])
         log.info(
             "MOD13A2 %s: %.1f %% of fine cells have NDVI",
@@ -94,14 +107,14 @@ def main(snakemake) -> None:
             if composite_of[i] != ndvi_k:
                 ndvi_k = composite_of[i]
                 ndvi = read_composite(ndvi_k)
-            paths = lst_files[i * ntiles : (i + 1) * ntiles]
-            for p in paths:
-                check_modis_name(p, day)
+            paths = lst_files[day]
             lst = modis_to_fine([read_mod11a1_lst(p, qc=pcfg["lst_qc"]) for p in paths])
-            check_modis_name(snakemake.input.mcd43c3[i], day)
-            albedo = albedo_to_grid(
-                read_mcd43c3_albedo(snakemake.input.mcd43c3[i], bbox=fine.bbox), fine
-            )
+            if albedo_files[day]:
+                albedo = albedo_to_grid(
+                    read_mcd43c3_albedo(albedo_files[day][0], bbox=fine.bbox), fine
+                )
+            else:
+                albedo = np.full(fine.shape, np.nan, dtype=np.float32)
             rain = read_imerg(snakemake.input.imerg[i], bbox=fine.bbox)
             check_days(snakemake.input.imerg[i], datetime64_days(rain["time"].values), [day])
             precip = imerg_to_grid(rain, fine, method=pcfg["precipitation_method"])

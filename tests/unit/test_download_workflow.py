@@ -4,7 +4,8 @@ One day over a 1.25 x 0.25 deg region (MODIS tile h26v05, SRTM tiles N39E110 and
 the catalogues (a fake NASA CMR on the same server) list every granule except the SRTM
 tile N39E111 (as over open sea), the MODIS family needs a bearer token, and the provider
 drops the first connection of the ESA CCI image half-way. The run must fetch every file
-byte-identical, never ask for the absent tile and still build the elevation map, write a
+byte-identical, never ask for the absent tile and still build the elevation map, treat a
+day without an MCD43C3 granule as missing albedo (not a failed period), write a
 manifest without the token; a second run must make no request at all; offline mode must
 stop before running anything, naming what is missing.
 """
@@ -25,7 +26,7 @@ from download_server import CMR_PATH, LocalServer
 from smdownscale import rawlayout
 from smdownscale.demo.write_esa_cci import write_esa_cci
 from smdownscale.demo.write_imerg import write_imerg
-from smdownscale.demo.write_modis import write_mcd43c3, write_mod11a1, write_mod13a2
+from smdownscale.demo.write_modis import write_mod11a1, write_mod13a2
 from smdownscale.demo.write_srtm import write_srtm_tile
 from smdownscale.grid import LatLonGrid
 
@@ -64,9 +65,7 @@ def _sources(d: Path) -> dict[str, Path]:
             d / "srtm.zip", 39, 110, np.full((1201, 1201), 1000.0)
         ),
     }
-    albedo = np.full((3600, 7200), np.nan, np.float32)
-    albedo[1000:1020, 5790:5830] = 0.2
-    out[rawlayout.mcd43c3(DAY)] = write_mcd43c3(d / "albedo.hdf", albedo, albedo, DAY)
+    # no MCD43C3 granule for the day (an outage): the catalogue does not list it
     tc = d / "pdsi.nc"
     import netCDF4
 
@@ -136,7 +135,11 @@ def snakemake(work: Path, configfile: Path, *args: str) -> subprocess.CompletedP
 def test_download_rules_fetch_verify_and_skip_absent_tiles(world) -> None:
     srv, work, configfile, src = world
     raw = work / "results" / "dlwf" / "raw"
-    targets = ["download_manifest", "results/dlwf/fine/static.nc"]
+    targets = [
+        "download_manifest",
+        "results/dlwf/fine/static.nc",
+        "results/dlwf/fine/predictors_2010-097.nc",
+    ]
     res = snakemake(work, configfile, *targets)
     if res.returncode != 0:
         logs = "\n".join(p.read_text()[-2000:] for p in (work / "results").rglob("*.log"))
@@ -146,6 +149,12 @@ def test_download_rules_fetch_verify_and_skip_absent_tiles(world) -> None:
     assert not (raw / rawlayout.srtm(39, 111)).exists()
     assert not any("N39E111" in r.path for r in srv.requests)  # never asked for
     assert (work / "results/dlwf/fine/static.nc").is_file()  # elevation without the sea tile
+    # the day without an MCD43C3 granule is missing albedo, not a failed period
+    import xarray as xr
+
+    with xr.open_dataset(work / "results/dlwf/fine/predictors_2010-097.nc") as pred:
+        assert bool(pred["albedo"].isnull().all()) and float(pred["lst"].notnull().mean()) > 0.5
+    assert not any("MCD43C3" in r.path and "/lp/" in r.path for r in srv.requests)
     esa = [r.range for r in srv.requests if r.path.startswith("/esa/")]
     assert esa[0] is None and esa[1].startswith("bytes=") and len(esa) == 2  # resumed
     manifest = (raw / "manifest.tsv").read_text().splitlines()
@@ -153,6 +162,7 @@ def test_download_rules_fetch_verify_and_skip_absent_tiles(world) -> None:
     assert all("\tdownload\t" in line for line in manifest[1:])
     logs = "".join(p.read_text() for p in (work / "results").rglob("*.log"))
     assert "do not exist at the provider and are skipped: SRTMGL3/N39E111" in logs
+    assert "MCD43C3 2010-04-07: 1 of 1 granule(s) absent at the provider: missing data" in logs
     for text in (res.stdout, res.stderr, logs, "\n".join(manifest)):
         assert TOKEN not in text
 

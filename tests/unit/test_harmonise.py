@@ -8,13 +8,13 @@ from smdownscale.grid import aggregate, region_grids
 from smdownscale.harmonise import (
     GAP_BITS,
     check_days,
-    check_modis_name,
     composites_of_days,
     datetime64_days,
     fill_and_flag,
     gap_flag,
     gapfill,
     locate_stations,
+    modis_files_by_day,
     observed_only,
     scratch_cubes,
 )
@@ -222,11 +222,17 @@ def test_check_days_names_file_and_both_dates():
         check_days("p.nc", days[:-1], days)
 
 
-def test_check_modis_name():
-    day = dt.date(2010, 4, 7)
-    check_modis_name("raw/MOD11A1/2010/MOD11A1.A2010097.h26v04.061.hdf", day)
-    with pytest.raises(ValueError, match=r"MOD11A1\.A2010098.*A2010097 \(2010-04-07\)"):
-        check_modis_name("raw/MOD11A1/2010/MOD11A1.A2010098.h26v04.061.hdf", day)
+def test_modis_files_grouped_by_day_with_absent_granules():
+    days = [dt.date(2010, 4, 7), dt.date(2010, 4, 8), dt.date(2010, 4, 9)]
+    paths = [
+        "raw/MOD11A1/2010/MOD11A1.A2010097.h26v04.061.hdf",
+        "raw/MOD11A1/2010/MOD11A1.A2010097.h26v05.061.hdf",
+        "raw/MOD11A1/2010/MOD11A1.A2010099.h26v05.061.hdf",  # h26v04 absent on the 9th
+    ]
+    got = modis_files_by_day(paths, days, "MOD11A1")
+    assert got == {days[0]: paths[:2], days[1]: [], days[2]: paths[2:]}  # the 8th: outage
+    with pytest.raises(ValueError, match=r"MOD11A1\.A2010100.*not a MOD11A1 file of any day"):
+        modis_files_by_day(["raw/MOD11A1/2010/MOD11A1.A2010100.h26v04.061.hdf"], days, "MOD11A1")
 
 
 def test_datetime64_days():

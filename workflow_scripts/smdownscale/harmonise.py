@@ -246,14 +246,26 @@ def check_days(path: str | Path, found: Sequence[dt.date], expected: Sequence[dt
         )
 
 
-def check_modis_name(path: str | Path, day: dt.date) -> None:
-    """Raise ValueError naming ``path`` when its MODIS date code (``AYYYYDDD``) is not ``day``'s."""
-    code = modis_date_code(day)
-    if f".{code}." not in Path(path).name:
-        raise ValueError(
-            f"{path}: file name does not carry {code} ({day}), the day it was read for; "
-            "the inputs are out of order"
-        )
+def modis_files_by_day(
+    paths: Sequence[str | Path], days: Sequence[dt.date], product: str
+) -> dict[dt.date, list[str]]:
+    """MODIS-family files (names carrying ``.AYYYYDDD.``) grouped by the day they hold.
+
+    Every day of ``days`` gets a list, empty where the provider has no granule (an outage:
+    the catalogue of real runs lists only granules that exist), so the caller treats that
+    day as missing data. A file for none of ``days`` raises ValueError naming it.
+    """
+    by_code = {modis_date_code(d): d for d in days}
+    out: dict[dt.date, list[str]] = {d: [] for d in days}
+    for p in paths:
+        found = [code for code in by_code if f".{code}." in Path(p).name]
+        if len(found) != 1:
+            raise ValueError(
+                f"{p}: not a {product} file of any day asked for ({days[0]}..{days[-1]}); "
+                "the inputs are out of order"
+            )
+        out[by_code[found[0]]].append(str(p))
+    return out
 
 
 def datetime64_days(values: np.ndarray) -> list[dt.date]:
