@@ -16,6 +16,7 @@ rule bma_station_pairs:
         stations=rules.harmonise_stations.output.table,
         regions=rules.regions.output.fine,
         members=expand(f"{RUN}/members/members_{{period}}.nc", period=PERIODS),
+        coarse=expand(f"{RUN}/coarse/coarse_{{period}}.nc", period=PERIODS),
     output:
         f"{BMA}/station_pairs.parquet",
     log:

@@ -1,8 +1,9 @@
 """Rule bma_station_pairs: every station-day matched with each member at the station's cell.
 
 One row per station-day with in-situ soil moisture inside the run: the station's daily
-value, its region, and each member's prediction at its fine cell (NaN where the member has
-none: predictor gap or no model). ``split`` says whether the day trains the weights.
+value, its region, each member's prediction at its fine cell (NaN where the member has
+none: predictor gap or no model) and the coarse product at its coarse cell (the baseline
+the validation scores against). ``split`` says whether the day trains the weights.
 """
 
 import netCDF4
@@ -12,6 +13,7 @@ import pandas as pd
 from smdownscale.atomic import atomic_path
 from smdownscale.bma_stations import daily_station_values, member_columns, split_days
 from smdownscale.config import bma_train_dates
+from smdownscale.harmonise import check_days
 from smdownscale.netcdf import file_days, read_cells
 from smdownscale.rule_io import setup_logging
 
@@ -22,7 +24,7 @@ def main(snakemake) -> None:
     members = cfg["members"]["use"]
     obs = daily_station_values(pd.read_parquet(snakemake.input.stations))
     sites = obs.drop_duplicates(["network", "station"])[
-        ["network", "station", "fine_row", "fine_col"]
+        ["network", "station", "fine_row", "fine_col", "coarse_row", "coarse_col"]
     ]
     with netCDF4.Dataset(snakemake.input.regions) as nc:
         region = read_cells(nc.variables["region"], sites.fine_row, sites.fine_col)
@@ -33,19 +35,22 @@ def main(snakemake) -> None:
     sites = sites[sites.region >= 0]
 
     pieces = []
-    for path in snakemake.input.members:
+    for path, cpath in zip(snakemake.input.members, snakemake.input.coarse, strict=True):
         with netCDF4.Dataset(path) as nc:
             days = pd.to_datetime(file_days(nc))
             vals = {
-                m: read_cells(nc.variables[f"sm_{m}"], sites.fine_row, sites.fine_col)
+                f"f_{m}": read_cells(nc.variables[f"sm_{m}"], sites.fine_row, sites.fine_col)
                 for m in members
             }
+        with netCDF4.Dataset(cpath) as nc:
+            check_days(cpath, file_days(nc), [d.date() for d in days])
+            vals["coarse"] = read_cells(nc.variables["sm"], sites.coarse_row, sites.coarse_col)
         frame = pd.DataFrame(
             {
                 "network": np.tile(sites.network.to_numpy(), len(days)),
                 "station": np.tile(sites.station.to_numpy(), len(days)),
                 "time": np.repeat(days.to_numpy(), len(sites)),
-                **{f"f_{m}": vals[m].reshape(-1) for m in members},
+                **{name: v.reshape(-1) for name, v in vals.items()},
             }
         )
         pieces.append(frame)

@@ -44,20 +44,16 @@ def daily_station_values(table: pd.DataFrame) -> pd.DataFrame:
     """One row per station-day: the mean of the station's accepted sensors that day.
 
     ``table`` is the harmonised station table (``stations.parquet``: network, station, lat,
-    lon, time, sm, fine_row, fine_col, ...). Rejected days (``sm`` NaN) are dropped.
+    lon, time, sm, fine_row, fine_col, coarse_row, coarse_col, ...); the cell columns present
+    are carried along. Rejected days (``sm`` NaN) are dropped.
     """
     ok = table[np.isfinite(table["sm"])]
     keys = [*KEY, "time"]
+    cells = [c for c in ("fine_row", "fine_col", "coarse_row", "coarse_col") if c in table]
+    first = {c: (c, "first") for c in ("lat", "lon", *cells)}
     out = (
         ok.groupby(keys, sort=True)
-        .agg(
-            lat=("lat", "first"),
-            lon=("lon", "first"),
-            fine_row=("fine_row", "first"),
-            fine_col=("fine_col", "first"),
-            y=("sm", "mean"),
-            n_sensors=("sm", "size"),
-        )
+        .agg(**first, y=("sm", "mean"), n_sensors=("sm", "size"))
         .reset_index()
     )
     return out
