@@ -21,6 +21,7 @@ include: "rules/aggregate.smk"
 include: "rules/regions.smk"
 include: "rules/members.smk"
 include: "rules/bma.smk"
+include: "rules/evaluate.smk"
 
 
 rule all:

@@ -43,6 +43,8 @@ COARSE_GRID, FINE_GRID = run_grids(config)
 MODIS_TILES = rawlayout.modis_tiles_for_bbox(FINE_GRID.bbox)
 SRTM_TILES = rawlayout.srtm_tiles_for_bbox(FINE_GRID.bbox)
 IS_DEMO = config["source"] == "demo"
+# the true 1 km field for scoring: the demo world's own, or a configured one, or none
+TRUTH = config["paths"]["truth"] or (f"{RUN}/truth/world_1km.nc" if IS_DEMO else None)
 
 
 wildcard_constraints:
@@ -199,8 +201,25 @@ def all_outputs():
         f"{RUN}/bma/station_series.parquet",
     ]
     out += expand(f"{RUN}/product/sm_1km_{{period}}.nc", period=PERIODS)
+    out += [f"{RUN}/validation/summary.json", f"{RUN}/validation/station_scores.csv"]
     if not IS_DEMO:
         out.append(f"{RAW}/manifest.tsv")
+    return out
+
+
+def summary_inputs(wildcards):
+    """What the validation summary reads (the truth scores only where a truth exists)."""
+    out = {
+        "table": f"{RUN}/validation/table4_stations.csv",
+        "folds": f"{RUN}/bma/station_folds.csv",
+        "posteriors": f"{RUN}/bma/posteriors_all.csv",
+        "kriging": f"{RUN}/bma/kriging.csv",
+        "heterogeneity": expand(
+            f"{RUN}/validation/heterogeneity/{{period}}.csv", period=PERIODS
+        ),
+    }
+    if TRUTH:
+        out["truth"] = f"{RUN}/validation/truth_scores.csv"
     return out
 
 

@@ -338,3 +338,26 @@ def test_products_pass_the_cf_checker(run_dir):
     ds = xr.open_dataset(run_dir / "product" / "sm_1km_2010-113.nc")
     assert ds["lat"].attrs["units"] == "degrees_north" and ds["time"].dtype.kind == "M"
     assert ds["quality_flag"].attrs["flag_meanings"].split()[0] == "predictors_gap_filled"
+
+
+def test_validation_tables_and_summary(run_dir, cfg):
+    import json
+
+    val = run_dir / "validation"
+    table = pd.read_csv(val / "table4_stations.csv")
+    assert {"All", "Mid"} == set(table.subset) and "BMA held-out" in set(table["product"])
+    assert (table.n[table.subset == "All"] > 0).all()
+    series = pd.read_parquet(run_dir / "bma" / "station_series.parquet")
+    ev = series[(series.split == "eval") & series.complete & series.coarse.notna()]
+    pooled = table[(table.network == "all networks") & (table.subset == "All")]
+    assert (pooled.n <= len(ev)).all()  # evaluation days only
+    summary = json.loads((val / "summary.json").read_text())
+    assert summary["weight_training_days"][1] == cfg["bma"]["train_end"]
+    assert set(summary["verdict"]) >= {"bma_heldout_rmse_below_coarse", "best_member_at_stations"}
+    truth = pd.read_csv(val / "truth_scores.csv").set_index("product")
+    assert truth.loc["coarse product (repeated over its block)", "within_cell"].startswith(
+        "undefined"
+    )
+    assert -1 <= truth.loc["product sm", "within_cell_r"] <= 1
+    het = pd.read_csv(val / "heterogeneity.csv")
+    assert {"cv", "morans_i"} == set(het.statistic) and "coarse product" in set(het["product"])

@@ -1,0 +1,105 @@
+# Validation (METHOD.md section 10): station scores on the evaluation days (Table 4),
+# heterogeneity (Table S3), scores against a synthetic truth where one exists, the summary.
+
+VAL = f"{RUN}/validation"
+
+
+rule validate_stations:
+    """Every product against the stations on the evaluation days: Table 4 and per station."""
+    input:
+        series=rules.bma_station_series.output[0],
+    output:
+        table=report(
+            f"{VAL}/table4_stations.csv",
+            caption="report/table4.rst",
+            category="Validation",
+        ),
+        stations=report(
+            f"{VAL}/station_scores.csv",
+            caption="report/station_scores.rst",
+            category="Validation",
+        ),
+    log:
+        f"{LOGS}/validate_stations.log",
+    conda:
+        "../envs/bayes.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        settings=settings("members", "bma"),
+    script:
+        "../workflow_scripts/validate_stations.py"
+
+
+rule heterogeneity_period:
+    """Daily CV and Moran's I of the coarse product, each member and the product."""
+    input:
+        coarse=f"{RUN}/coarse/coarse_{{period}}.nc",
+        members=f"{RUN}/members/members_{{period}}.nc",
+        product=f"{RUN}/product/sm_1km_{{period}}.nc",
+    output:
+        f"{VAL}/heterogeneity/{{period}}.csv",
+    log:
+        f"{LOGS}/heterogeneity_period/{{period}}.log",
+    conda:
+        "../envs/bayes.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        settings=settings("members"),
+    script:
+        "../workflow_scripts/heterogeneity_period.py"
+
+
+if TRUTH:
+
+    rule validate_truth:
+        """Every product against the synthetic truth at every fine cell of the evaluation days."""
+        input:
+            truth=TRUTH,
+            coarse=expand(f"{RUN}/coarse/coarse_{{period}}.nc", period=PERIODS),
+            members=expand(f"{RUN}/members/members_{{period}}.nc", period=PERIODS),
+            products=expand(f"{RUN}/product/sm_1km_{{period}}.nc", period=PERIODS),
+        output:
+            report(
+                f"{VAL}/truth_scores.csv",
+                caption="report/truth_scores.rst",
+                category="Validation",
+            ),
+        log:
+            f"{LOGS}/validate_truth.log",
+        conda:
+            "../envs/bayes.yaml"
+        threads: 1
+        resources:
+            mem_mb=6000,
+        params:
+            settings=settings("members", "bma"),
+        script:
+            "../workflow_scripts/validate_truth.py"
+
+
+rule validation_summary:
+    """Headline figures as JSON, and the heterogeneity table (means over the days)."""
+    input:
+        unpack(summary_inputs),
+    output:
+        summary=f"{VAL}/summary.json",
+        heterogeneity=report(
+            f"{VAL}/heterogeneity.csv",
+            caption="report/heterogeneity.rst",
+            category="Validation",
+        ),
+    log:
+        f"{LOGS}/validation_summary.log",
+    conda:
+        "../envs/bayes.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        settings=settings("members", "bma"),
+    script:
+        "../workflow_scripts/validation_summary.py"
