@@ -21,6 +21,11 @@ $(STAMP): envs/requirements.lock pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
+	$(MAKE) --no-print-directory report
+
+# the Snakemake HTML report of the demo run (every figure and table with its caption)
+report: $(STAMP)
+	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --report results/demo/report.html
 
 dryrun: $(STAMP)
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES) -n
