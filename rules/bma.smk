@@ -89,6 +89,7 @@ rule bma_weights:
             caption="report/kriging.rst",
             category="BMA",
         ),
+        variogram=f"{BMA}/variogram.csv",
         figure=report(
             f"{BMA}/weights.png",
             caption="report/weights.rst",

@@ -202,6 +202,7 @@ def all_outputs():
     ]
     out += expand(f"{RUN}/product/sm_1km_{{period}}.nc", period=PERIODS)
     out += [f"{RUN}/validation/summary.json", f"{RUN}/validation/station_scores.csv"]
+    out += [f"{FIGURES}/variogram.png"]
     if not IS_DEMO:
         out.append(f"{RAW}/manifest.tsv")
     return out
@@ -217,6 +218,64 @@ def summary_inputs(wildcards):
         "heterogeneity": expand(
             f"{RUN}/validation/heterogeneity/{{period}}.csv", period=PERIODS
         ),
+    }
+    if TRUTH:
+        out["truth"] = f"{RUN}/validation/truth_scores.csv"
+    return out
+
+
+def map_days():
+    """The 15th of each month of the run (the days the report maps)."""
+    days = [d for p in PERIODS.values() for d in p.days if d.day == 15]
+    return days or [next(iter(PERIODS.values())).days[0]]
+
+
+FIGURES = f"{RUN}/validation/figures"
+FIGURE_CAPTIONS = {
+    "sd_weights": "fig_sd_weights.rst",
+    "scatter": "fig_scatter.rst",
+    "timeseries": "fig_timeseries.rst",
+    "distributions": "fig_distributions.rst",
+    "table4": "table4.rst",
+    "heterogeneity": "heterogeneity.rst",
+    "weights": "fig_weight_intervals.rst",
+    "variogram": "fig_variogram.rst",
+}
+
+
+def captioned(path, caption, **kwargs):
+    """``path`` as a report item of category Figures with ``rules/report/<caption>``."""
+    return report(path, caption=f"report/{caption}", category="Figures", **kwargs)
+
+
+def figure_outputs():
+    """Named outputs of the figure rule, each a captioned report item."""
+    out = {
+        "maps": [
+            captioned(f"{FIGURES}/maps_{d}.png", "fig_maps.rst", subcategory="Maps")
+            for d in map_days()
+        ]
+    }
+    names = dict(FIGURE_CAPTIONS)
+    if TRUTH:
+        names["truth"] = "truth_scores.rst"
+    for name, caption in names.items():
+        out[name] = captioned(f"{FIGURES}/{name}.png", caption)
+    return out
+
+
+def figure_inputs(wildcards):
+    out = {
+        "series": f"{RUN}/bma/station_series.parquet",
+        "coarse": expand(f"{RUN}/coarse/coarse_{{period}}.nc", period=PERIODS),
+        "members": expand(f"{RUN}/members/members_{{period}}.nc", period=PERIODS),
+        "products": expand(f"{RUN}/product/sm_1km_{{period}}.nc", period=PERIODS),
+        "predictors": expand(f"{RUN}/fine/predictors_{{period}}.nc", period=PERIODS),
+        "weights": f"{RUN}/bma/weights.nc",
+        "posteriors": f"{RUN}/bma/posteriors_all.csv",
+        "variogram": f"{RUN}/bma/variogram.csv",
+        "table": f"{RUN}/validation/table4_stations.csv",
+        "heterogeneity": f"{RUN}/validation/heterogeneity.csv",
     }
     if TRUTH:
         out["truth"] = f"{RUN}/validation/truth_scores.csv"

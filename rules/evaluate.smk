@@ -103,3 +103,24 @@ rule validation_summary:
         settings=settings("members", "bma"),
     script:
         "../workflow_scripts/validation_summary.py"
+
+
+rule validation_figures:
+    """The report's figures: maps, sd and weights, stations, distributions, tables."""
+    input:
+        unpack(figure_inputs),
+    output:
+        **figure_outputs(),
+    log:
+        f"{LOGS}/validation_figures.log",
+    conda:
+        "../envs/bayes.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    params:
+        periods=list(PERIODS.values()),
+        map_days=map_days(),
+        settings=settings("members", "bma"),
+    script:
+        "../workflow_scripts/validation_figures.py"

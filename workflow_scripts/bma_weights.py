@@ -20,7 +20,12 @@ import pandas as pd
 from smdownscale.atomic import atomic_path
 from smdownscale.bma_stations import parameter_columns, parameter_kriging, usable_stations
 from smdownscale.config import run_grids
-from smdownscale.kriging import SOURCE_ALL_STATIONS, SOURCE_KRIGED, SOURCE_REGION
+from smdownscale.kriging import (
+    SOURCE_ALL_STATIONS,
+    SOURCE_KRIGED,
+    SOURCE_REGION,
+    variogram_table,
+)
 from smdownscale.netcdf import GridFileWriter, VarSpec
 from smdownscale.rule_io import provenance, setup_logging
 
@@ -176,6 +181,8 @@ def main(snakemake) -> None:
     )
     with atomic_path(snakemake.output.summary) as tmp:
         summary.to_csv(tmp, index=False)
+    with atomic_path(snakemake.output.variogram) as tmp:
+        variogram_table(fit).to_csv(tmp, index=False, float_format="%.6g")
 
 
 if __name__ == "__main__":

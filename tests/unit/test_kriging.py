@@ -347,3 +347,16 @@ def test_stations_with_missing_parameters_are_dropped(field_stations):
         bad = dict(table)
         bad["w_rf"] = table["w_rf"] + 0.5
         ParameterKriging(bad, lon, lat)
+
+
+def test_variogram_table_holds_the_bins_and_the_fitted_curve(field_stations):
+    from smdownscale.kriging import variogram_table
+
+    lon, lat, z = field_stations
+    fit = fit_variogram(lon, lat, z)
+    table = variogram_table(fit, n_model=50)
+    emp = table[table.kind == "empirical"]
+    np.testing.assert_allclose(emp.gamma, fit.gamma)
+    model = table[table.kind == "model"]
+    assert len(model) == 50 and model.gamma.iloc[0] == pytest.approx(fit.nugget_fraction)
+    assert model.gamma.is_monotonic_increasing and model.gamma.max() <= 1.0 + 1e-9

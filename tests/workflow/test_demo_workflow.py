@@ -361,3 +361,15 @@ def test_validation_tables_and_summary(run_dir, cfg):
     assert -1 <= truth.loc["product sm", "within_cell_r"] <= 1
     het = pd.read_csv(val / "heterogeneity.csv")
     assert {"cv", "morans_i"} == set(het.statistic) and "coarse product" in set(het["product"])
+
+
+def test_figures_and_the_html_report(run_dir):
+    figs = run_dir / "validation" / "figures"
+    for name in ("scatter", "timeseries", "distributions", "table4", "heterogeneity", "truth",
+                 "weights", "variogram", "sd_weights", "maps_2010-04-15"):  # fmt: skip
+        assert (figs / f"{name}.png").stat().st_size > 10_000, name
+    report = run_dir / "report.html"
+    res = snakemake(run_dir.parents[1], CONFIG, "--report", str(report))
+    assert res.returncode == 0, res.stderr[-3000:]
+    html = report.read_text(errors="ignore")
+    assert len(html) > 1_000_000 and "Table 4" in html and "within-coarse-cell" in html

@@ -115,6 +115,7 @@ from typing import Any
 
 import gstools as gs
 import numpy as np
+import pandas as pd
 import xarray as xr
 from scipy import linalg
 from scipy.spatial.distance import cdist, pdist
@@ -1201,3 +1202,27 @@ def krige_parameters(
     """
     params = ParameterKriging(table, lon, lat, settings, station_regions, columns)
     return params.on_grid(grid, cell_regions, None, dtype)
+
+
+def variogram_table(fit: VariogramFit, n_model: int = 100) -> pd.DataFrame:
+    """The empirical pooled variogram and the fitted model's curve, for plots and reports.
+
+    Rows with ``kind == "empirical"``: each usable bin's mean lag (km), pooled normalised
+    semivariance and station pairs. Rows with ``kind == "model"``: the fitted normalised
+    model's semivariance at ``n_model`` lags from 0 to the largest binned lag (present also
+    for a fit that was rejected after fitting, e.g. for its R2, so the report can show why).
+    """
+    rows = [
+        {"kind": "empirical", "lag_km": float(h), "gamma": float(g), "pairs": int(n)}
+        for h, g, n in zip(fit.lag_km, fit.gamma, fit.pairs, strict=True)
+    ]
+    ok = math.isfinite(fit.len_scale_km) and math.isfinite(fit.nugget_fraction)
+    if ok and fit.lag_km.size:
+        model = normalised_model(fit.family, fit.len_scale_km, fit.nugget_fraction, **fit.shape)
+        lags = np.linspace(0.0, float(np.max(fit.lag_km)), n_model)
+        gam = model.variogram(great_circle_to_chordal_km(lags))
+        rows += [
+            {"kind": "model", "lag_km": float(h), "gamma": float(g), "pairs": 0}
+            for h, g in zip(lags, gam, strict=True)
+        ]
+    return pd.DataFrame(rows, columns=["kind", "lag_km", "gamma", "pairs"])
