@@ -12,7 +12,13 @@ import netCDF4
 import numpy as np
 import pandas as pd
 
-from smdownscale.bma import best_member_table, bma_moments, clip_physical, equal_weight
+from smdownscale.bma import (
+    best_member_table,
+    bma_moments,
+    chosen_member,
+    clip_physical,
+    equal_weight,
+)
 from smdownscale.config import run_grids
 from smdownscale.harmonise import check_days
 from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows, file_days, read_rows
@@ -146,12 +152,7 @@ def main(snakemake) -> None:
                 elif ens == "mean":
                     mean, sd = equal_weight(f)
                 else:
-                    mean = np.full(f.shape[:3], np.nan, dtype=np.float32)
-                    sd = np.full(f.shape[:3], np.nan, dtype=np.float32)
-                    for region, (j, rmse) in choice.items():
-                        cells = labels == region
-                        mean[:, cells] = f[:, cells, j]
-                        sd[:, cells] = rmse
+                    mean, sd = chosen_member(f, labels, choice)
                 missing = ~np.isfinite(mean)
                 mean, low, high = clip_physical(mean, b["porosity"])
                 sd = np.where(missing, np.nan, sd)

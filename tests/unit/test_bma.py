@@ -164,3 +164,27 @@ def test_clip_and_alternatives():
     assert bma.best_member({"rf": 0.03, "svr": 0.02, "xgb": 0.02}, ["rf", "xgb", "svr"]) == "xgb"
     with pytest.raises(bma.BMAError, match="no held-out RMSE"):
         bma.best_member({"rf": np.nan}, ["rf"])
+
+
+def test_best_member_table_and_chosen_member_block():
+    import pandas as pd
+
+    scores = pd.DataFrame(
+        {
+            "period": ["p1"] * 4 + ["p2"] * 2,
+            "region": [0, 0, 1, 1, 0, 0],
+            "member": ["rf", "xgb", "rf", "xgb", "rf", "xgb"],
+            "rmse": [0.03, 0.02, 0.01, 0.05, np.nan, 0.04],
+        }
+    )
+    best = bma.best_member_table(scores, ["rf", "xgb"])
+    assert best.to_dict("records") == [
+        {"period": "p1", "region": 0, "member": "xgb", "rmse": 0.02},
+        {"period": "p1", "region": 1, "member": "rf", "rmse": 0.01},
+        {"period": "p2", "region": 0, "member": "xgb", "rmse": 0.04},
+    ]
+    f = np.stack([np.full((2, 2, 3), 0.1), np.full((2, 2, 3), 0.3)], axis=-1)  # rf, xgb
+    labels = np.array([[0, 0, 1], [1, -1, 2]])
+    mean, sd = bma.chosen_member(f, labels, {0: (1, 0.02), 1: (0, 0.01)})
+    np.testing.assert_allclose(mean[0], [[0.3, 0.3, 0.1], [0.1, np.nan, np.nan]])
+    np.testing.assert_allclose(sd[1], [[0.02, 0.02, 0.01], [0.01, np.nan, np.nan]])

@@ -384,3 +384,22 @@ def best_member_table(scores, members: Sequence[str]):
             continue
         rows.append({"period": period, "region": int(region), "member": m, "rmse": table[m]})
     return pd.DataFrame(rows, columns=["period", "region", "member", "rmse"])
+
+
+def chosen_member(
+    f: np.ndarray, labels: np.ndarray, choice: Mapping[int, tuple[int, float]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``best`` or single-member ensemble of a block.
+
+    ``f`` (days, rows, cols, K) member forecasts; ``labels`` (rows, cols) region per cell;
+    ``choice`` region -> (member index, held-out RMSE). Each region's cells take that
+    member's value, with its RMSE as ``sd``; cells of a region without a choice (or outside
+    every region) are NaN.
+    """
+    mean = np.full(f.shape[:3], np.nan, dtype=np.float32)
+    sd = np.full(f.shape[:3], np.nan, dtype=np.float32)
+    for region, (j, rmse) in choice.items():
+        cells = labels == region
+        mean[:, cells] = f[:, cells, j]
+        sd[:, cells] = rmse
+    return mean, sd
