@@ -9,6 +9,7 @@ from smdownscale import rawlayout
 from smdownscale.calendar import composite_starts
 from smdownscale.config import (
     ConfigError,
+    bma_eval_dates,
     prepare_config,
     run_dates,
     run_grids,
@@ -43,6 +44,13 @@ COARSE_GRID, FINE_GRID = run_grids(config)
 MODIS_TILES = rawlayout.modis_tiles_for_bbox(FINE_GRID.bbox)
 SRTM_TILES = rawlayout.srtm_tiles_for_bbox(FINE_GRID.bbox)
 IS_DEMO = config["source"] == "demo"
+_eval = bma_eval_dates(config)
+if _eval[0] > _eval[1]:
+    logger.warning(
+        "no evaluation day: the BMA weights train on every day of the run "
+        "(bma.train_end unset or at the run's end); the validation stage will stop. Set "
+        "bma.train_end (and bma.eval_start/eval_end) to keep days for evaluation."
+    )
 # the true 1 km field for scoring: the demo world's own, or a configured one, or none
 TRUTH = config["paths"]["truth"] or (f"{RUN}/truth/world_1km.nc" if IS_DEMO else None)
 
@@ -211,6 +219,7 @@ def all_outputs():
 def summary_inputs(wildcards):
     """What the validation summary reads (the truth scores only where a truth exists)."""
     out = {
+        "series": f"{RUN}/bma/station_series.parquet",
         "table": f"{RUN}/validation/table4_stations.csv",
         "folds": f"{RUN}/bma/station_folds.csv",
         "posteriors": f"{RUN}/bma/posteriors_all.csv",

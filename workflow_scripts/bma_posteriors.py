@@ -10,7 +10,7 @@ import pandas as pd
 
 from smdownscale.atomic import atomic_path
 from smdownscale.bma import SamplerSettings
-from smdownscale.bma_stations import KEY, posterior_table
+from smdownscale.bma_stations import KEY, posterior_table, read_station_table
 from smdownscale.rule_io import setup_logging
 
 
@@ -20,7 +20,7 @@ def main(snakemake) -> None:
     b = cfg["bma"]
     members = cfg["members"]["use"]
     fold = snakemake.wildcards.fold
-    folds = pd.read_csv(snakemake.input.folds)
+    folds = read_station_table(snakemake.input.folds)
     train = folds[folds.takes_part]
     if fold != "all":
         train = train[train.fold != int(fold)]

@@ -29,7 +29,7 @@ from smdownscale.rule_io import provenance, setup_logging
 FLAGS = {
     "predictors_gap_filled": 1,
     "no_prediction": 2,
-    "parameters_from_region_mean": 4,
+    "parameters_from_station_means": 4,
     "model_from_fallback": 8,
     "clipped_at_zero": 16,
     "clipped_at_porosity": 32,
@@ -147,7 +147,7 @@ def main(snakemake) -> None:
                     mean, sd = bma_moments(w, a, bb, sigma, f)
                     wsrc = np.ma.filled(weights.variables["weights_source"][rows, :], -1)
                     fallback = wsrc > 0
-                    flag[:, fallback] |= FLAGS["parameters_from_region_mean"]
+                    flag[:, fallback] |= FLAGS["parameters_from_station_means"]
                     counts["param_fallback"] += int(fallback.sum()) * ndays
                 elif ens == "mean":
                     mean, sd = equal_weight(f)

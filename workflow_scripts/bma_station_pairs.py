@@ -12,7 +12,7 @@ import pandas as pd
 
 from smdownscale.atomic import atomic_path
 from smdownscale.bma_stations import daily_station_values, member_columns, split_days
-from smdownscale.config import bma_train_dates
+from smdownscale.config import bma_eval_dates, bma_train_dates
 from smdownscale.harmonise import check_days
 from smdownscale.netcdf import file_days, read_cells
 from smdownscale.rule_io import setup_logging
@@ -58,13 +58,14 @@ def main(snakemake) -> None:
     pairs = obs.merge(sites[["network", "station", "region"]], on=["network", "station"])
     pairs = pairs.merge(forecasts, on=["network", "station", "time"], how="left")
     t0, t1 = bma_train_dates(cfg)
-    pairs["split"] = split_days(pairs["time"], t0, t1)
+    e0, e1 = bma_eval_dates(cfg)
+    pairs["split"] = split_days(pairs["time"], (t0, t1), (e0, e1))
     cols = member_columns(members)
     complete = np.isfinite(pairs[cols].to_numpy()).all(axis=1)
     pairs["complete"] = complete
     log.info(
         "%d station-days at %d stations; %d with every member (%d training days %s..%s, "
-        "%d evaluation days); %d without a member value (predictor gap or no model)",
+        "%d evaluation days %s..%s); %d without a member value (predictor gap or no model)",
         len(pairs),
         len(sites),
         int(complete.sum()),
@@ -72,6 +73,8 @@ def main(snakemake) -> None:
         t0,
         t1,
         int((complete & (pairs.split == "eval")).sum()),
+        e0,
+        e1,
         int((~complete).sum()),
     )
     with atomic_path(snakemake.output[0]) as tmp:

@@ -18,6 +18,7 @@ from smdownscale.bma_stations import (
     member_columns,
     moments_from_parameters,
     parameter_kriging,
+    read_station_table,
     usable_stations,
 )
 from smdownscale.config import run_periods
@@ -46,7 +47,7 @@ def main(snakemake) -> None:
     b = cfg["bma"]
     members = cfg["members"]["use"]
     pairs = pd.read_parquet(snakemake.input.pairs)
-    folds = pd.read_csv(snakemake.input.folds)
+    folds = read_station_table(snakemake.input.folds)
     pairs = pairs.merge(folds[[*KEY, "fold", "takes_part"]], on=KEY, how="inner")
     pairs = pairs.sort_values([*KEY, "time"]).reset_index(drop=True)
     sites = folds[[*KEY, "lat", "lon", "region", "fold"]]
@@ -61,8 +62,12 @@ def main(snakemake) -> None:
         held = sites[sites.fold == fold]
         sel = (out.fold == fold).to_numpy()
         if train.empty:
-            log.warning("fold %d: no usable training station; its stations get no BMA", fold)
-            continue
+            raise ValueError(
+                f"fold {fold}: no training station whose chain passed the diagnostics ({path}), "
+                f"so its {len(held)} stations would have no held-out BMA value and would drop "
+                "out of the validation; lower bma.folds or bma.min_pairs, or lengthen the "
+                "chains (bma.steps)"
+            )
         pk = parameter_kriging(train, members, b["kriging"])
         mean, sd, src = bma_at(pk, held, out.loc[sel], members, b["porosity"])
         out.loc[sel, "bma_heldout"] = mean

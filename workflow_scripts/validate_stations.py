@@ -3,7 +3,8 @@
 Every product is scored against the in-situ daily values on the same station-days (those
 with every product): the coarse product at the station's coarse cell, each member, the
 member mean, the best member per period, BMA in-sample and BMA held-out. Only evaluation
-days are used (after ``bma.train_end``), so nothing that trained the weights is scored.
+days are used (``bma.eval_start/eval_end``, disjoint from the training days), so nothing
+that trained the weights is scored.
 """
 
 import pandas as pd
@@ -29,8 +30,8 @@ def main(snakemake) -> None:
     if pairs.empty:
         raise ValueError(
             f"no evaluation station-day has every product ({n_eval} evaluation days in "
-            f"{snakemake.input.series}): the validation needs days after bma.train_end with "
-            "station data; move bma.train_end earlier or extend the run"
+            f"{snakemake.input.series}): the validation needs evaluation days with station "
+            "data; set bma.train_end before the run's end, or bma.eval_start/eval_end"
         )
     log.info(
         "%d of %d evaluation station-days have every product (%d stations); training days "

@@ -12,17 +12,18 @@ import numpy as np
 import xarray as xr
 
 from smdownscale.atomic import atomic_path
-from smdownscale.config import bma_train_dates, run_grids
+from smdownscale.config import bma_eval_dates, run_grids
 from smdownscale.grid import block_factor
 from smdownscale.netcdf import file_days, read_rows
 from smdownscale.rule_io import setup_logging
 from smdownscale.validation import repeat_blocks, truth_scores
 
 
-def eval_days_of(path, after):
+def eval_days_of(path, first, last):
     with netCDF4.Dataset(path) as nc:
         days = file_days(nc)
-    return [i for i, d in enumerate(days) if d > after], [d for d in days if d > after]
+    keep = [i for i, d in enumerate(days) if first <= d <= last]
+    return keep, [days[i] for i in keep]
 
 
 def main(snakemake) -> None:
@@ -31,14 +32,14 @@ def main(snakemake) -> None:
     members = cfg["members"]["use"]
     coarse_grid, fine = run_grids(cfg)
     factor = block_factor(fine, coarse_grid)
-    _, train_end = bma_train_dates(cfg)
+    e0, e1 = bma_eval_dates(cfg)
     fields = {"coarse product (repeated over its block)": [], **{m: [] for m in members}}
     fields["product sm"] = []
     days = []
     for cpath, mpath, ppath in zip(
         snakemake.input.coarse, snakemake.input.members, snakemake.input.products, strict=True
     ):
-        idx, d = eval_days_of(ppath, train_end)
+        idx, d = eval_days_of(ppath, e0, e1)
         if not idx:
             continue
         days += d
@@ -52,7 +53,7 @@ def main(snakemake) -> None:
         with netCDF4.Dataset(ppath) as nc:
             fields["product sm"].append(read_rows(nc, "sm", slice(None))[idx])
     if not days:
-        raise ValueError(f"no evaluation day after bma.train_end ({train_end}) in the run")
+        raise ValueError(f"no evaluation day ({e0}..{e1}, bma.eval_start/eval_end) in the run")
     stacked = {k: np.concatenate(v) for k, v in fields.items()}
     with xr.open_dataset(snakemake.input.truth) as world:
         truth = (

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from smdownscale.atomic import atomic_path, write_text_atomic
-from smdownscale.config import bma_train_dates, digest, run_dates
+from smdownscale.bma_stations import read_station_table
+from smdownscale.config import bma_eval_dates, bma_train_dates, digest, run_dates
 from smdownscale.rule_io import code_version, setup_logging
 from smdownscale.validation import ALL_NETWORKS
 
@@ -46,8 +47,17 @@ def main(snakemake) -> None:
         "bma_heldout_rmse_below_best_member": heldout["rmse"] < members[best]["rmse"],
         "bma_heldout_r_above_best_member": heldout["r"] > members[best]["r"],
     }
-    folds = pd.read_csv(snakemake.input.folds)
-    post = pd.read_csv(snakemake.input.posteriors)
+    series = pd.read_parquet(snakemake.input.series)
+    ev = series[series.split == "eval"]
+    coverage = {
+        "evaluation_station_days": int(len(ev)),
+        "with_every_member": int(ev.complete.sum()),
+        "with_heldout_bma": int(np.isfinite(ev.bma_heldout).sum()),
+        "with_coarse_product": int(np.isfinite(ev.coarse).sum()),
+        "scored_in_table4": int(allp["BMA held-out"]["n"]),
+    }
+    folds = read_station_table(snakemake.input.folds)
+    post = read_station_table(snakemake.input.posteriors)
     kriging = pd.read_csv(snakemake.input.kriging)
     het = pd.concat([pd.read_csv(p) for p in snakemake.input.heterogeneity])
     means = (
@@ -66,6 +76,7 @@ def main(snakemake) -> None:
         "config_digest": digest(cfg),
         "dates": [str(d) for d in run_dates(cfg)],
         "weight_training_days": [str(d) for d in bma_train_dates(cfg)],
+        "evaluation_days": [str(d) for d in bma_eval_dates(cfg)],
         "ensemble": cfg["bma"]["ensemble"],
         "stations": {
             "with_pairs": int(len(folds)),
@@ -74,6 +85,7 @@ def main(snakemake) -> None:
             "kriged": bool(kriging.kriged.all()),
             "kriging_fallback": ", ".join(sorted(set(kriging.fallback_reason.dropna()))),
         },
+        "evaluation_coverage": coverage,
         "station_scores_evaluation_days": stations,
         "verdict": verdict,
         "heterogeneity_mean_over_days": {},

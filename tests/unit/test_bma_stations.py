@@ -37,7 +37,13 @@ def test_daily_values_average_sensors_and_drop_rejected_days():
     out = daily_station_values(table)
     assert out.time.tolist() == [t[0], t[3]]
     assert out.y.tolist() == pytest.approx([0.25, 0.1]) and out.n_sensors.tolist() == [2, 1]
-    assert split_days(out.time, "2010-05-01", "2010-05-02").tolist() == ["train", "eval"]
+    train, evaluation = ("2010-05-01", "2010-05-01"), ("2010-05-03", "2010-05-31")
+    assert split_days(out.time, train, evaluation).tolist() == ["train", "eval"]
+    # a day in neither window (e.g. a tuning year) neither trains nor is scored
+    assert split_days(out.time, train, ("2010-06-01", "2010-06-30")).tolist() == [
+        "train",
+        "other",
+    ]
 
 
 def test_folds_are_spatial_balanced_and_never_train_on_their_own_stations():

@@ -159,6 +159,10 @@ def test_command_line_strings_take_the_schema_type():
         ({"train_start": "2010-07-01", "train_end": "2010-05-01"}, "is before 'bma.train_start'"),
         ({"train_start": "2012-01-01", "train_end": "2012-12-31"}, "do not overlap the run's"),
         ({"walkers": 8, "n_members": 5}, "'bma.walkers' (8) must be at least twice"),
+        (
+            {"train_end": "2010-06-30", "eval_start": "2010-06-01"},
+            "overlap the weight-training days (2010-04-07..2010-06-30)",
+        ),
     ],
 )
 def test_bma_settings_that_cannot_work_are_named(bma, message):

@@ -59,11 +59,16 @@ def daily_station_values(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def split_days(time: pd.Series, train_start, train_end) -> np.ndarray:
-    """``"train"`` for days inside the weight-training window, else ``"eval"``."""
+def split_days(time: pd.Series, train: tuple, evaluation: tuple) -> np.ndarray:
+    """``"train"`` inside the weight-training window, ``"eval"`` inside the evaluation
+    window (first and last day of each), ``"other"`` elsewhere (e.g. tuning years), which
+    neither trains nor is scored."""
     t = pd.to_datetime(time)
-    inside = (t >= pd.Timestamp(train_start)) & (t <= pd.Timestamp(train_end))
-    return np.where(inside, "train", "eval")
+
+    def within(window: tuple) -> np.ndarray:
+        return ((t >= pd.Timestamp(window[0])) & (t <= pd.Timestamp(window[1]))).to_numpy()
+
+    return np.where(within(train), "train", np.where(within(evaluation), "eval", "other"))
 
 
 def station_seed(seed: int, network: str, station: str) -> int:
@@ -196,7 +201,25 @@ def posterior_table(
                 d.ess,
                 "" if d.converged else " -- FLAGGED: " + "; ".join(d.reasons),
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=posterior_columns(members))
+
+
+def posterior_columns(members: Sequence[str]) -> list[str]:
+    """Columns of a posterior table, in order (an empty table keeps them too)."""
+    cols = ["network", "station", "lat", "lon", "region", "n_pairs", "shrink_lambda"]
+    for name in ("w", "a", "b"):
+        for m in members:
+            cols += [f"{name}_{m}", f"{name}_{m}_q025", f"{name}_{m}_q975"]
+    cols += ["sigma", "sigma_q025", "sigma_q975", "log_sigma", "acceptance", "tau_max", "ess",
+             "chain_tau_ratio", "converged", "diagnostics"]  # fmt: skip
+    return cols
+
+
+def read_station_table(path: str) -> pd.DataFrame:
+    """A station CSV (folds, posteriors) with network and station names kept as text
+    (all-digit station ids such as WMO numbers would otherwise become integers and lose
+    leading zeros, and no longer match the Parquet tables)."""
+    return pd.read_csv(path, dtype={"network": str, "station": str})
 
 
 def parameter_columns(members: Sequence[str]) -> list[str]:
@@ -235,9 +258,7 @@ def kriging_settings(kcfg: Mapping[str, Any]) -> KrigingSettings:
 
 def usable_stations(path: str) -> pd.DataFrame:
     """Stations of a posterior table whose chains passed the diagnostics."""
-    table = pd.read_csv(path)
-    if table.empty or "converged" not in table:
-        return table.iloc[0:0]
+    table = read_station_table(path)
     return table[table.converged.astype(bool)]
 
 

@@ -185,6 +185,20 @@ def bma_train_dates(cfg: Mapping[str, Any]) -> tuple[dt.date, dt.date]:
     )
 
 
+def bma_eval_dates(cfg: Mapping[str, Any]) -> tuple[dt.date, dt.date]:
+    """First and last evaluation day: ``bma.eval_start/end``, else the day after the weight
+    training to the run's end (an empty window when training reaches the run's end)."""
+    _, end = run_dates(cfg)
+    _, train_end = bma_train_dates(cfg)
+    b = cfg["bma"]
+    return (
+        dt.date.fromisoformat(str(b["eval_start"]))
+        if b["eval_start"]
+        else train_end + dt.timedelta(days=1),
+        dt.date.fromisoformat(str(b["eval_end"])) if b["eval_end"] else end,
+    )
+
+
 def _bma_problems(cfg: Mapping[str, Any]) -> list[str]:
     b = cfg["bma"]
     problems = []
@@ -216,8 +230,14 @@ def _bma_problems(cfg: Mapping[str, Any]) -> list[str]:
                 f"config keys 'bma.train_start/train_end' ({t0}..{t1}) do not overlap the run's "
                 f"dates ({start}..{end}): no station pair could train the weights"
             )
+        e0, e1 = bma_eval_dates(cfg)
+        if e0 <= e1 and e0 <= t1 and t0 <= e1:
+            problems.append(
+                f"config keys 'bma.eval_start/eval_end' ({e0}..{e1}) overlap the weight-training "
+                f"days ({t0}..{t1}): evaluation must use days that did not train the weights"
+            )
     except ValueError as e:
-        problems.append(f"config key 'bma.train_start/train_end': {e}")
+        problems.append(f"config key 'bma.train_start/train_end/eval_start/eval_end': {e}")
     return problems
 
 

@@ -76,7 +76,7 @@ def station_table(series: pd.DataFrame, products: Mapping[str, str]) -> pd.DataF
                         "subset": subset,
                         "product": label,
                         "column": col,
-                        "n_stations": grp.loc[mask, "station"].nunique(),
+                        "n_stations": len(grp.loc[mask, ["network", "station"]].drop_duplicates()),
                         **_scores(p[mask], y[mask]),
                     }
                 )
