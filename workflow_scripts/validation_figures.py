@@ -13,7 +13,7 @@ import pandas as pd
 
 from smdownscale import figures
 from smdownscale.config import run_grids
-from smdownscale.netcdf import file_days, read_cells
+from smdownscale.netcdf import file_days, read_cells, read_rows
 from smdownscale.rule_io import setup_logging
 from smdownscale.validation import ALL_NETWORKS, station_products
 
@@ -106,11 +106,10 @@ def main(snakemake) -> None:
     months = {"coarse product": [], "product": []}
     for cpath, ppath in zip(snakemake.input.coarse, snakemake.input.products, strict=True):
         for label, path in (("coarse product", cpath), ("product", ppath)):
-            with netCDF4.Dataset(path) as nc:
-                var = nc.variables["sm"]
-                var.set_auto_mask(True)
+            with netCDF4.Dataset(path) as nc:  # whole cube: files are chunked across days
+                cube = read_rows(nc, "sm", slice(None))
                 for k, d in enumerate(file_days(nc)):
-                    v = np.ma.filled(np.ma.asarray(var[k], dtype=float), np.nan).ravel()
+                    v = cube[k].ravel()
                     v = v[np.isfinite(v)]
                     if v.size > SAMPLE_CELLS:
                         v = rng.choice(v, SAMPLE_CELLS, replace=False)
