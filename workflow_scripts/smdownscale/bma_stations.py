@@ -243,19 +243,6 @@ def moments_from_parameters(
     return bma.bma_moments(w, a, b, np.exp(params["log_sigma"]), f)
 
 
-def kriging_settings(kcfg: Mapping[str, Any]) -> KrigingSettings:
-    """Kriging settings from the config section ``bma.kriging``."""
-    return KrigingSettings(
-        family=kcfg["family"],
-        nugget=kcfg["nugget"],
-        n_bins=kcfg["bins"],
-        min_stations=kcfg["min_stations"],
-        min_r2=kcfg["min_r2"],
-        helper_factor=kcfg["helper_factor"],
-        refine_radius=kcfg["refine_radius"],
-    )
-
-
 def usable_stations(path: str) -> pd.DataFrame:
     """Stations of a posterior table whose chains passed the diagnostics."""
     table = read_station_table(path)
@@ -270,7 +257,7 @@ def parameter_kriging(
         stations,
         stations.lon.to_numpy(),
         stations.lat.to_numpy(),
-        kriging_settings(kcfg),
+        KrigingSettings.from_mapping(kcfg),
         station_regions=stations.region.to_numpy(),
         columns=parameter_columns(members),
     )
