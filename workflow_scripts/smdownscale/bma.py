@@ -53,6 +53,7 @@ from typing import Any
 
 import emcee
 import numpy as np
+import pandas as pd
 from scipy import optimize
 from scipy.special import logsumexp
 
@@ -132,17 +133,6 @@ def _loglik_sq(sq: np.ndarray, logw: np.ndarray, log_sigma: np.ndarray) -> np.nd
     return ll.sum(axis=1) - sq.shape[0] * (log_sigma + 0.5 * _LOG_2PI)
 
 
-def mixture_loglik(
-    y: np.ndarray, mu: np.ndarray, logw: np.ndarray, log_sigma: np.ndarray
-) -> np.ndarray:
-    """Log-likelihood of pairs under the BMA mixture, for W parameter sets at once.
-
-    ``y`` (n,), bias-corrected member forecasts ``mu`` (n, K), ``logw`` (W, K),
-    ``log_sigma`` (W,). Returns (W,).
-    """
-    return _loglik_sq((np.asarray(y)[:, None] - mu) ** 2, logw, log_sigma)
-
-
 def _log_posterior_sq(
     theta: np.ndarray, sq: np.ndarray, alpha: np.ndarray, sigma_scale: float
 ) -> np.ndarray:
@@ -153,13 +143,6 @@ def _log_posterior_sq(
     out += -0.5 * np.exp(2 * log_sigma) / sigma_scale**2 + log_sigma  # half-normal x Jacobian
     out[~np.isfinite(out)] = -np.inf
     return out
-
-
-def log_posterior(
-    theta: np.ndarray, y: np.ndarray, mu: np.ndarray, alpha: np.ndarray, sigma_scale: float
-) -> np.ndarray:
-    """Log posterior density of walkers ``theta`` (W, K) in the sampled coordinates."""
-    return _log_posterior_sq(theta, (np.asarray(y)[:, None] - mu) ** 2, alpha, sigma_scale)
 
 
 @dataclass(frozen=True)
@@ -350,10 +333,6 @@ def clip_physical(mean: np.ndarray, porosity: float) -> tuple[np.ndarray, np.nda
 
 
 # --------------------------------------------------------------------------- alternatives
-#: Ensembles the product can be made of (config ``bma.ensemble``), besides single members.
-ENSEMBLES = ("bma", "mean", "best")
-
-
 def equal_weight(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Member average and the between-member standard deviation (ddof 0), over the last axis."""
     return f.mean(axis=-1), f.std(axis=-1)
@@ -367,14 +346,12 @@ def best_member(scores: dict[str, float], members: Sequence[str]) -> str:
     return min(known, key=lambda m: (scores[m], list(members).index(m)))
 
 
-def best_member_table(scores, members: Sequence[str]):
+def best_member_table(scores: pd.DataFrame, members: Sequence[str]) -> pd.DataFrame:
     """Per (period, region), the member with the lowest held-out RMSE and that RMSE.
 
     ``scores``: the run's ``member_heldout_scores.csv`` table (period, region, member,
     rmse, ...). Returns a DataFrame with columns period, region, member, rmse.
     """
-    import pandas as pd
-
     rows = []
     for (period, region), grp in scores.groupby(["period", "region"], sort=True):
         table = dict(zip(grp["member"], grp["rmse"].astype(float), strict=True))

@@ -55,10 +55,6 @@ def evaluation_pairs(series: pd.DataFrame, products: Sequence[str]) -> pd.DataFr
     return ev[ok]
 
 
-def _scores(p: np.ndarray, r: np.ndarray) -> dict[str, float]:
-    return metrics.score(p, r).as_dict()
-
-
 def station_table(series: pd.DataFrame, products: Mapping[str, str]) -> pd.DataFrame:
     """Table 4: one row per network, subset (All, Mid) and product, with every score."""
     pairs = evaluation_pairs(series, list(products))
@@ -77,7 +73,7 @@ def station_table(series: pd.DataFrame, products: Mapping[str, str]) -> pd.DataF
                         "product": label,
                         "column": col,
                         "n_stations": len(grp.loc[mask, ["network", "station"]].drop_duplicates()),
-                        **_scores(p[mask], y[mask]),
+                        **metrics.score(p[mask], y[mask]).as_dict(),
                     }
                 )
     return pd.DataFrame(rows, columns=["network", "subset", "product", "column", "n_stations",
@@ -101,7 +97,7 @@ def per_station_table(series: pd.DataFrame, products: Mapping[str, str]) -> pd.D
                     "takes_part": bool(grp["takes_part"].iloc[0]),
                     "product": label,
                     "column": col,
-                    **_scores(grp[col].to_numpy(dtype=float), y),
+                    **metrics.score(grp[col].to_numpy(dtype=float), y).as_dict(),
                 }
             )
     return pd.DataFrame(rows)
