@@ -19,6 +19,7 @@ from smdownscale.grid import block_factor
 from smdownscale.metrics import heterogeneity_by_day
 from smdownscale.netcdf import file_days, read_rows
 from smdownscale.rule_io import setup_logging
+from smdownscale.validation import repeat_blocks
 
 
 def rows_of(label, grid, days, het):
@@ -49,11 +50,10 @@ def main(snakemake) -> None:
         days = file_days(nc)
         coarse = read_rows(nc, "sm", slice(None))
     rows += rows_of("coarse product", "coarse", days, heterogeneity_by_day(coarse))
-    unobserved = np.isnan(coarse)  # (days, coarse rows, coarse cols)
+    unobserved = np.isnan(repeat_blocks(coarse, factor))  # per day, on the fine grid
 
     def same_area(field):
-        out = field.reshape(len(days), coarse.shape[1], factor, coarse.shape[2], factor)
-        out[np.broadcast_to(unobserved[:, :, None, :, None], out.shape)] = np.nan
+        field[unobserved] = np.nan
         return field
 
     with netCDF4.Dataset(snakemake.input.members) as nc:
