@@ -5,7 +5,6 @@ bounded by the block and each compressed output chunk is written once.
 """
 
 import json
-import pickle
 
 import netCDF4
 import numpy as np
@@ -14,6 +13,7 @@ from smdownscale.config import run_grids
 from smdownscale.features import DAILY, STATIC, stack
 from smdownscale.grid import block_factor
 from smdownscale.harmonise import check_days
+from smdownscale.members import load_models
 from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows, file_days, read_rows
 from smdownscale.prediction import SOURCE_CODES, predict_block, residual_correct, resolve_models
 from smdownscale.rule_io import provenance, setup_logging
@@ -33,14 +33,12 @@ def main(snakemake) -> None:
     mcfg = cfg["members"]
     period = snakemake.params.period
     coarse_grid, fine = run_grids(cfg)
-    with open(snakemake.input.models, "rb") as f:
-        bundle = pickle.load(f)
+    bundle = load_models(snakemake.input.models)
     with open(snakemake.input.meta) as f:
         meta = json.load(f)
     previous = None
     if snakemake.input.previous and any(r["source"] == "previous" for r in meta["regions"]):
-        with open(snakemake.input.previous[0], "rb") as f:
-            previous = pickle.load(f)
+        previous = load_models(snakemake.input.previous[0])
     names, members = bundle["predictors"], bundle["members"]
     if names != cfg["predictors"]["use"] or members != mcfg["use"]:
         raise ValueError("models were fitted with other predictors or members than the config")

@@ -1,7 +1,10 @@
+import dataclasses
+import json
 import pickle
 
 import numpy as np
 import pytest
+import xgboost as xgb
 from sklearn.ensemble import RandomForestRegressor
 
 from smdownscale.members import (
@@ -10,15 +13,20 @@ from smdownscale.members import (
     MemberError,
     fit_member,
     load_member,
+    load_models,
     member_class,
     predict_members,
     save_member,
 )
 from smdownscale.members.base import standardise, stratified_subsample
 from smdownscale.members.treeinfer import (
-    chunk_ranges,
-    predict_chunked,
-    sklearn_forest_to_booster,
+    TreeTable,
+    TreeTableError,
+    check_against,
+    float_keys,
+    from_sklearn,
+    from_xgboost,
+    group_bounds,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -161,9 +169,11 @@ def test_trees_evaluated_in_groups_sum_to_the_whole_model(fitted, data, name):
     member = fitted[name]
     Q = random_inputs(data[0], 2000, seed=5)
     whole = member.predict(Q)
-    member._ranges = chunk_ranges(member.fast_state["iteration_nodes"], budget=200)
+    table = member._table
+    sizes = np.diff(np.append(table.roots, table.n_nodes))
+    member._table = dataclasses.replace(table, groups=np.asarray(group_bounds(sizes, 200)))
     try:
-        assert len(member._ranges) > 5
+        assert member._table.groups.size > 6
         grouped = member.predict(Q)
     finally:
         member._prepare()
@@ -171,24 +181,126 @@ def test_trees_evaluated_in_groups_sum_to_the_whole_model(fitted, data, name):
     assert np.nanmax(np.abs(grouped - member.predict_naive(Q))) <= 1e-5
 
 
+def test_group_bounds_respect_the_budget_and_keep_big_trees_whole():
+    assert group_bounds([3, 3, 3, 3], 6) == [0, 2, 4]
+    assert group_bounds([10, 1, 1], 4) == [0, 1, 3]  # a tree above the budget is a group
+    assert group_bounds([5], 1) == [0, 1]
+
+
+def rows_at_thresholds(rng, features, thresholds, p):
+    """Rows putting each feature exactly on its float32 threshold and one ulp either side."""
+    t32 = thresholds.astype(np.float32)
+    rows = np.repeat(rng.normal(size=(1, p)), 3 * t32.size, axis=0).astype(np.float32)
+    for k, v in enumerate(
+        [t32, np.nextafter(t32, np.float32(np.inf)), np.nextafter(t32, np.float32(-np.inf))]
+    ):
+        rows[k * t32.size + np.arange(t32.size), features] = v
+    return rows
+
+
 def test_sklearn_trees_convert_exactly_at_split_thresholds():
     rng = np.random.default_rng(0)
     Z = rng.normal(size=(400, 3))
     t = Z[:, 0] + np.sin(3 * Z[:, 1]) + 0.1 * rng.normal(size=400)
     forest = RandomForestRegressor(5, random_state=0).fit(Z, t)
-    booster = sklearn_forest_to_booster(forest.estimators_, 3)
+    table = from_sklearn(forest.estimators_, 3)
     tree = forest.estimators_[0].tree_
     inner = tree.feature >= 0
-    thr, feat = tree.threshold[inner], tree.feature[inner]
-    rows = np.repeat(rng.normal(size=(1, 3)), 3 * thr.size, axis=0).astype(np.float32)
-    t32 = thr.astype(np.float32)
-    for k, v in enumerate(
-        [t32, np.nextafter(t32, np.float32(np.inf)), np.nextafter(t32, np.float32(-np.inf))]
-    ):
-        rows[k * thr.size + np.arange(thr.size), feat] = v
-    ranges = chunk_ranges([n.tree_.node_count for n in forest.estimators_], budget=1)
-    got = predict_chunked(booster, rows, ranges)
-    np.testing.assert_allclose(got, forest.predict(rows), atol=1e-6)
+    rows = rows_at_thresholds(rng, tree.feature[inner], tree.threshold[inner], 3)
+    # float32 rows and their float64 copies go to the same leaves as in scikit-learn
+    np.testing.assert_allclose(table.predict(rows), forest.predict(rows), atol=1e-12)
+    np.testing.assert_allclose(
+        table.predict(rows.astype(np.float64)), forest.predict(rows), atol=1e-12
+    )
+
+
+def test_xgboost_trees_convert_exactly_at_split_conditions():
+    rng = np.random.default_rng(1)
+    Z = rng.normal(size=(500, 3)).astype(np.float32)
+    t = Z[:, 0] - np.cos(2 * Z[:, 2]) + 0.1 * rng.normal(size=500)
+    booster = xgb.train(
+        {"max_depth": 4, "eta": 0.3, "base_score": 0.7, "nthread": 1},
+        xgb.DMatrix(Z, label=t),
+        num_boost_round=8,
+    )
+    table = from_xgboost(booster, 3)
+    assert table.base == pytest.approx(0.7)
+    model = json_model(booster)
+    tree = model["trees"][0]
+    inner = np.asarray(tree["left_children"]) != -1
+    rows = rows_at_thresholds(
+        rng,
+        np.asarray(tree["split_indices"])[inner],
+        np.asarray(tree["split_conditions"], dtype=np.float32)[inner],
+        3,
+    )
+    np.testing.assert_allclose(
+        table.predict(rows), booster.predict(xgb.DMatrix(rows)), rtol=0, atol=2e-6
+    )
+
+
+def json_model(booster):
+    return json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]["model"]
+
+
+def test_float_keys_order_as_the_floats():
+    rng = np.random.default_rng(3)
+    v = np.concatenate(
+        [
+            rng.normal(0, 1e3, 500),
+            rng.normal(0, 1e-30, 50),
+            [0.0, -0.0, np.inf, -np.inf, 1e-45, -1e-45, 3.4e38, -3.4e38],
+        ]
+    ).astype(np.float32)
+    k = float_keys(v)
+    assert k.dtype == np.uint32
+    a, b = np.meshgrid(np.arange(v.size), np.arange(v.size))
+    np.testing.assert_array_equal(k[a] >= k[b], v[a] >= v[b])
+    assert float_keys(np.array([-0.0]))[0] == float_keys(np.array([0.0]))[0]
+    # float64 input is rounded to float32 first, as the libraries do
+    x = np.float64(1.0) + 1e-12
+    assert float_keys(np.array([x]))[0] == float_keys(np.array([1.0]))[0]
+
+
+def test_tree_table_handles_stumps_and_checks_its_inputs():
+    # a single leaf, and a stump on feature 1
+    trees = [
+        (np.array([-1]), np.array([-1]), np.array([0]), np.array([0.0]), np.array([0.5])),
+        (
+            np.array([1, -1, -1]),
+            np.array([2, -1, -1]),
+            np.array([1, 0, 0]),
+            np.array([0.25, 0, 0], dtype=np.float32),
+            np.array([0.0, -1.0, 1.0]),
+        ),
+    ]
+    table = TreeTable.from_trees(trees, n_features=2, base=10.0)
+    assert table.n_trees == 2 and list(table.depths) == [0, 1]
+    Z = np.array([[5.0, 0.0], [5.0, 0.25], [-5.0, 0.2500001], [0.0, -1e30]])
+    np.testing.assert_array_equal(table.predict(Z), [9.5, 11.5, 11.5, 9.5])
+    assert table.predict(np.zeros((0, 2))).shape == (0,)
+    with pytest.raises(TreeTableError, match="2 features"):
+        table.predict(np.zeros((3, 3)))
+    with pytest.raises(TreeTableError, match="feature outside"):
+        TreeTable.from_trees(trees, n_features=1)
+    with pytest.raises(TreeTableError, match="no trees"):
+        TreeTable.from_trees([], n_features=2)
+    with pytest.raises(TreeTableError, match="differ from the library"):
+        check_against(table, Z, table.predict(Z) + np.array([0, 0, 1e-3, 0]))
+    assert check_against(table, Z, table.predict(Z)) == 0.0
+    state = pickle.loads(pickle.dumps(table.to_state()))
+    np.testing.assert_array_equal(TreeTable.from_state(state).predict(Z), table.predict(Z))
+
+
+def test_xgboost_converter_refuses_what_it_cannot_reproduce():
+    Z = np.random.default_rng(0).normal(size=(200, 2))
+    booster = xgb.train(
+        {"objective": "reg:logistic", "nthread": 1},
+        xgb.DMatrix(Z, label=(Z[:, 0] > 0).astype(float)),
+        num_boost_round=2,
+    )
+    with pytest.raises(TreeTableError, match="reg:squarederror"):
+        from_xgboost(booster, 2)
 
 
 # ------------------------------------------------------------------ recovering a known truth
@@ -257,19 +369,53 @@ def test_serialisation_round_trips_exactly(fitted, data, name, tmp_path):
     np.testing.assert_array_equal(bundle["region"][name].predict(Q), member.predict(Q))
 
 
-def test_saved_forest_is_about_the_size_of_its_booster(fitted, data):
+def test_saved_forest_is_about_the_size_of_its_packed_trees(fitted, data):
     member = fitted["rf"]
-    booster = len(member.fast_state["booster"])
-    assert len(member.to_bytes()) < 1.05 * booster + 10_000
-    assert len(pickle.dumps(member)) < 1.05 * booster + 10_000
+    packed = member._table.nodes.nbytes + member._table.values.nbytes
+    assert packed == 24 * member.meta["n_nodes"]
+    assert len(member.to_bytes()) < 1.05 * packed + 10_000
+    assert len(pickle.dumps(member)) < 1.05 * packed + 10_000
     # the fitted member itself still has its reference forest
     Q = random_inputs(data[0], 100, seed=2)
     assert np.isfinite(member.predict_naive(Q)).any()
 
 
 def test_from_bytes_refuses_foreign_data():
-    with pytest.raises(MemberError, match="format"):
+    with pytest.raises(MemberError, match="not a serialised member"):
+        FittedMember.from_bytes(pickle.dumps([1, 2]))
+    with pytest.raises(MemberError, match="format 'other' cannot be loaded.*refit"):
         FittedMember.from_bytes(pickle.dumps({"format": "other"}))
+
+
+def test_members_of_an_older_format_name_the_remedy(fitted):
+    state = fitted["xgb"].__getstate__()
+    old = pickle.dumps({**state, "format": "smdownscale-member/1"})
+    member = object.__new__(type(fitted["xgb"]))
+    with pytest.raises(MemberError, match="member/1.*cannot be loaded.*delete the period's"):
+        member.__setstate__(pickle.loads(old))
+
+
+def test_a_models_file_of_an_older_format_is_named(fitted, tmp_path):
+    class Old:
+        """Pickles as an xgb member of format 1 (what the previous version wrote)."""
+
+        def __reduce__(self):
+            state = {**fitted["xgb"].__getstate__(), "format": "smdownscale-member/1"}
+            return (_rebuild_member, (type(fitted["xgb"]), state))
+
+    path = tmp_path / "models_2010-04-07.pkl"
+    path.write_bytes(pickle.dumps({"members": ["xgb"], "models": {0: {"xgb": Old()}}}))
+    with pytest.raises(MemberError, match=r"models_2010-04-07.pkl: .*member/1.*rerun"):
+        load_models(path)
+    good = tmp_path / "good.pkl"
+    good.write_bytes(pickle.dumps({"models": {0: {"xgb": fitted["xgb"]}}}))
+    assert load_models(good)["models"][0]["xgb"].name == "xgb"
+
+
+def _rebuild_member(cls, state):
+    member = object.__new__(cls)
+    member.__setstate__(state)
+    return member
 
 
 # ------------------------------------------------------------------ SVR subsample

@@ -8,6 +8,7 @@ Public API::
     member.predict_naive(X)      # reference: the library's predict on standardised X
     member.to_bytes() / FittedMember.from_bytes(data); save_member / load_member (files)
     predict_members(members, X)  # several members over the same rows, float32 (m, n)
+    load_models(path)            # a pickled period bundle of members (format errors name it)
 
 Each member class exposes ``defaults`` (read-only mapping) and ``param_names`` (the names a
 tuning grid may set). Adding a member is one module defining a :class:`FittedMember`
@@ -16,6 +17,7 @@ subclass plus one line in :data:`MEMBERS`. See :mod:`.base` for the conventions.
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,7 @@ __all__ = [
     "MemberError",
     "fit_member",
     "load_member",
+    "load_models",
     "member_class",
     "predict_members",
     "save_member",
@@ -99,6 +102,18 @@ def save_member(member: FittedMember, path: str | Path) -> Path:
 def load_member(path: str | Path) -> FittedMember:
     """The member written by :func:`save_member` (only load files this workflow wrote)."""
     return FittedMember.from_bytes(Path(path).read_bytes())
+
+
+def load_models(path: str | Path) -> Any:
+    """A pickled object holding members (a period's model bundle), written by this workflow.
+
+    A member saved by an incompatible version raises :class:`MemberError` naming ``path``.
+    """
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)  # noqa: S301 - the workflow's own files only
+    except MemberError as err:
+        raise MemberError(f"{path}: {err}") from None
 
 
 def predict_members(

@@ -46,8 +46,11 @@ DEFAULT_N_JOBS = 2
 THREAD_ROWS_MIN = 4096
 #: Quantile bins of ``y`` used to stratify training subsamples.
 STRATA = 10
-#: Tag of the serialised form; bumped whenever the stored state changes incompatibly.
-FORMAT = "smdownscale-member/1"
+#: Tag of the serialised form; bumped whenever the stored state changes incompatibly
+#: (2: the tree members store packed trees instead of an XGBoost booster).
+FORMAT = "smdownscale-member/2"
+#: What to do with a member saved in another format.
+REFIT = "refit it with this version (delete the period's models file and rerun the workflow)"
 
 
 class MemberError(ValueError):
@@ -372,7 +375,10 @@ class FittedMember:
 
     def __setstate__(self, obj: dict[str, Any]) -> None:
         if obj.get("format") != FORMAT:
-            raise MemberError(f"not a pickled member of format {FORMAT}")
+            raise MemberError(
+                f"a member of format {obj.get('format')!r} cannot be loaded by this version "
+                f"(format {FORMAT!r}): {REFIT}"
+            )
         self.__init__(**obj["state"])
 
     def to_bytes(self) -> bytes:
@@ -390,8 +396,13 @@ class FittedMember:
         from . import member_class
 
         obj = pickle.loads(data)  # noqa: S301 - the workflow's own files only
-        if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-            raise MemberError(f"not a serialised member of format {FORMAT}")
+        if not isinstance(obj, dict) or "format" not in obj:
+            raise MemberError(f"not a serialised member (format {FORMAT!r})")
+        if obj["format"] != FORMAT:
+            raise MemberError(
+                f"a member of format {obj['format']!r} cannot be loaded by this version "
+                f"(format {FORMAT!r}): {REFIT}"
+            )
         return member_class(obj["member"])(**obj["state"])
 
     def __repr__(self) -> str:

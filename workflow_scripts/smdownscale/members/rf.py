@@ -1,45 +1,42 @@
-"""Random-forest member: scikit-learn ``RandomForestRegressor``, predicted by XGBoost's predictor.
+"""Random-forest member: scikit-learn ``RandomForestRegressor``, predicted from packed trees.
 
 The model is Breiman's random forest as scikit-learn fits it (bootstrap samples, a random
 subset of ``max_features`` features tried at each split, exact CART splits, trees averaged);
-:meth:`predict_naive` is scikit-learn's own ``predict``. The fast path evaluates the very same
-trees, converted once at fitting time (:mod:`.treeinfer`), with XGBoost's CPU predictor in
-cache-sized groups of trees; predictions agree to ~1e-7 m3 m-3.
+:meth:`predict_naive` is scikit-learn's own ``predict``. The fast path walks the very same
+trees, packed once at fitting time (:mod:`.treeinfer`; checked there against scikit-learn on
+the training rows), on ``n_jobs`` threads; predictions agree to ~1e-15 m3 m-3.
 
-Choice of inference. Measured on this machine (AMD EPYC, 2 vCPUs often shared with other
-jobs, so the single-thread figures are the reliable ones): 100 trees, ``max_features=0.5``,
-fitted on 20,000 synthetic coarse samples with 6 features, predicting 1 M independent rows,
-seconds on one thread; held-out RMSE relative to scikit-learn's default forest (unlimited
-depth), mean of 2-3 seeds at 2,000 / 20,000 training samples:
+Choice of depth. Measured on this machine (AMD EPYC, 2 cores): 100 trees,
+``max_features=0.5``, fitted on 20,000 synthetic coarse samples with 6 features, predicting
+1 M spatially smooth rows, seconds on one thread; held-out RMSE relative to scikit-learn's
+default forest (unlimited depth), mean of 2-3 seeds at 2,000 / 20,000 training samples:
 
-=================================  =======  ===========  ===========  ================
-forest (min_samples_leaf, depth)   sklearn  XGBoost,     XGBoost,     held-out RMSE
-                                   predict  all trees    tree groups
-=================================  =======  ===========  ===========  ================
-1, unlimited (depth ~29)           14.2     29-32        11.0         reference
-1, 14                               9.9      7.0-8.4      4.8         -0.1 / -0.1 %
-**1, 13 (default)**                 9.1      --           3.9         +0.1 / +0.1 %
-2, 12                               8.2      --           3.3         +0.5 / +1.0 %
-3, 12                               8.1      3.8-4.1      3.4         +1.5 / +1.2 %
-=================================  =======  ===========  ===========  ================
+=================================  =========  =======  ============  ================
+forest (min_samples_leaf, depth)   nodes      sklearn  packed trees  held-out RMSE
+=================================  =========  =======  ============  ================
+1, unlimited (depth 38)            2,528,174    12.3       2.36       reference
+1, 14                              1,044,220     8.2       1.14       -0.1 / -0.1 %
+**1, 13 (default)**                  751,660     7.3       1.06       +0.1 / +0.1 %
+2, 12                                399,956     6.6       0.97       +0.5 / +1.0 %
+3, 12                                337,152     6.6       1.01       +1.5 / +1.2 %
+=================================  =========  =======  ============  ================
 
-With both cores free, the default forest predicts 1 M rows in ~2.1 s (XGBoost, 2 threads)
-against ~4.7 s for scikit-learn with ``n_jobs=2``. Also measured and rejected: a vectorised
-numpy traversal of the stacked tree arrays (11.1 s for the depth-12 forest, three times
-XGBoost's predictor); XGBoost's own forest mode (``num_parallel_tree``, binned splits) is no
-faster than converted scikit-learn trees of the same depth (depth 12: 4.5 s, depth 14:
-7.0 s) and not more accurate; treelite (GTIL, tl2cgen) was measured slower than
-scikit-learn earlier and is not used.
+On two cores the default forest predicts 1 M rows in ~0.6 s through :meth:`predict`
+(standardisation included) against ~4 s for scikit-learn with ``n_jobs=2``. Also measured
+and rejected, before the packed trees: XGBoost's predictor on the converted trees (1.75 s
+for the default forest on two cores, in cache-sized tree groups), a vectorised numpy
+traversal (three times slower than that), XGBoost's own forest mode (``num_parallel_tree``:
+no faster than converted scikit-learn trees of the same depth, and not more accurate), and
+treelite (slower than scikit-learn).
 
 Hence the defaults: 100 trees, ``max_features=0.5``, ``min_samples_leaf=1``,
-``max_depth=13`` (no accuracy cost: the nodes below hold one or two samples), predicted in
-tree groups through XGBoost. ``max_depth=None`` is allowed but predicts ~2.8x slower.
+``max_depth=13`` (no accuracy cost: the nodes below hold one or two samples).
+``max_depth=None`` is allowed and predicts ~2.3x slower.
 
-Saved members (:meth:`to_bytes`, pickling) keep only what prediction needs: the converted
-XGBoost booster, the standardisation statistics and the metadata. The scikit-learn forest is
-dropped (it was two thirds of the file: 20,000 samples, default forest, 94 MB -> 30 MB), so
-:meth:`predict_naive` works on a freshly fitted member only; on a loaded one it raises
-:class:`MemberError`.
+Saved members (:meth:`to_bytes`, pickling) keep only what prediction needs: the packed trees
+(24 bytes per node), the standardisation statistics and the metadata. The scikit-learn
+forest is dropped (it is about three times larger), so :meth:`predict_naive` works on a
+freshly fitted member only; on a loaded one it raises :class:`MemberError`.
 """
 
 from __future__ import annotations
@@ -47,11 +44,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import xgboost as xgb
 from sklearn.ensemble import RandomForestRegressor
 
 from .base import FittedMember, MemberError
-from .treeinfer import chunk_ranges, predict_chunked, sklearn_forest_to_booster
+from .treeinfer import TreeTable, check_against, from_sklearn
+
+#: Training rows on which the packed trees are checked against scikit-learn at fitting time.
+CHECK_ROWS = 2000
 
 
 class RandomForestMember(FittedMember):
@@ -66,6 +65,7 @@ class RandomForestMember(FittedMember):
         "max_features": 0.5,
     }
     stochastic = True
+    thread_rows = True
 
     @classmethod
     def _fit_model(
@@ -74,32 +74,28 @@ class RandomForestMember(FittedMember):
         model = RandomForestRegressor(
             **params, bootstrap=True, random_state=seed, n_jobs=n_jobs
         ).fit(Z, t)
-        booster = sklearn_forest_to_booster(model.estimators_, Z.shape[1])
-        nodes = [int(e.tree_.node_count) for e in model.estimators_]
+        table = from_sklearn(model.estimators_, Z.shape[1])
+        check_against(table, Z[:CHECK_ROWS], model.predict(Z[:CHECK_ROWS]))
         depth = [int(e.tree_.max_depth) for e in model.estimators_]
-        extra = {"n_nodes": int(sum(nodes)), "max_tree_depth": int(max(depth))}
-        fast_state = {"booster": bytes(booster.save_raw("ubj")), "iteration_nodes": nodes}
-        return model, extra, fast_state
+        extra = {"n_nodes": table.n_nodes, "max_tree_depth": int(max(depth))}
+        return model, extra, table.to_state()
 
     def _prepare(self) -> None:
-        self._booster = xgb.Booster()
-        self._booster.load_model(bytearray(self.fast_state["booster"]))
-        self._ranges = chunk_ranges(self.fast_state["iteration_nodes"])
+        self._table = TreeTable.from_state(self.fast_state)
 
     def _state(self) -> dict[str, Any]:
-        # the booster in fast_state is all prediction needs; drop the scikit-learn trees
+        # the packed trees in fast_state are all prediction needs; drop the scikit-learn trees
         return {**super()._state(), "model": None}
 
     def _predict_library(self, Z: np.ndarray) -> np.ndarray:
         if self.model is None:
             raise MemberError(
                 "predict_naive of member 'rf' needs the scikit-learn forest, which is not "
-                "kept in saved members (only the converted XGBoost booster is); use predict, "
+                "kept in saved members (only the packed trees are); use predict, "
                 "or predict_naive on a freshly fitted member"
             )
         self.model.n_jobs = self.n_jobs
         return self.model.predict(Z)
 
     def _predict_fast(self, Z: np.ndarray) -> np.ndarray:
-        self._booster.set_param({"nthread": self.n_jobs})
-        return predict_chunked(self._booster, Z, self._ranges)
+        return self._table.predict(Z)
