@@ -26,6 +26,7 @@ from smdownscale.download.plan import (
     summarise_missing,
 )
 from smdownscale.download.sources import CATALOGUED, template_problems
+from smdownscale.formats import MEMBER_FORMAT
 
 # Validation against config/schema/config.schema.yaml (draft-07) with defaults filled on
 # every parse, including inside cluster jobs; each bad key is named in the error.

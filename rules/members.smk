@@ -52,6 +52,8 @@ rule fit_period:
         period=lambda w: PERIODS[w.period],
         neighbours=lambda w: [PERIODS[p] for p in neighbour_periods(w, 2, 1)],
         settings=settings("predictors", "members"),
+        # a new format of saved members refits them (older files cannot be loaded)
+        member_format=MEMBER_FORMAT,
     script:
         "../workflow_scripts/fit_period.py"
 

@@ -37,6 +37,8 @@ from typing import Any, ClassVar
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..formats import MEMBER_FORMAT
+
 #: Rows standardised and predicted at once by :meth:`FittedMember.predict`: about 12 MiB of
 #: float64 features for six predictors, whatever the number of rows predicted.
 BLOCK_ROWS = 1 << 18
@@ -46,9 +48,8 @@ DEFAULT_N_JOBS = 2
 THREAD_ROWS_MIN = 4096
 #: Quantile bins of ``y`` used to stratify training subsamples.
 STRATA = 10
-#: Tag of the serialised form; bumped whenever the stored state changes incompatibly
-#: (2: the tree members store packed trees instead of an XGBoost booster).
-FORMAT = "smdownscale-member/2"
+#: Tag of the serialised form (see :mod:`smdownscale.formats`).
+FORMAT = MEMBER_FORMAT
 #: What to do with a member saved in another format.
 REFIT = "refit it with this version (delete the period's models file and rerun the workflow)"
 
