@@ -216,7 +216,7 @@ def test_sklearn_trees_convert_exactly_at_split_thresholds():
     Z = rng.normal(size=(400, 3))
     t = Z[:, 0] + np.sin(3 * Z[:, 1]) + 0.1 * rng.normal(size=400)
     forest = RandomForestRegressor(5, random_state=0).fit(Z, t)
-    table = from_sklearn(forest.estimators_, 3)
+    table = from_sklearn(forest.estimators_, Z)
     for est in forest.estimators_:
         inner = est.tree_.feature >= 0
         rows = rows_at_thresholds(rng, est.tree_.feature[inner], est.tree_.threshold[inner], 3)
@@ -232,7 +232,7 @@ def test_xgboost_trees_convert_exactly_at_split_conditions():
         xgb.DMatrix(Z, label=t),
         num_boost_round=8,
     )
-    table = from_xgboost(booster, 3)
+    table = from_xgboost(booster, Z)
     assert table.base == pytest.approx(0.7)
     for tree in json_model(booster)["trees"]:
         inner = np.asarray(tree["left_children"]) != -1
@@ -325,7 +325,7 @@ def test_xgboost_converter_refuses_what_it_cannot_reproduce():
         num_boost_round=2,
     )
     with pytest.raises(TreeTableError, match="reg:squarederror"):
-        from_xgboost(booster, 2)
+        from_xgboost(booster, Z)
 
 
 # ------------------------------------------------------------------ recovering a known truth

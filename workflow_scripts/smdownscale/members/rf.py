@@ -47,15 +47,12 @@ from typing import Any
 import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 
-from .base import FittedMember, MemberError
-from .treeinfer import TreeTable, check_against, from_sklearn, sklearn_leaf_sum
-
-#: Training rows on which the packed trees are checked against scikit-learn's leaves.
-CHECK_ROWS = 2000
+from .base import MemberError
+from .treeinfer import PackedTreesMember, from_sklearn
 
 
-class RandomForestMember(FittedMember):
-    """Random forest (scikit-learn) with fast inference through XGBoost's predictor."""
+class RandomForestMember(PackedTreesMember):
+    """Random forest (scikit-learn), predicted from its packed trees."""
 
     name = "rf"
     defaults = {
@@ -66,7 +63,6 @@ class RandomForestMember(FittedMember):
         "max_features": 0.5,
     }
     stochastic = True
-    thread_rows = True
 
     @classmethod
     def _fit_model(
@@ -75,15 +71,10 @@ class RandomForestMember(FittedMember):
         model = RandomForestRegressor(
             **params, bootstrap=True, random_state=seed, n_jobs=n_jobs
         ).fit(Z, t)
-        table = from_sklearn(model.estimators_, Z.shape[1])
-        rows = Z[:CHECK_ROWS]
-        check_against(table, rows, sklearn_leaf_sum(model.estimators_, rows))
+        table = from_sklearn(model.estimators_, Z)
         depth = [int(e.tree_.max_depth) for e in model.estimators_]
         extra = {"n_nodes": table.n_nodes, "max_tree_depth": int(max(depth))}
         return model, extra, table.to_state()
-
-    def _prepare(self) -> None:
-        self._table = TreeTable.from_state(self.fast_state)
 
     def _state(self) -> dict[str, Any]:
         # the packed trees in fast_state are all prediction needs; drop the scikit-learn trees
@@ -98,6 +89,3 @@ class RandomForestMember(FittedMember):
             )
         self.model.n_jobs = self.n_jobs
         return self.model.predict(Z)
-
-    def _predict_fast(self, Z: np.ndarray) -> np.ndarray:
-        return self._table.predict(Z)

@@ -20,7 +20,7 @@ sends every row to the same leaf as the library. Leaf values are summed in float
 predictions differ from scikit-learn's by ~1e-15 and from XGBoost's by its float32
 summation (up to ~2e-6 m3 m-3 for 1000 trees and wet soils). At fitting time
 :func:`check_against` compares the table with the float64 sum of the values at the leaves
-the library itself reports (:func:`sklearn_leaf_sum`, :func:`xgboost_leaf_sum`), so a
+the library itself reports (``apply``, ``pred_leaf``) on the training rows, so a
 converter that no longer matches its library fails loudly instead of predicting wrong.
 Rows must be finite (callers zero-fill invalid rows and discard their outputs).
 
@@ -62,10 +62,14 @@ import numpy as np
 import xgboost as xgb
 from numba import njit, uint64
 
+from .base import FittedMember
+
 #: Tree nodes walked per group (2^14 nodes: 256 KiB of nodes and 128 KiB of leaf values).
 NODE_BUDGET = 1 << 14
 #: Rows walked together through a group of trees (their keys stay in the L1 cache).
 BLOCK_ROWS = 512
+#: Training rows on which every conversion is checked against the library's own leaves.
+CHECK_ROWS = 2000
 #: Key of a leaf: no finite feature's key reaches it, so a leaf is its own child.
 LEAF_KEY = np.uint32(0xFFFFFFFF)
 
@@ -309,23 +313,44 @@ def group_bounds(sizes: Sequence[int], budget: int = NODE_BUDGET) -> list[int]:
     return bounds
 
 
+# --------------------------------------------------------------------------- members
+class PackedTreesMember(FittedMember):
+    """A member whose fast path walks its trees packed in a :class:`TreeTable`.
+
+    ``_fit_model`` returns ``table.to_state()`` as the fast state."""
+
+    thread_rows = True
+
+    def _prepare(self) -> None:
+        self._table = TreeTable.from_state(self.fast_state)
+
+    def _predict_fast(self, Z: np.ndarray) -> np.ndarray:
+        return self._table.predict(Z)
+
+
 # --------------------------------------------------------------------------- converters
-def from_sklearn(estimators: Sequence, n_features: int) -> TreeTable:
-    """The average of fitted scikit-learn ``DecisionTreeRegressor``s (one output) as a table."""
+def from_sklearn(estimators: Sequence, rows: np.ndarray) -> TreeTable:
+    """The average of fitted scikit-learn ``DecisionTreeRegressor``s (one output) as a table,
+    checked against scikit-learn's own leaves on (up to :data:`CHECK_ROWS` of) the training
+    ``rows`` (n, p)."""
     n = len(estimators)
-    return TreeTable.from_trees(
+    trees = [
         (
-            (
-                est.tree_.children_left,
-                est.tree_.children_right,
-                est.tree_.feature,
-                sklearn_split_condition(est.tree_.threshold),
-                est.tree_.value[:, 0, 0] / n,
-            )
-            for est in estimators
-        ),
-        n_features,
-    )
+            est.tree_.children_left,
+            est.tree_.children_right,
+            est.tree_.feature,
+            sklearn_split_condition(est.tree_.threshold),
+            est.tree_.value[:, 0, 0] / n,
+        )
+        for est in estimators
+    ]
+    table = TreeTable.from_trees(trees, rows.shape[1])
+    check = np.asarray(rows[:CHECK_ROWS], dtype=np.float32)
+    leaf_sum = np.zeros(len(check), dtype=np.float64)
+    for est, tree in zip(estimators, trees, strict=True):
+        leaf_sum += tree[4][est.apply(check)]
+    check_against(table, check, leaf_sum)
+    return table
 
 
 def _xgboost_trees(booster: Any) -> tuple[float, list[tuple[np.ndarray, ...]]]:
@@ -356,20 +381,9 @@ def _xgboost_trees(booster: Any) -> tuple[float, list[tuple[np.ndarray, ...]]]:
     return base, trees
 
 
-def from_xgboost(booster: Any, n_features: int) -> TreeTable:
-    """A fitted XGBoost regression booster (numerical splits, one output) as a table.
-
-    Read from the booster's JSON model: ``split_conditions`` are the float32 thresholds (and
-    the leaf values), ``base_score`` is added (identity link: squared error only).
-    """
-    base, trees = _xgboost_trees(booster)
-    return TreeTable.from_trees(trees, n_features, base=base)
-
-
-def xgboost_leaf_sum(booster: Any, Z: np.ndarray) -> np.ndarray:
-    """Float64 sum of the leaf values at the leaves XGBoost reports for rows ``Z``, plus the
-    base score: XGBoost's prediction without its float32 rounding."""
-    base, trees = _xgboost_trees(booster)
+def _xgboost_leaf_sum(
+    booster: Any, base: float, trees: Sequence[tuple[np.ndarray, ...]], Z: np.ndarray
+) -> np.ndarray:
     leaves = booster.predict(xgb.DMatrix(np.asarray(Z, dtype=np.float32)), pred_leaf=True)
     leaves = np.asarray(leaves, dtype=np.int64).reshape(len(Z), len(trees))
     out = np.full(len(Z), base, dtype=np.float64)
@@ -378,22 +392,34 @@ def xgboost_leaf_sum(booster: Any, Z: np.ndarray) -> np.ndarray:
     return out
 
 
-def sklearn_leaf_sum(estimators: Sequence, Z: np.ndarray) -> np.ndarray:
-    """Float64 average of the leaf values at the leaves scikit-learn's trees report."""
-    n = len(estimators)
-    out = np.zeros(len(Z), dtype=np.float64)
-    for est in estimators:
-        out += (est.tree_.value[:, 0, 0] / n)[est.apply(np.asarray(Z, dtype=np.float32))]
-    return out
+def from_xgboost(booster: Any, rows: np.ndarray) -> TreeTable:
+    """A fitted XGBoost regression booster (numerical splits, one output) as a table,
+    checked against XGBoost's own leaves on (up to :data:`CHECK_ROWS` of) the training
+    ``rows`` (n, p).
+
+    Read from the booster's JSON model: ``split_conditions`` are the float32 thresholds (and
+    the leaf values), ``base_score`` is added (identity link: squared error only).
+    """
+    base, trees = _xgboost_trees(booster)
+    table = TreeTable.from_trees(trees, rows.shape[1], base=base)
+    check = rows[:CHECK_ROWS]
+    check_against(table, check, _xgboost_leaf_sum(booster, base, trees, check))
+    return table
+
+
+def xgboost_leaf_sum(booster: Any, Z: np.ndarray) -> np.ndarray:
+    """Float64 sum of the leaf values at the leaves XGBoost reports for rows ``Z``, plus the
+    base score: XGBoost's prediction without its float32 rounding."""
+    return _xgboost_leaf_sum(booster, *_xgboost_trees(booster), Z)
 
 
 def check_against(
     table: TreeTable, Z: np.ndarray, reference: np.ndarray, tolerance: float = 1e-9
 ) -> float:
     """Largest ``|table - reference|`` on rows ``Z``; raises :class:`TreeTableError` above
-    ``tolerance``. ``reference`` is the float64 leaf sum of the library's own leaves
-    (:func:`sklearn_leaf_sum`, :func:`xgboost_leaf_sum`), so any row reaching another leaf
-    shows, while the libraries' own float32 summation (XGBoost) does not."""
+    ``tolerance``. The converters pass the float64 sum of the values at the library's own
+    leaves, so any row reaching another leaf shows, while the libraries' own float32
+    summation (XGBoost) does not."""
     diff = float(np.max(np.abs(table.predict(Z) - np.asarray(reference, dtype=np.float64))))
     if not diff <= tolerance:
         raise TreeTableError(

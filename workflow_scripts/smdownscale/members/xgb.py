@@ -16,14 +16,10 @@ from typing import Any
 import numpy as np
 from xgboost import XGBRegressor
 
-from .base import FittedMember
-from .treeinfer import TreeTable, check_against, from_xgboost, xgboost_leaf_sum
-
-#: Training rows on which the packed trees are checked against XGBoost's leaves when fitted.
-CHECK_ROWS = 2000
+from .treeinfer import PackedTreesMember, from_xgboost
 
 
-class XGBoostMember(FittedMember):
+class XGBoostMember(PackedTreesMember):
     """Gradient-boosted regression trees (XGBoost)."""
 
     name = "xgb"
@@ -39,7 +35,6 @@ class XGBoostMember(FittedMember):
         "gamma": 0.0,
     }
     stochastic = True
-    thread_rows = True
 
     @classmethod
     def _fit_model(
@@ -52,17 +47,9 @@ class XGBoostMember(FittedMember):
             random_state=seed,
             n_jobs=n_jobs,
         ).fit(Z, t)
-        table = from_xgboost(model.get_booster(), Z.shape[1])
-        rows = Z[:CHECK_ROWS]
-        check_against(table, rows, xgboost_leaf_sum(model.get_booster(), rows))
+        table = from_xgboost(model.get_booster(), Z)
         return model, {"n_nodes": table.n_nodes}, table.to_state()
-
-    def _prepare(self) -> None:
-        self._table = TreeTable.from_state(self.fast_state)
 
     def _predict_library(self, Z: np.ndarray) -> np.ndarray:
         self.model.set_params(n_jobs=self.n_jobs)
         return self.model.predict(Z)
-
-    def _predict_fast(self, Z: np.ndarray) -> np.ndarray:
-        return self._table.predict(Z)
