@@ -15,11 +15,10 @@ import pandas as pd
 
 from smdownscale.atomic import atomic_path
 from smdownscale.config import run_grids
-from smdownscale.grid import block_factor
+from smdownscale.grid import block_factor, repeat_blocks
 from smdownscale.metrics import heterogeneity_by_day
 from smdownscale.netcdf import file_days, read_rows
 from smdownscale.rule_io import setup_logging
-from smdownscale.validation import repeat_blocks
 
 
 def rows_of(label, grid, days, het):

@@ -13,10 +13,10 @@ import xarray as xr
 
 from smdownscale.atomic import atomic_path
 from smdownscale.config import bma_eval_dates, run_grids
-from smdownscale.grid import block_factor
+from smdownscale.grid import block_factor, repeat_blocks
 from smdownscale.netcdf import file_days, read_rows
 from smdownscale.rule_io import setup_logging
-from smdownscale.validation import repeat_blocks, truth_scores
+from smdownscale.validation import truth_scores
 
 
 def eval_days_of(path, first, last):

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from smdownscale import grid
+from smdownscale.grid import repeat_blocks
 from smdownscale.metrics import (
     UNDEFINED_CONSTANT,
     DailyHeterogeneity,
@@ -407,9 +409,7 @@ def truth_stack(nt: int = 3, ny: int = 10, nx: int = 15, seed: int = 0) -> np.nd
 
 def block_mean(x: np.ndarray, f: int) -> np.ndarray:
     """The coarse product repeated over its block (block means, float32 like a product)."""
-    nt, ny, nx = x.shape
-    c = x.reshape(nt, ny // f, f, nx // f, f).mean(axis=(2, 4)).astype(np.float32)
-    return np.repeat(np.repeat(c, f, axis=1), f, axis=2)
+    return repeat_blocks(grid.block_mean(x, f, 1.0).astype(np.float32), f)
 
 
 def test_within_cell_truth_with_itself_is_exactly_one():

@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 
 from smdownscale import metrics
+from smdownscale.grid import repeat_blocks
 from smdownscale.validation import (
     ALL_NETWORKS,
     per_station_table,
-    repeat_blocks,
     station_products,
     station_table,
     truth_scores,

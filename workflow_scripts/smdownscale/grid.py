@@ -298,6 +298,12 @@ def block_mean(values: np.ndarray, factor: int, min_valid_fraction: float = 0.5)
     return np.where(count >= min_valid_fraction * factor * factor, mean, np.nan)
 
 
+def repeat_blocks(coarse: np.ndarray, factor: int) -> np.ndarray:
+    """A coarse field (..., ny, nx) repeated over its ``factor x factor`` fine blocks (the
+    inverse layout of :func:`block_mean`)."""
+    return np.repeat(np.repeat(coarse, factor, axis=-2), factor, axis=-1)
+
+
 def _keys_cubic(x: np.ndarray, a: float = -0.5) -> np.ndarray:
     """Keys (1981) cubic-convolution kernel, the kernel of GDAL's and ArcGIS's 'cubic'."""
     x = np.abs(x)

@@ -101,9 +101,9 @@ def residual_correct(
     Blocks without a coarse value (or without any prediction) are left as they are.
     Returns the corrected float32 field and the per-block residual (NaN where none).
     """
-    from .grid import block_mean
+    from .grid import block_mean, repeat_blocks
 
     resid = np.asarray(coarse, dtype=np.float64) - block_mean(fine, factor, 1e-12)
-    full = np.repeat(np.repeat(resid, factor, axis=-2), factor, axis=-1)
+    full = repeat_blocks(resid, factor)
     out = np.where(np.isfinite(full), fine + full, fine).astype(np.float32)
     return out, resid

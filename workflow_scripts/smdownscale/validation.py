@@ -103,11 +103,6 @@ def per_station_table(series: pd.DataFrame, products: Mapping[str, str]) -> pd.D
     return pd.DataFrame(rows)
 
 
-def repeat_blocks(coarse: np.ndarray, factor: int) -> np.ndarray:
-    """A coarse field (..., ny, nx) repeated over its ``factor x factor`` fine blocks."""
-    return np.repeat(np.repeat(coarse, factor, axis=-2), factor, axis=-1)
-
-
 def truth_scores(fields: Mapping[str, np.ndarray], truth: np.ndarray, factor: int) -> pd.DataFrame:
     """Scores of fine fields (label -> (time, lat, lon)) against the truth on the same cells.
 

@@ -133,7 +133,7 @@ import pandas as pd
 import xarray as xr
 from scipy import ndimage
 
-from smdownscale.grid import LatLonGrid, block_mean
+from smdownscale.grid import LatLonGrid, block_mean, repeat_blocks
 
 KM_PER_DEG_LAT = 110.57
 KM_PER_DEG_LON_EQ = 111.32
@@ -849,7 +849,7 @@ def _to_dataset(
 def within_cell_anomaly(values: np.ndarray, factor: int) -> np.ndarray:
     """Fine values minus the mean of their ``factor x factor`` block (last two axes)."""
     means = block_mean(values, factor, 0.0)
-    full = np.repeat(np.repeat(means, factor, axis=-2), factor, axis=-1)
+    full = repeat_blocks(means, factor)
     return np.asarray(values, dtype=np.float64) - full
 
 
