@@ -72,8 +72,7 @@ class RandomForestMember(PackedTreesMember):
             **params, bootstrap=True, random_state=seed, n_jobs=n_jobs
         ).fit(Z, t)
         table = from_sklearn(model.estimators_, Z)
-        depth = [int(e.tree_.max_depth) for e in model.estimators_]
-        extra = {"n_nodes": table.n_nodes, "max_tree_depth": int(max(depth))}
+        extra = {"n_nodes": table.n_nodes, "max_tree_depth": int(table.depths.max())}
         return model, extra, table.to_state()
 
     def _state(self) -> dict[str, Any]:

@@ -158,24 +158,19 @@ def _walk(keys, nodes, values, roots, depths, groups, block, out):  # pragma: no
 
 
 # --------------------------------------------------------------------------- the table
-def _sibling_order(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Old node ids in the new order: depth-first (left first), children allocated in pairs."""
+def _sibling_order(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, int]:
+    """Old node ids in the new order (depth-first, left first, children allocated in pairs)
+    and the tree's depth."""
     order = [0]
-    stack = [0]
+    stack = [(0, 0)]
+    depth = 0
     while stack:
-        node = stack.pop()
+        node, d = stack.pop()
+        depth = max(depth, d)
         if left[node] != -1:
             order += (int(left[node]), int(right[node]))
-            stack += (int(right[node]), int(left[node]))
-    return np.asarray(order, dtype=np.int64)
-
-
-def _tree_depth(left: np.ndarray, right: np.ndarray) -> int:
-    depth = np.zeros(left.size, dtype=np.int64)
-    for node in _sibling_order(left, right):  # parents come before their children
-        if left[node] != -1:
-            depth[left[node]] = depth[right[node]] = depth[node] + 1
-    return int(depth.max())
+            stack += ((int(right[node]), d + 1), (int(left[node]), d + 1))
+    return np.asarray(order, dtype=np.int64), depth
 
 
 @dataclass(frozen=True)
@@ -215,7 +210,7 @@ class TreeTable:
         for left, right, feature, condition, value in trees:
             left = np.asarray(left, dtype=np.int64)
             right = np.asarray(right, dtype=np.int64)
-            order = _sibling_order(left, right)
+            order, depth = _sibling_order(left, right)
             if order.size != left.size:
                 raise TreeTableError(f"tree {len(roots)} has unreachable nodes")
             new_id = np.empty_like(order)
@@ -237,7 +232,7 @@ class TreeTable:
             nodes.append(packed)
             values.append(vals)
             roots.append(offset)
-            depths.append(_tree_depth(left, right))
+            depths.append(depth)
             sizes.append(order.size)
             offset += order.size
         if not roots:
