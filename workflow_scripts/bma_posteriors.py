@@ -10,7 +10,12 @@ import pandas as pd
 
 from smdownscale.atomic import atomic_path
 from smdownscale.bma import SamplerSettings
-from smdownscale.bma_stations import KEY, posterior_table, read_station_table
+from smdownscale.bma_stations import (
+    KEY,
+    posterior_table,
+    read_station_table,
+    training_stations,
+)
 from smdownscale.rule_io import setup_logging
 
 
@@ -20,10 +25,7 @@ def main(snakemake) -> None:
     b = cfg["bma"]
     members = cfg["members"]["use"]
     fold = snakemake.wildcards.fold
-    folds = read_station_table(snakemake.input.folds)
-    train = folds[folds.takes_part]
-    if fold != "all":
-        train = train[train.fold != int(fold)]
+    train = training_stations(read_station_table(snakemake.input.folds), fold)
     pairs = pd.read_parquet(snakemake.input.pairs)
     pairs = pairs[pairs.complete & (pairs.split == "train")]
     pairs = pairs.merge(train[KEY], on=KEY)

@@ -14,6 +14,7 @@ from smdownscale.bma_stations import (
     posterior_table,
     split_days,
     station_seed,
+    training_stations,
 )
 from smdownscale.netcdf import read_cells
 
@@ -60,10 +61,13 @@ def test_folds_are_spatial_balanced_and_never_train_on_their_own_stations():
     folds5 = assign_folds(lat, lon, k=5, seed=1)
     counts = np.bincount(folds5)[1:]
     assert counts.sum() == 40 and counts.min() >= 5
-    # the training set of fold f is exactly the other folds' stations
+    # fold f trains on exactly the other folds' stations that take part
+    table = pd.DataFrame({"fold": folds5, "takes_part": np.arange(40) % 7 != 0})
     for f in range(1, 6):
-        train = np.flatnonzero(folds5 != f)
-        assert not set(train) & set(np.flatnonzero(folds5 == f))
+        train = training_stations(table, f)
+        assert not (train.fold == f).any() and train.takes_part.all()
+        assert len(train) == (table.takes_part & (table.fold != f)).sum()
+    assert training_stations(table, "all").index.tolist() == table.index[table.takes_part].tolist()
     np.testing.assert_array_equal(folds5, assign_folds(lat, lon, k=5, seed=1))
     with pytest.raises(bma.BMAError, match="3 stations take part in the BMA but bma.folds = 5"):
         assign_folds(lat[:3], lon[:3], k=5, seed=1)
@@ -113,9 +117,15 @@ def test_posterior_table_finds_each_stations_best_member():
     assert w[:2, 0].min() > 0.7 and w[2:, 2].min() > 0.7
     # shrinkage weight n / (n + n0) and intervals around the estimates
     assert table.shrink_lambda.tolist() == pytest.approx([60 / 90] * 4)
-    for m in MEMBERS:
-        assert (table[f"a_{m}_q025"] <= table[f"a_{m}"]).all()
-        assert (table[f"b_{m}"] <= table[f"b_{m}_q975"]).all()
+    # a and b intervals: +-1.96 shrunk least-squares standard errors of the station's fit
+    for _, st in table.iterrows():
+        grp = pairs[pairs.station == st.station]
+        _, _, se = bma.fit_bias(grp.y.to_numpy(), grp[[f"f_{m}" for m in MEMBERS]].to_numpy())
+        for j, m in enumerate(MEMBERS):
+            for name, row in (("a", 0), ("b", 1)):
+                half = 1.959964 * st.shrink_lambda * se[row, j]
+                assert st[f"{name}_{m}_q975"] - st[f"{name}_{m}"] == pytest.approx(half)
+                assert st[f"{name}_{m}"] - st[f"{name}_{m}_q025"] == pytest.approx(half)
     assert set(parameter_columns(MEMBERS)) <= set(table.columns)
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import logging
 import sys
+import time
 from pathlib import Path
 
 import netCDF4
@@ -164,9 +165,13 @@ def test_resume_after_dropped_connections_is_byte_identical(server, files, tmp_p
 
 def test_a_stalled_transfer_times_out_and_resumes(server, files, tmp_path) -> None:
     n = len(files[ESA])
-    server.add(esa_path(server), files[ESA], stall_after=n // 2, stall_s=1.0, block=4096)
+    # the server stalls far longer than the timeout: only the client's read timeout can
+    # end the first attempt this soon (the server would hang up only after 60 s)
+    server.add(esa_path(server), files[ESA], stall_after=n // 2, stall_s=60.0, block=4096)
     raw = tmp_path / "raw"
+    t0 = time.monotonic()
     ensure_file(ESA, config(server, raw, timeout_s=0.3), raw, sleep=Sleeps())
+    assert time.monotonic() - t0 < 10.0
     assert (raw / ESA).read_bytes() == files[ESA]
     ranges = [r.range for r in server.log(esa_path(server))]
     assert ranges[0] is None and ranges[1].startswith("bytes=") and len(ranges) == 2

@@ -29,11 +29,9 @@ import pandas as pd
 from sklearn.cluster import KMeans
 
 from . import bma
-from .kriging import KrigingSettings, ParameterKriging
+from .kriging import KrigingSettings, ParameterKriging, xyz_km
 
 KEY = ["network", "station"]
-#: Mean Earth radius, km.
-EARTH_RADIUS_KM = 6371.0
 
 
 def member_columns(members: Sequence[str]) -> list[str]:
@@ -76,13 +74,6 @@ def station_seed(seed: int, network: str, station: str) -> int:
     return (int(seed) * 1_000_003 + zlib.crc32(f"{network}/{station}".encode())) % (2**32)
 
 
-def _xyz_km(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    la, lo = np.radians(lat), np.radians(lon)
-    return EARTH_RADIUS_KM * np.column_stack(
-        [np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)]
-    )
-
-
 def assign_folds(
     lat: np.ndarray, lon: np.ndarray, k: int, seed: int, groups_per_fold: int = 3
 ) -> np.ndarray:
@@ -101,7 +92,7 @@ def assign_folds(
             "bma.min_pairs, or add stations"
         )
     g = min(n, groups_per_fold * k)
-    labels = KMeans(n_clusters=g, n_init=10, random_state=seed).fit_predict(_xyz_km(lat, lon))
+    labels = KMeans(n_clusters=g, n_init=10, random_state=seed).fit_predict(xyz_km(lon, lat))
     sizes = np.bincount(labels, minlength=g)
     fold_of_group = np.empty(g, dtype=int)
     load = np.zeros(k, dtype=int)
@@ -110,6 +101,16 @@ def assign_folds(
         fold_of_group[grp] = f
         load[f] += sizes[grp]
     return fold_of_group[labels] + 1
+
+
+def training_stations(folds: pd.DataFrame, fold: str | int) -> pd.DataFrame:
+    """The stations whose posteriors fold ``fold`` fits, from the folds table (columns
+    ``takes_part`` and ``fold``): every station taking part for ``"all"`` (the product's
+    weights), else those taking part outside fold ``f`` (its held-out series)."""
+    train = folds[folds.takes_part]
+    if str(fold) != "all":
+        train = train[train.fold != int(fold)]
+    return train
 
 
 def pooled_bias(
