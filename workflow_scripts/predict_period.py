@@ -13,18 +13,10 @@ from smdownscale.config import run_grids
 from smdownscale.features import DAILY, STATIC, stack
 from smdownscale.grid import block_factor
 from smdownscale.harmonise import check_days
-from smdownscale.members import load_models
+from smdownscale.members import load_models, member_class
 from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows, file_days, read_rows
 from smdownscale.prediction import SOURCE_CODES, predict_block, residual_correct, resolve_models
 from smdownscale.rule_io import provenance, setup_logging
-
-MEMBER_NAMES = {
-    "rf": "random forest",
-    "mlr": "multiple linear regression",
-    "svr": "support-vector regression (RBF kernel)",
-    "xgb": "XGBoost gradient-boosted trees",
-    "mlp": "multilayer perceptron",
-}
 
 
 def main(snakemake) -> None:
@@ -53,7 +45,8 @@ def main(snakemake) -> None:
             "f4",
             {
                 "standard_name": "volume_fraction_of_condensed_water_in_soil",
-                "long_name": f"surface soil moisture predicted by the {MEMBER_NAMES[m]} member",
+                "long_name": "surface soil moisture predicted by the "
+                f"{member_class(m).long_name} member",
                 "units": "m3 m-3",
             },
         )

@@ -41,7 +41,6 @@ FAST_PARAMS = {
     "svr": {"C": 3.0, "epsilon": 0.005},
     "mlr": {},
 }
-STOCHASTIC = {"rf", "xgb", "mlp", "svr"}  # svr through its subsample
 
 
 def coarse_like(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -101,6 +100,7 @@ def test_registry_has_the_five_members():
     for name, cls in MEMBERS.items():
         assert issubclass(cls, FittedMember)
         assert cls.name == name
+        assert cls.long_name and cls.long_name != FittedMember.long_name
         assert cls.param_names == tuple(cls.defaults)
         with pytest.raises(TypeError):
             cls.defaults["x"] = 1  # read-only
@@ -366,7 +366,7 @@ def test_fitting_is_deterministic_given_the_seed(fitted, data, name):
     np.testing.assert_array_equal(again.predict(Q), fitted[name].predict(Q))
     other = fit_member(name, X, y, FAST_PARAMS[name], seed=8, max_samples=cap)
     differs = not np.array_equal(other.predict(Q), fitted[name].predict(Q), equal_nan=True)
-    assert differs == (name in STOCHASTIC)
+    assert differs == MEMBERS[name].stochastic  # svr through its subsample
 
 
 # ------------------------------------------------------------------ serialisation

@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
 
+from smdownscale.config import prepare_config
 from smdownscale.members import MEMBERS, fit_member
 from smdownscale.tuning import (
-    DEFAULT_GRIDS,
-    MEMBER_NAMES,
     TuningError,
     check_params,
     cv_splits,
@@ -20,7 +19,6 @@ def cells_and_days(n_cells: int, n_days: int) -> np.ndarray:
 
 def test_tuning_scores_the_production_members():
     # every fold is fit_member(defaults + grid point, seed) scored with member.predict
-    assert set(MEMBER_NAMES) == set(MEMBERS)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(120, 3))
     y = X @ [1.0, -2.0, 0.5] + rng.normal(0, 0.1, 120)
@@ -34,7 +32,8 @@ def test_tuning_scores_the_production_members():
         rmse.append(np.sqrt(np.mean(err**2)))
     assert res.best_rmse == pytest.approx(np.mean(rmse), rel=1e-12)
     assert res.best_rmse_sd == pytest.approx(np.std(rmse, ddof=1), rel=1e-12)
-    for name, grid in DEFAULT_GRIDS.items():  # the default grids use the members' names
+    # the schema's default grids use the members' parameter names
+    for name, grid in prepare_config({})["members"]["tuning"]["grids"].items():
         check_params(name, grid)
 
 

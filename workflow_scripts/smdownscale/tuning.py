@@ -34,18 +34,6 @@ from sklearn.model_selection import GroupKFold, KFold, ParameterGrid
 
 from .members import MEMBERS, MemberError, fit_member
 
-#: Member names accepted by :func:`tune` (the registered production members).
-MEMBER_NAMES = tuple(MEMBERS)
-
-#: Modest default grids, a starting point for the config's tuning grids.
-DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {
-    "rf": {"n_estimators": [100, 200], "max_depth": [13, None], "min_samples_leaf": [1, 5]},
-    "mlr": {},
-    "svr": {"C": [0.1, 1.0, 10.0], "gamma": ["scale", 0.01, 0.1, 1.0], "epsilon": [0.01]},
-    "xgb": {"n_estimators": [200, 500], "max_depth": [3, 6], "learning_rate": [0.05, 0.1]},
-    "mlp": {"hidden_layer_sizes": [[64], [64, 32]], "alpha": [1e-4, 1e-3]},
-}
-
 
 class TuningError(ValueError):
     """Tuning inputs that cannot be used, with a message naming the member and parameter."""
@@ -53,7 +41,7 @@ class TuningError(ValueError):
 
 def _check_name(name: str) -> None:
     if name not in MEMBERS:
-        raise TuningError(f"unknown member {name!r}; choose one of {', '.join(MEMBER_NAMES)}")
+        raise TuningError(f"unknown member {name!r}; choose one of {', '.join(MEMBERS)}")
 
 
 def check_params(name: str, params: dict[str, Any]) -> None:
@@ -160,7 +148,7 @@ def tune(
     """Grid search of member ``name`` by (grouped) k-fold cross-validated RMSE.
 
     Args:
-        name: one of :data:`MEMBER_NAMES`.
+        name: a registered member (:data:`smdownscale.members.MEMBERS`).
         X, y: finite samples (n, p) and (n,).
         grid: parameter name -> list of values (the member's ``param_names``); ``{}`` scores
             the defaults. An unknown name raises :class:`TuningError` naming member and

@@ -146,6 +146,8 @@ class FittedMember:
     """
 
     name: ClassVar[str] = ""
+    #: What the member is, in words (the long_name of its predictions).
+    long_name: ClassVar[str] = ""
     #: Default hyperparameters (read-only); their keys are the names a tuning grid may set.
     defaults: ClassVar[Mapping[str, Any]] = MappingProxyType({})
     #: The hyperparameter names a tuning grid may set (the keys of ``defaults``).

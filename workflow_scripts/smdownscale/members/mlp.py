@@ -37,6 +37,7 @@ class MLPMember(FittedMember):
     """Feed-forward neural network with early stopping."""
 
     name = "mlp"
+    long_name = "multilayer perceptron"
     defaults = {
         "hidden_layer_sizes": (64, 32),
         "activation": "relu",

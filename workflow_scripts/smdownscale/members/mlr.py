@@ -19,6 +19,7 @@ class LinearMember(FittedMember):
     """Multiple linear regression (no hyperparameters)."""
 
     name = "mlr"
+    long_name = "multiple linear regression"
     defaults: dict[str, Any] = {}
     stochastic = False
 

@@ -55,6 +55,7 @@ class RandomForestMember(PackedTreesMember):
     """Random forest (scikit-learn), predicted from its packed trees."""
 
     name = "rf"
+    long_name = "random forest"
     defaults = {
         "n_estimators": 100,
         "max_depth": 13,

@@ -54,6 +54,7 @@ class SupportVectorMember(FittedMember):
     """Epsilon-SVR, RBF kernel, training set capped by a stratified subsample."""
 
     name = "svr"
+    long_name = "support-vector regression (RBF kernel)"
     defaults = {"C": 1.0, "epsilon": 0.01, "gamma": "scale"}
     default_max_samples = 3000
     stochastic = True  # through the subsample, when the cap applies

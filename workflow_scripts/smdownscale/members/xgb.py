@@ -23,6 +23,7 @@ class XGBoostMember(PackedTreesMember):
     """Gradient-boosted regression trees (XGBoost)."""
 
     name = "xgb"
+    long_name = "XGBoost gradient-boosted trees"
     defaults = {
         "n_estimators": 300,
         "max_depth": 6,
