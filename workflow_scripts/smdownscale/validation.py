@@ -64,6 +64,7 @@ def station_table(series: pd.DataFrame, products: Mapping[str, str]) -> pd.DataF
         y = grp["y"].to_numpy(dtype=float)
         subsets = {"All": np.ones(y.size, bool), "Mid": metrics.mid_mask(y)}
         for subset, mask in subsets.items():
+            n_stations = len(grp.loc[mask, ["network", "station"]].drop_duplicates())
             for col, label in products.items():
                 p = grp[col].to_numpy(dtype=float)
                 rows.append(
@@ -72,7 +73,7 @@ def station_table(series: pd.DataFrame, products: Mapping[str, str]) -> pd.DataF
                         "subset": subset,
                         "product": label,
                         "column": col,
-                        "n_stations": len(grp.loc[mask, ["network", "station"]].drop_duplicates()),
+                        "n_stations": n_stations,
                         **metrics.score(p[mask], y[mask]).as_dict(),
                     }
                 )
