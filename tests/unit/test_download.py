@@ -478,6 +478,17 @@ def test_era5_land_request_and_atomic_retrieval(server, tmp_path) -> None:
     assert request["area"] == [39.4, 109.9, 38.9, 111.4]  # N, W, S, E widened by 0.1 deg
     assert rec.url == "cds:derived-era5-land-daily-statistics" and (raw / rel).is_file()
 
+    # a retrieval that fails half-way leaves neither the file nor its partial copy
+    class Failing:
+        def retrieve(self, dataset, request, target):
+            Path(target).write_bytes(b"half a file")
+            raise RuntimeError("the CDS request was cancelled")
+
+    rel = "ERA5-Land/2010/ERA5-Land.daily.2010-05.nc"
+    with pytest.raises(DownloadError, match="cancelled"):
+        ensure_era5_land(rel, cfg, raw, client=Failing())
+    assert not (raw / rel).exists() and not list(raw.rglob("*.part"))
+
 
 def test_url_templates_are_checked_and_redacted() -> None:
     assert template_problems({"esa_cci": "https://x/{year}/{name}"}) == []

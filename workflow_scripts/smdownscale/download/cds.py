@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..atomic import partial_name
-from .errors import AuthError, DownloadError, VerificationError
+from ..atomic import atomic_path
+from .errors import AuthError, DownloadError
 from .transfer import Expected, verify_file
 
 CDS_HELP = (
@@ -78,9 +78,6 @@ def retrieve_era5_land(
     authentication failure raises :class:`AuthError` with :data:`CDS_HELP`.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    part = partial_name(target)
-    part.unlink(missing_ok=True)  # the CDS cannot resume a transfer
     if client is None:
         cdsapi = import_cdsapi()
         try:
@@ -89,24 +86,20 @@ def retrieve_era5_land(
             raise AuthError(
                 f"cannot set up the CDS client ({type(exc).__name__}). {CDS_HELP}"
             ) from None
-    try:
-        client.retrieve(dataset, dict(request), str(part))
-    except Exception as exc:
-        part.unlink(missing_ok=True)
-        text = str(exc)
-        key = os.environ.get("CDSAPI_KEY", "")
-        if key:
-            text = text.replace(key, "***")
-        if any(
-            w in text.lower()
-            for w in ("401", "403", "unauthori", "forbidden", "licence", "license")
-        ):
-            raise AuthError(f"the CDS refused the request: {text[:300]}. {CDS_HELP}") from None
-        raise DownloadError(f"the CDS request for {target.name} failed: {text[:500]}") from None
-    try:
+    with atomic_path(target) as part:
+        part.unlink(missing_ok=True)  # the CDS cannot resume a transfer
+        try:
+            client.retrieve(dataset, dict(request), str(part))
+        except Exception as exc:
+            text = str(exc)
+            key = os.environ.get("CDSAPI_KEY", "")
+            if key:
+                text = text.replace(key, "***")
+            if any(
+                w in text.lower()
+                for w in ("401", "403", "unauthori", "forbidden", "licence", "license")
+            ):
+                raise AuthError(f"the CDS refused the request: {text[:300]}. {CDS_HELP}") from None
+            raise DownloadError(f"the CDS request for {target.name} failed: {text[:500]}") from None
         digests = verify_file(part, target, Expected(), check)
-    except VerificationError:
-        part.unlink(missing_ok=True)
-        raise
-    os.replace(part, target)
     return digests
