@@ -514,3 +514,22 @@ def test_block_size_does_not_change_predictions(fitted, data):
     for name in NAMES:
         m = fitted[name]
         np.testing.assert_allclose(m.predict(Q, block_rows=97), m.predict(Q), atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["mlr", "svr", "rf"])
+def test_features_are_clamped_to_the_training_range(name):
+    """A 1 km feature beyond every coarse training value predicts as the range's end: no
+    unbounded extrapolation (MLR gave -0.8 and 13.7 m3 m-3 before)."""
+    rng = np.random.default_rng(3)
+    X = rng.uniform(0, 1, (400, 2))
+    y = 0.1 + 0.2 * X[:, 0] + 0.05 * X[:, 1]
+    member = fit_member(name, X, y, {}, 0)
+    np.testing.assert_array_equal(member.x_min, X.min(axis=0))
+    np.testing.assert_array_equal(member.x_max, X.max(axis=0))
+    far = np.array([[50.0, 0.5], [-50.0, 0.5], [np.inf, 0.5]])
+    edge = np.array([[X[:, 0].max(), 0.5], [X[:, 0].min(), 0.5], [0.0, 0.5]])
+    got = member.predict(far)
+    np.testing.assert_allclose(got[:2], member.predict(edge)[:2], atol=1e-6)
+    assert np.isnan(got[2])  # non-finite features still predict nothing
+    np.testing.assert_allclose(member.predict_naive(far)[:2], got[:2], atol=1e-5)
+    assert 0.0 < got[0] < 0.4 and 0.0 < got[1] < 0.4

@@ -6,5 +6,6 @@ its ``params``, so Snakemake reruns it instead of leaving files a newer step can
 """
 
 #: Serialised members (:mod:`smdownscale.members`); bumped whenever the stored state changes
-#: incompatibly (2: the tree members store packed trees instead of an XGBoost booster).
-MEMBER_FORMAT = "smdownscale-member/2"
+#: incompatibly (2: the tree members store packed trees instead of an XGBoost booster; 3:
+#: every member stores its features' training range, to which it clamps what it is given).
+MEMBER_FORMAT = "smdownscale-member/3"

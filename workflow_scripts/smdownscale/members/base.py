@@ -12,6 +12,12 @@ Conventions (METHOD.md sections 5-6):
   zero). Standardisation is done in float64 by one element-wise function,
   :func:`standardise`, for the fast and the reference path alike, so both paths hand
   identical inputs to the model.
+- Features are clamped to the training range (``x_min``, ``x_max``, stored beside the model)
+  before standardising. A member is fitted on coarse (0.25 deg) aggregates and applied to
+  1 km cells, whose predictors spread wider (a 1 km LST is hotter than any 25 km mean): a
+  linear member extrapolated there without bound (values of -0.8 and 13.7 m3 m-3 were seen),
+  so extrapolation is stopped at its cause. Trees are unaffected (a value beyond the
+  training range already falls in the same leaf as the range's end).
 - Some members also model a standardised target (``scale_target``); their predictions are
   mapped back with the stored ``y_mean``/``y_sd``. All predictions are in m3 m-3.
 - A row with any non-finite feature (NaN, or +-inf) predicts NaN; the model never sees a
@@ -58,15 +64,26 @@ class MemberError(ValueError):
     """A member cannot be fitted, loaded or applied as asked (the message says why)."""
 
 
-def standardise(X: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def standardise(
+    X: np.ndarray,
+    mean: np.ndarray,
+    sd: np.ndarray,
+    lo: np.ndarray | None = None,
+    hi: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Standardised float64 copy of ``X`` (n, p) and the mask of rows with all-finite features.
 
-    Invalid rows are zero-filled in the copy (their predictions are discarded afterwards).
-    The operation is element-wise, so standardising a block of rows gives exactly the rows
-    of standardising the whole array.
+    With ``lo``/``hi`` (p,) the features are first clamped to ``[lo, hi]`` (the training
+    range; NaN stays NaN). Invalid rows are zero-filled in the copy (their predictions are
+    discarded afterwards). The operation is element-wise, so standardising a block of rows
+    gives exactly the rows of standardising the whole array.
     """
-    Z = (np.asarray(X) - mean) / sd  # float64: mean and sd are float64
-    valid = np.isfinite(Z).all(axis=1)
+    X = np.asarray(X)
+    valid = np.isfinite(X).all(axis=1)  # before clamping, which would make +-inf finite
+    if lo is not None and hi is not None:
+        X = np.clip(X, lo, hi)  # float64: lo and hi are float64
+    Z = (X - mean) / sd  # float64: mean and sd are float64
+    valid &= np.isfinite(Z).all(axis=1)
     if not valid.all():
         Z[~valid] = 0.0
     return Z, valid
@@ -135,6 +152,8 @@ class FittedMember:
     Attributes:
         params: the hyperparameters used (the member's defaults updated with those given).
         x_mean, x_sd: feature standardisation statistics, float64 (p,).
+        x_min, x_max: the training range of each feature, float64 (p,); features are
+            clamped to it before standardising.
         y_mean, y_sd: target scaling (0 and 1 for members that model ``y`` itself).
         n_train: training samples handed to :meth:`fit` (before any subsample).
         model: the fitted library model (fitted on standardised features).
@@ -169,6 +188,8 @@ class FittedMember:
         params: Mapping[str, Any],
         x_mean: np.ndarray,
         x_sd: np.ndarray,
+        x_min: np.ndarray,
+        x_max: np.ndarray,
         y_mean: float,
         y_sd: float,
         n_train: int,
@@ -180,6 +201,8 @@ class FittedMember:
         self.params = dict(params)
         self.x_mean = np.asarray(x_mean, dtype=np.float64)
         self.x_sd = np.asarray(x_sd, dtype=np.float64)
+        self.x_min = np.asarray(x_min, dtype=np.float64)
+        self.x_max = np.asarray(x_max, dtype=np.float64)
         self.y_mean = float(y_mean)
         self.y_sd = float(y_sd)
         self.n_train = int(n_train)
@@ -238,6 +261,8 @@ class FittedMember:
             params=resolved,
             x_mean=x_mean,
             x_sd=x_sd,
+            x_min=X.min(axis=0),
+            x_max=X.max(axis=0),
             y_mean=y_mean,
             y_sd=y_sd,
             n_train=X.shape[0],
@@ -286,6 +311,10 @@ class FittedMember:
             X = X.astype(np.float64)
         return X
 
+    def _standardise(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Features clamped to the training range and standardised (see :func:`standardise`)."""
+        return standardise(X, self.x_mean, self.x_sd, self.x_min, self.x_max)
+
     def predict(
         self, X: np.ndarray, *, block_rows: int = BLOCK_ROWS, out: np.ndarray | None = None
     ) -> np.ndarray:
@@ -307,7 +336,7 @@ class FittedMember:
         with self._fast_runner() as run:
             for r0 in range(0, n, block_rows):
                 r1 = min(n, r0 + block_rows)
-                Z, valid = standardise(X[r0:r1], self.x_mean, self.x_sd)
+                Z, valid = self._standardise(X[r0:r1])
                 res = run(Z)
                 if self.scale_target:
                     res = res * self.y_sd + self.y_mean
@@ -347,7 +376,7 @@ class FittedMember:
         in one call (float64, NaN where a feature is not finite), with ``n_jobs`` threads
         where the library has them (forests, XGBoost, BLAS)."""
         X = self._check_X(X)
-        Z, valid = standardise(X, self.x_mean, self.x_sd)
+        Z, valid = self._standardise(X)
         if X.shape[0] == 0:
             return np.empty(0)
         with threadpool_limits(max(1, self.n_jobs), user_api="blas"):
@@ -362,6 +391,8 @@ class FittedMember:
             "params": self.params,
             "x_mean": self.x_mean,
             "x_sd": self.x_sd,
+            "x_min": self.x_min,
+            "x_max": self.x_max,
             "y_mean": self.y_mean,
             "y_sd": self.y_sd,
             "n_train": self.n_train,
