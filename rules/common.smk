@@ -202,6 +202,7 @@ def all_outputs():
         f"{RUN}/regions/regions_fine.nc",
         f"{RUN}/models/member_heldout_scores.csv",
         f"{RUN}/models/model_sources.csv",
+        f"{RUN}/members/out_of_range.csv",
     ]
     out += expand(f"{RUN}/members/members_{{period}}.nc", period=PERIODS)
     out += [

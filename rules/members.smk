@@ -73,7 +73,8 @@ rule predict_period:
             else []
         ),
     output:
-        f"{RUN}/members/members_{{period}}.nc",
+        members=f"{RUN}/members/raw/members_{{period}}.nc",
+        residual=f"{RUN}/members/raw/residual_{{period}}.nc",
     log:
         f"{LOGS}/predict_period/{{period}}.log",
     benchmark:
@@ -86,8 +87,75 @@ rule predict_period:
     params:
         period=lambda w: PERIODS[w.period],
         settings=settings("predictors", "members"),
+        porosity=config["bma"]["porosity"],
     script:
         "../workflow_scripts/predict_period.py"
+
+
+rule residual_share:
+    """The share of the coarse residual each member takes, from the training stations."""
+    input:
+        stations=rules.harmonise_stations.output.table,
+        regions=rules.regions.output.fine,
+        residuals=expand(f"{RUN}/members/raw/residual_{{period}}.nc", period=PERIODS),
+        coarse=expand(f"{RUN}/coarse/coarse_{{period}}.nc", period=PERIODS),
+    output:
+        f"{RUN}/members/residual_share.json",
+    log:
+        f"{LOGS}/residual_share.log",
+    conda:
+        "../envs/ml.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        settings=settings("members", "bma", "dates"),
+    script:
+        "../workflow_scripts/residual_share.py"
+
+
+rule correct_period:
+    """Each member plus its share of the coarse residual, spread smoothly (no block edges)."""
+    input:
+        members=rules.predict_period.output.members,
+        residual=rules.predict_period.output.residual,
+        share=rules.residual_share.output[0],
+    output:
+        f"{RUN}/members/members_{{period}}.nc",
+    log:
+        f"{LOGS}/correct_period/{{period}}.log",
+    conda:
+        "../envs/ml.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+    params:
+        settings=settings("members"),
+    script:
+        "../workflow_scripts/correct_period.py"
+
+
+rule member_ranges:
+    """Member predictions outside [0, porosity], per member and period."""
+    input:
+        members=expand(f"{RUN}/members/raw/members_{{period}}.nc", period=PERIODS),
+    output:
+        report(
+            f"{RUN}/members/out_of_range.csv",
+            caption="report/member_ranges.rst",
+            category="Members",
+        ),
+    log:
+        f"{LOGS}/member_ranges.log",
+    conda:
+        "../envs/ml.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        periods=list(PERIODS),
+    script:
+        "../workflow_scripts/member_ranges.py"
 
 
 rule member_scores:

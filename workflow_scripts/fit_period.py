@@ -1,5 +1,9 @@
 """Rule fit_period: every member for each region of a period, with window and fallbacks.
 
+Each member is fitted on every subset of the predictors that drops optional (gappy)
+predictors (``members.optional_predictors``), so a cell-day without LST is predicted by a
+model fitted without it (:mod:`smdownscale.members.subsets`).
+
 The previous period's "own model" status is recomputed here from the same coarse files with
 the same deterministic selection, so a period's fit never waits for the previous fit.
 """
@@ -13,6 +17,7 @@ import xarray as xr
 from smdownscale.atomic import atomic_path, write_text_atomic
 from smdownscale.features import coarse_cube
 from smdownscale.members import fit_member
+from smdownscale.members.subsets import fit_subsets, predictor_subsets, subset_label
 from smdownscale.rule_io import setup_logging
 from smdownscale.windows import (
     day_offsets,
@@ -45,19 +50,32 @@ def score(y, pred):
     return {"n": int(ok.sum()), "r": r, "rmse": float(np.sqrt(np.mean((pred - y) ** 2)))}
 
 
-def fit_all(sel, members, hyper, mcfg, log, label):
-    """Fit every member on a selection minus its held-out cells; score on the held-out."""
+def fit_all(sel, members, hyper, mcfg, subsets, names, log, label):
+    """Fit every member (on each predictor subset) on a selection minus its held-out cells;
+    score on the held-out."""
     held = heldout_split(sel.coords, mcfg["heldout_fraction"], mcfg["seed"])
     fitted, scores = {}, {}
     for name in members:
-        fm = fit_member(
-            name,
-            sel.X[~held],
-            sel.y[~held],
-            hyper[name]["params"],
-            mcfg["seed"],
-            max_samples=mcfg["svr_max_samples"] if name == "svr" else None,
+
+        def fit(X, y, name=name):
+            return fit_member(
+                name,
+                X,
+                y,
+                hyper[name]["params"],
+                mcfg["seed"],
+                max_samples=mcfg["svr_max_samples"] if name == "svr" else None,
+            )
+
+        fm, counts = fit_subsets(
+            fit, name, sel.X[~held], sel.y[~held], subsets, mcfg["min_samples_per_predictor"]
         )
+        if name == members[0]:
+            log.info(
+                "%s: samples per predictor subset %s",
+                label,
+                {subset_label(names, subsets[int(i)]): n for i, n in counts.items()},
+            )
         fitted[name] = fm
         scores[name] = (
             score(sel.y[held], fm.predict(sel.X[held]))
@@ -94,8 +112,11 @@ def main(snakemake) -> None:
     with open(snakemake.input.hyperparameters) as f:
         hyper = json.load(f)["members"]
     k = cfg["regions"]["k"]
+    subsets = predictor_subsets(names, mcfg["optional_predictors"])
     window = dict(
-        min_samples=mcfg["min_samples_per_predictor"] * len(names), max_days=mcfg["window_max_days"]
+        min_samples=mcfg["min_samples_per_predictor"] * len(names),
+        max_days=mcfg["window_max_days"],
+        required=subsets[-1],
     )
 
     def selections(p):
@@ -120,6 +141,7 @@ def main(snakemake) -> None:
         "period": period.id,
         "predictors": list(names),
         "members": list(members),
+        "subsets": [subset_label(names, s) for s in subsets],
         "regions": {},
         "pooled": None,
     }
@@ -131,12 +153,14 @@ def main(snakemake) -> None:
         log.info("region %d: %s (%s)", c, src.source, src.reason)
         if src.source == "own":
             bundle["regions"][c], rec["scores"] = fit_all(
-                own[c], members, hyper, mcfg, log, f"region {c}"
+                own[c], members, hyper, mcfg, subsets, names, log, f"region {c}"
             )
         records.append(rec)
     pooled_record = None
     if any(r["source"] == "pooled" for r in records):
-        bundle["pooled"], scores = fit_all(pooled, members, hyper, mcfg, log, "all regions")
+        bundle["pooled"], scores = fit_all(
+            pooled, members, hyper, mcfg, subsets, names, log, "all regions"
+        )
         pooled_record = {"n": pooled.n, "level": pooled.level, "scores": scores}
     counts = fallback_counts(sources)
     log.info("period %s model sources: %s", period.id, counts)
@@ -156,6 +180,7 @@ def main(snakemake) -> None:
                 "predictors": list(names),
                 "members": list(members),
                 "min_samples": window["min_samples"],
+                "subsets": bundle["subsets"],
                 "regions": records,
                 "pooled": pooled_record,
                 "source_counts": counts,

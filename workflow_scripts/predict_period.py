@@ -1,7 +1,9 @@
 """Rule predict_period: each member's daily soil moisture on the fine grid for a period.
 
 Works through blocks of whole chunk rows (every day of the period at once), so memory is
-bounded by the block and each compressed output chunk is written once.
+bounded by the block and each compressed output chunk is written once. ``predictor_set``
+records which predictor subset predicted each cell-day; values outside [0, porosity] are
+counted per member (``out_of_range`` attribute, gathered by rule member_ranges).
 """
 
 import json
@@ -14,9 +16,32 @@ from smdownscale.features import DAILY, STATIC, stack
 from smdownscale.grid import block_factor
 from smdownscale.harmonise import check_days
 from smdownscale.members import load_models, member_class
+from smdownscale.members.ranges import RangeCount
+from smdownscale.members.subsets import NO_SUBSET
 from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows, file_days, read_rows
-from smdownscale.prediction import SOURCE_CODES, predict_block, residual_correct, resolve_models
+from smdownscale.prediction import SOURCE_CODES, predict_block, resolve_models
+from smdownscale.residual import coarse_residual
 from smdownscale.rule_io import provenance, setup_logging
+
+
+def write_residuals(path, coarse_grid, period, residual, cfg) -> None:
+    """Each member's coarse residual (coarse value minus the block mean of its prediction)."""
+    specs = [
+        VarSpec(
+            f"r_{m}",
+            ("time", "lat", "lon"),
+            "f4",
+            {
+                "long_name": f"coarse soil moisture minus the block mean of member {m}",
+                "units": "m3 m-3",
+            },
+        )
+        for m in residual
+    ]
+    attrs = provenance(cfg, f"coarse residuals of the members, period {period.id}")
+    with GridFileWriter(path, coarse_grid, period.days, specs, attrs) as out:
+        for m, r in residual.items():
+            out.write(f"r_{m}", r.astype(np.float32))
 
 
 def main(snakemake) -> None:
@@ -52,6 +77,22 @@ def main(snakemake) -> None:
         )
         for m in members
     ]
+    subsets = bundle["subsets"]
+    specs.append(
+        VarSpec(
+            "predictor_set",
+            ("time", "lat", "lon"),
+            "i1",
+            {
+                "long_name": "predictor subset of the model that predicted the cell-day",
+                "flag_values": np.arange(len(subsets), dtype="i1"),
+                "flag_meanings": " ".join(f"predictors_{s}" for s in subsets),
+                "comment": "a cell-day missing an optional predictor (LST under cloud) is "
+                "predicted by the members fitted without it; fill: no prediction",
+            },
+            fill_value=NO_SUBSET,
+        )
+    )
     specs.append(
         VarSpec(
             "model_source",
@@ -81,20 +122,21 @@ def main(snakemake) -> None:
     ndays = period.ndays
     block = chunk_aligned_rows(max(1, mcfg["chunk_cells"] // (fine.nlon * ndays)))
     n_region = n_missing = 0
-    correct = mcfg["residual_correction"]
-    if correct:
-        factor = block_factor(fine, coarse_grid)
-        block = max(factor, block // factor * factor)  # whole coarse blocks per row block
-        with netCDF4.Dataset(snakemake.input.coarse) as cnc:
-            check_days(snakemake.input.coarse, file_days(cnc), period.days)
-            coarse_sm = read_rows(cnc, "sm", slice(None))
-        n_blocks = {m: 0 for m in members}
-        attrs["residual_correction"] = "coarse residual added back to every member"
+    porosity = snakemake.params.porosity
+    ranges = {m: RangeCount() for m in members}
+    n_subset = np.zeros(len(subsets), dtype=np.int64)
+    # whole coarse blocks per row block, so each block's coarse residual is complete
+    factor = block_factor(fine, coarse_grid)
+    block = max(factor, block // factor * factor)
+    with netCDF4.Dataset(snakemake.input.coarse) as cnc:
+        check_days(snakemake.input.coarse, file_days(cnc), period.days)
+        coarse_sm = read_rows(cnc, "sm", slice(None))
+    residual = {m: np.full(coarse_sm.shape, np.nan) for m in members}
     with (
         netCDF4.Dataset(snakemake.input.predictors) as pred,
         netCDF4.Dataset(snakemake.input.static) as stat,
         netCDF4.Dataset(snakemake.input.regions) as reg,
-        GridFileWriter(snakemake.output[0], fine, period.days, specs, attrs) as out,
+        GridFileWriter(snakemake.output.members, fine, period.days, specs, attrs) as out,
     ):
         check_days(snakemake.input.predictors, file_days(pred), period.days)
         for r0 in range(0, fine.nlat, block):
@@ -105,19 +147,37 @@ def main(snakemake) -> None:
                 daily = {"_": np.zeros((ndays, rows.stop - rows.start, fine.nlon), "f4")}
             X = stack(daily, static, names)
             labels = np.ma.filled(reg.variables["region"][rows, :], -1)
-            result, source = predict_block(X, labels, models, members)
-            if correct:
-                crows = slice(rows.start // factor, -(-rows.stop // factor))
-                for m in members:
-                    result[m], resid = residual_correct(result[m], coarse_sm[:, crows], factor)
-                    n_blocks[m] += int(np.isfinite(resid).sum())
+            result, source, subset = predict_block(X, labels, models, members)
+            n_subset += np.bincount(subset[subset >= 0].ravel(), minlength=len(subsets))
+            for m in members:
+                ranges[m].add(result[m], porosity)
+            crows = slice(rows.start // factor, -(-rows.stop // factor))
+            for m in members:
+                residual[m][:, crows] = coarse_residual(result[m], coarse_sm[:, crows], factor)
             n_region += int((labels >= 0).sum()) * ndays
             n_missing += int(np.isnan(result[members[0]][:, labels >= 0]).sum())
             for m in members:
                 out.write(f"sm_{m}", result[m], rows=rows)
             out.write("model_source", source, rows=rows)
-    if correct:
-        log.info("residual correction: coarse cell-days corrected per member %s", n_blocks)
+            out.write("predictor_set", subset, rows=rows)
+        out.set_attrs(out_of_range=json.dumps({m: r.as_dict() for m, r in ranges.items()}))
+    write_residuals(snakemake.output.residual, coarse_grid, period, residual, cfg)
+    log.info(
+        "cell-days per predictor subset: %s",
+        {s: int(n) for s, n in zip(subsets, n_subset, strict=True)},
+    )
+    for m, r in ranges.items():
+        if r.below or r.above:
+            log.warning(
+                "member %s: %d cell-days below 0 and %d above porosity %.2f (min %.3f, "
+                "max %.3f m3 m-3); clipped only in the product",
+                m,
+                r.below,
+                r.above,
+                porosity,
+                r.low,
+                r.high,
+            )
     log.info(
         "period %s: %d of %d regional fine cell-days without a prediction (%.1f %%: "
         "missing predictors or no model)",

@@ -18,6 +18,9 @@ class Const:
     def predict(self, X):
         return np.where(np.isfinite(X).all(axis=1), self.value, np.nan).astype("f4")
 
+    def codes(self, X):  # one predictor subset (all predictors): 0, or -1 where one is missing
+        return np.where(np.isfinite(X).all(axis=1), 0, -1).astype("i1")
+
 
 def bundle(regions, pooled=None, predictors=("lst",)):
     return {
@@ -48,8 +51,9 @@ def test_each_source_is_served_from_its_file():
     labels = np.array([[0, 1, 2, 3, -1]])
     X = np.ones((2, 1, 5, 1), dtype="f4")
     X[1, 0, 0, 0] = np.nan  # region 0, day 1: a missing predictor
-    result, source = predict_block(X, labels, models, ["rf"])
+    result, source, subset = predict_block(X, labels, models, ["rf"])
     np.testing.assert_allclose(result["rf"][0, 0], [0.1, 0.2, 0.3, np.nan, np.nan])
+    assert subset[0, 0].tolist() == [0, 0, 0, -1, -1] and subset[1, 0, 0] == -1
     assert np.isnan(result["rf"][1, 0, 0]) and result["rf"][1, 0, 1] == pytest.approx(0.2)
     assert source[0].tolist() == [
         SOURCE_CODES[s] for s in ("own", "previous", "pooled", "none")
@@ -69,31 +73,8 @@ def test_previous_model_missing_is_a_clear_error():
 
 def test_a_period_without_any_model_predicts_nothing():
     models = resolve_models([{"region": 0, "source": "none"}], bundle({}), None)
-    result, source = predict_block(
+    result, source, subset = predict_block(
         np.ones((3, 2, 2, 1), "f4"), np.zeros((2, 2), int), models, ["rf", "mlr"]
     )
-    assert all(np.isnan(v).all() for v in result.values())
+    assert all(np.isnan(v).all() for v in result.values()) and (subset == -1).all()
     assert (source == SOURCE_CODES["none"]).all()
-
-
-def test_residual_correction_matches_coarse_block_means_and_keeps_the_pattern():
-    from smdownscale.grid import block_mean
-    from smdownscale.prediction import residual_correct
-
-    rng = np.random.default_rng(0)
-    fine = rng.uniform(0.1, 0.3, (2, 6, 9)).astype(np.float32)
-    fine[0, 0, 0] = np.nan  # a missing fine cell: the rest of its block is matched
-    fine[1, 3:6, 0:3] = np.nan  # a block without any prediction: left alone
-    coarse = np.array([[[0.2, 0.25, np.nan], [0.3, 0.1, 0.15]]] * 2)
-    out, resid = residual_correct(fine, coarse, 3)
-    means = block_mean(out, 3, 1e-12)
-    have = np.isfinite(coarse) & np.isfinite(block_mean(fine, 3, 1e-12))
-    np.testing.assert_allclose(means[have], coarse[have], atol=1e-6)
-    # no coarse value: the block is unchanged; no prediction: stays missing
-    np.testing.assert_array_equal(out[:, 0:3, 6:9], fine[:, 0:3, 6:9])
-    assert np.isnan(out[1, 3:6, 0:3]).all() and np.isnan(out[0, 0, 0])
-    # the sub-block pattern is kept: differences within a block are unchanged
-    np.testing.assert_allclose(
-        out[0, 3:6, 3:6] - out[0, 3, 3], fine[0, 3:6, 3:6] - fine[0, 3, 3], atol=1e-6
-    )
-    assert np.isnan(resid[0, 0, 2]) and np.isnan(resid[1, 1, 0])

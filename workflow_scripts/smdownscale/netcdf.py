@@ -262,6 +262,11 @@ class GridFileWriter:
         else:
             var[rows, :] = values
 
+    def set_attrs(self, **attrs: object) -> None:
+        """Add global attributes known only after the data (counts, summaries)."""
+        assert self._nc is not None, "set_attrs() outside the context manager"
+        self._nc.setncatts(attrs)
+
     def read(self, name: str, rows: slice) -> np.ndarray:
         """Read back rows of a variable being written (all days), fill as NaN for floats."""
         assert self._nc is not None

@@ -72,38 +72,21 @@ def predict_block(
     """Predict every member for a block of cells and days.
 
     ``X`` is (t, rows, cols, p) features, ``labels`` (rows, cols) region numbers (-1: none).
-    Returns ({member: (t, rows, cols) float32, NaN where no prediction}, source code map).
+    Returns ({member: (t, rows, cols) float32, NaN where no prediction}, source code map,
+    (t, rows, cols) int8 index of the predictor subset that predicted each cell-day, -1
+    where none: see :mod:`.members.subsets`).
     """
     nt = X.shape[0]
     result = {m: np.full(X.shape[:3], np.nan, dtype=np.float32) for m in members}
     source = np.full(labels.shape, NO_SOURCE, dtype=np.int8)
+    subset = np.full(X.shape[:3], -1, dtype=np.int8)
     for c, (src, fitted) in models.items():
         cells = labels == c
         source[cells] = SOURCE_CODES[src]
         if fitted is None or not cells.any():
             continue
         Xc = X[:, cells, :].reshape(-1, X.shape[-1])
+        subset[:, cells] = fitted[members[0]].codes(Xc).reshape(nt, -1)
         for m in members:
             result[m][:, cells] = np.asarray(fitted[m].predict(Xc)).reshape(nt, -1)
-    return result, source
-
-
-def residual_correct(
-    fine: np.ndarray, coarse: np.ndarray, factor: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Add back the coarse residual so each block's fine mean equals the coarse value.
-
-    METHOD.md section 6 (optional, off by default). ``fine`` (..., rows, cols) is a member's
-    fine prediction over whole coarse blocks, ``coarse`` (..., rows / factor, cols / factor)
-    the coarse observation. In each block with a coarse value and at least one predicted
-    fine cell, ``coarse - mean(fine over its predicted cells)`` is added to those cells, so
-    their mean becomes the coarse value exactly; the sub-block pattern is the member's.
-    Blocks without a coarse value (or without any prediction) are left as they are.
-    Returns the corrected float32 field and the per-block residual (NaN where none).
-    """
-    from .grid import block_mean, repeat_blocks
-
-    resid = np.asarray(coarse, dtype=np.float64) - block_mean(fine, factor, 1e-12)
-    full = repeat_blocks(resid, factor)
-    out = np.where(np.isfinite(full), fine + full, fine).astype(np.float32)
-    return out, resid
+    return result, source, subset

@@ -2,7 +2,9 @@
 
 METHOD.md section 5, after the Three-North paper (001, section 3.4) and paper 002:
 
-* A *sample* is a coarse cell-day with finite soil moisture and all predictors finite.
+* A *sample* is a coarse cell-day with finite soil moisture and all *required* predictors
+  finite (by default every predictor; optional predictors such as LST may be missing, and
+  such samples train the members' models without them, :mod:`.members.subsets`).
 * Level 0 is the period's days and the region's cells. While the samples number fewer than
   ``min_samples`` (default 8 x the number of predictors), the window widens one step at a
   time: step ``i`` uses the days up to ``min(i, max_days)`` outside the period on each side
@@ -191,14 +193,19 @@ def _select(
     min_samples: int | None,
     max_days: int,
     max_cells: int,
+    required: Sequence[int] | None = None,
 ) -> SampleSelection:
     """Widen the window around ``core`` (a cell mask) until ``min_samples`` or the limits."""
     n_pred = predictors.shape[3]
     need = default_min_samples(n_pred) if min_samples is None else int(min_samples)
     if need < 1:
         raise WindowError(f"min_samples must be >= 1, got {min_samples}")
+    cols = list(range(n_pred)) if required is None else list(required)
+    if any(not 0 <= c < n_pred for c in cols):
+        raise WindowError(f"required predictor columns {cols} outside 0..{n_pred - 1}")
 
-    valid = np.isfinite(sm) & np.isfinite(predictors).all(axis=-1) & (labels >= 0)[None]
+    valid = np.isfinite(sm) & np.isfinite(predictors[..., cols]).all(axis=-1)
+    valid &= (labels >= 0)[None]
     tt, rr, cc = np.nonzero(valid)
     tdist = day_distance(day_offset, period_ndays)[tt]
     sdist = cell_distance(core)[rr, cc]
@@ -243,6 +250,7 @@ def select_samples(
     min_samples: int | None = None,
     max_days: int = DEFAULT_MAX_DAYS,
     max_cells: int = DEFAULT_MAX_CELLS,
+    required: Sequence[int] | None = None,
 ) -> SampleSelection:
     """Samples of (period, ``region``) with the adaptive spatio-temporal window.
 
@@ -257,6 +265,8 @@ def select_samples(
         min_samples: the criterion; default ``8 * p``.
         max_days: most days added on each side of the period.
         max_cells: largest Chebyshev distance (in coarse cells) from the region's cells.
+        required: predictor columns a sample must have (default: all); the others may be
+            NaN in the returned ``X``.
 
     Returns:
         The :class:`SampleSelection` at the first level ``i`` (0, 1, ...) whose window of
@@ -283,6 +293,7 @@ def select_samples(
         min_samples,
         max_days,
         max_cells,
+        required,
     )
 
 
@@ -295,6 +306,7 @@ def select_pooled(
     *,
     min_samples: int | None = None,
     max_days: int = DEFAULT_MAX_DAYS,
+    required: Sequence[int] | None = None,
 ) -> SampleSelection:
     """Samples of the period's all-region ("pooled") model: every labelled cell.
 
@@ -311,7 +323,17 @@ def select_pooled(
     if not core.any():
         raise WindowError("no cell belongs to a region: the label map is all -1")
     return _select(
-        sm, predictors, day_offset, period_ndays, labels, core, None, min_samples, max_days, 0
+        sm,
+        predictors,
+        day_offset,
+        period_ndays,
+        labels,
+        core,
+        None,
+        min_samples,
+        max_days,
+        0,
+        required,
     )
 
 

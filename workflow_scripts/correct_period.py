@@ -1,0 +1,72 @@
+"""Rule correct_period: each member plus its share of the coarse residual, spread smoothly.
+
+``members/members_<period>.nc`` = ``members/raw/members_<period>.nc`` with every ``sm_<m>``
+replaced by ``sm_<m> + share_m S[C - B_m]`` (:func:`smdownscale.residual.correct`); the
+other variables are copied. Works through blocks of rows, so memory stays bounded.
+"""
+
+import json
+
+import netCDF4
+import numpy as np
+
+from smdownscale.config import run_grids
+from smdownscale.grid import block_factor
+from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows, file_days, read_rows
+from smdownscale.residual import correct
+from smdownscale.rule_io import setup_logging
+
+
+def specs_of(nc):
+    """The raw file's variables (dims, dtype, attributes, fill) as write specifications."""
+    out = []
+    for name, var in nc.variables.items():
+        if var.dimensions[-2:] != ("lat", "lon") or name in ("lat_bnds", "lon_bnds"):
+            continue
+        attrs = {k: var.getncattr(k) for k in var.ncattrs() if k not in ("_FillValue",)}
+        attrs.pop("grid_mapping", None)
+        fill = var.getncattr("_FillValue") if "_FillValue" in var.ncattrs() else False
+        out.append(VarSpec(name, var.dimensions, var.dtype.str[1:], attrs, fill_value=fill))
+    return out
+
+
+def main(snakemake) -> None:
+    log = setup_logging(snakemake)
+    cfg = snakemake.config
+    members = cfg["members"]["use"]
+    coarse_grid, fine = run_grids(cfg)
+    factor = block_factor(fine, coarse_grid)
+    with open(snakemake.input.share) as f:
+        shares = {m: float(v["share"]) for m, v in json.load(f).items()}
+    with netCDF4.Dataset(snakemake.input.residual) as nc:
+        residual = {m: read_rows(nc, f"r_{m}", slice(None)) for m in members}
+    with netCDF4.Dataset(snakemake.input.members) as raw:
+        days = file_days(raw)
+        attrs = {k: raw.getncattr(k) for k in raw.ncattrs() if k != "Conventions"}
+        attrs["residual_share"] = json.dumps(shares)
+        attrs["residual_correction"] = (
+            "each member plus its share of the coarse residual (coarse value minus the "
+            "member's block mean), interpolated bilinearly between coarse cell centres"
+        )
+        block = chunk_aligned_rows(max(1, cfg["members"]["chunk_cells"] // (fine.nlon * len(days))))
+        with GridFileWriter(snakemake.output[0], fine, days, specs_of(raw), attrs) as out:
+            for r0 in range(0, fine.nlat, block):
+                rows = slice(r0, min(r0 + block, fine.nlat))
+                for name in raw.variables:
+                    if name not in out.variables:
+                        continue
+                    if name.startswith("sm_") and name[3:] in shares:
+                        m = name[3:]
+                        values = correct(
+                            read_rows(raw, name, rows), residual[m], shares[m], factor, rows
+                        )
+                    else:
+                        var = raw.variables[name]
+                        var.set_auto_maskandscale(False)
+                        values = np.asarray(var[..., rows, :])
+                    out.write(name, values, rows=rows)
+    log.info("residual shares applied: %s", shares)
+
+
+if __name__ == "__main__":
+    main(snakemake)

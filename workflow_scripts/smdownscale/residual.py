@@ -1,0 +1,164 @@
+"""Partial residual correction: a share of the coarse residual, spread smoothly (METHOD.md
+section 6).
+
+A member's fine prediction ``f`` has a coarse-scale part (its block mean ``B`` over each
+coarse cell) and a sub-grid pattern. The coarse product ``C`` is a second, independent-ish
+estimate of the coarse-scale part. The corrected field is::
+
+    f' = f + lambda S[C - B]
+
+where ``S`` spreads the coarse residual ``R = C - B`` to the fine grid smoothly (bilinear
+between coarse cell centres, after bridging one-cell gaps; never a constant per coarse cell,
+which would paint block edges) and ``lambda`` is the share of the residual taken.
+``lambda = 1`` forces the block mean onto ``C`` and inherits all of ``C``'s own error;
+``lambda = 0`` trusts the member's coarse-scale estimate.
+
+The share that minimises the error variance of ``B + lambda (C - B)`` is::
+
+    lambda* = cov(T - B, C - B) / var(C - B)
+
+with ``T`` the true block mean; it holds whether or not the errors of ``C`` and ``B`` are
+correlated (members are trained on ``C``, so they are). Stations measure ``T`` with an error
+(sensor bias, representativeness) unrelated to ``C - B``, so ``y - B`` can stand in for
+``T - B``: :func:`estimate_share` is the least-squares slope of ``y - B`` on ``C - B`` over
+the station-days of the weight-training window, with a bootstrap over stations for its
+interval, clipped to [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from .grid import block_mean
+
+
+@dataclass(frozen=True)
+class ShareEstimate:
+    """The residual share of one member and how it was obtained."""
+
+    share: float
+    method: str  # "stations" (estimated), "fixed" (configured), "default" (too few data)
+    n_pairs: int
+    n_stations: int
+    slope: float | None = None  # the unclipped slope
+    ci_low: float | None = None
+    ci_high: float | None = None
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def coarse_residual(
+    fine: np.ndarray, coarse: np.ndarray, factor: int, min_fraction: float = 0.5
+) -> np.ndarray:
+    """``C - B``: the coarse value minus the block mean of the fine prediction, (..., cy, cx)
+    float64, NaN where either is missing (a block needs ``min_fraction`` of its fine cells
+    predicted)."""
+    b = block_mean(np.asarray(fine, dtype=np.float64), factor, min_fraction)
+    return np.asarray(coarse, dtype=np.float64) - b
+
+
+def bridge_gaps(r: np.ndarray) -> np.ndarray:
+    """Fill missing coarse cells of each 2-D field (last two axes) with the mean of their
+    finite 3 x 3 neighbours; cells with none stay missing, then become 0 (no correction)."""
+    r = np.asarray(r, dtype=np.float64)
+    ok = np.isfinite(r)
+    size = (1,) * (r.ndim - 2) + (3, 3)
+    total = ndimage.uniform_filter(np.where(ok, r, 0.0), size=size, mode="constant")
+    count = ndimage.uniform_filter(ok.astype(np.float64), size=size, mode="constant")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        near = np.where(count > 0, total / np.where(count > 0, count, 1.0), 0.0)
+    return np.where(ok, r, near)
+
+
+def spread(r: np.ndarray, factor: int, rows: slice, ncols: int) -> np.ndarray:
+    """Bilinear interpolation of coarse cell-centre values ``r`` (..., cy, cx), finite, to
+    the fine rows ``rows`` (global fine row indices) and all ``ncols`` fine columns; beyond
+    the outer centres the edge value holds. (..., len(rows), ncols) float64."""
+    cy, cx = r.shape[-2:]
+
+    def weights(index: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pos = np.clip((index + 0.5) / factor - 0.5, 0.0, n - 1.0)
+        i0 = np.minimum(np.floor(pos).astype(np.int64), max(n - 2, 0))
+        i1 = np.minimum(i0 + 1, n - 1)
+        return i0, i1, pos - i0
+
+    y0, y1, wy = weights(np.arange(rows.start, rows.stop), cy)
+    x0, x1, wx = weights(np.arange(ncols), cx)
+    top = r[..., y0, :][..., x0] * (1 - wx) + r[..., y0, :][..., x1] * wx
+    bottom = r[..., y1, :][..., x0] * (1 - wx) + r[..., y1, :][..., x1] * wx
+    return top * (1 - wy)[:, None] + bottom * wy[:, None]
+
+
+def correct(
+    fine: np.ndarray, residual: np.ndarray, share: float, factor: int, rows: slice
+) -> np.ndarray:
+    """``fine + share S[residual]`` on fine rows ``rows`` (``fine``: (t, len(rows), nx);
+    ``residual``: the whole region's (t, cy, cx) ``C - B``, NaN allowed). float32; cells
+    without a prediction stay missing."""
+    if share == 0:
+        return np.asarray(fine, dtype=np.float32)
+    s = spread(bridge_gaps(residual), factor, rows, fine.shape[-1])
+    return (fine + share * s).astype(np.float32)
+
+
+def estimate_share(
+    y: np.ndarray,
+    coarse: np.ndarray,
+    block: np.ndarray,
+    station: np.ndarray,
+    *,
+    min_pairs: int = 50,
+    min_stations: int = 5,
+    default: float = 0.5,
+    n_boot: int = 500,
+    seed: int = 0,
+) -> ShareEstimate:
+    """The residual share from station-days: ``y`` in-situ, ``coarse`` the coarse product at
+    the station's cell, ``block`` the member's block mean there, ``station`` a label per
+    pair. Too few pairs or stations: ``default``, with the reason."""
+    y, c, b = (np.asarray(a, dtype=np.float64) for a in (y, coarse, block))
+    station = np.asarray(station)
+    ok = np.isfinite(y) & np.isfinite(c) & np.isfinite(b)
+    y, c, b, station = y[ok], c[ok], b[ok], station[ok]
+    names, groups = np.unique(station, return_inverse=True)
+    n, ns = int(y.size), int(names.size)
+    if n < min_pairs or ns < min_stations:
+        return ShareEstimate(
+            default,
+            "default",
+            n,
+            ns,
+            reason=f"{n} station-days at {ns} stations with a coarse value and a prediction "
+            f"(need {min_pairs} at {min_stations})",
+        )
+    u, v = c - b, y - b
+
+    def slope(idx: np.ndarray) -> float:
+        du, dv = u[idx] - u[idx].mean(), v[idx] - v[idx].mean()
+        den = float(du @ du)
+        return float(du @ dv) / den if den > 0 else np.nan
+
+    est = slope(np.arange(n))
+    rng = np.random.default_rng(seed)
+    members = [np.flatnonzero(groups == g) for g in range(ns)]
+    boot = []
+    for _ in range(n_boot):  # resample whole stations: their days are not independent
+        pick = rng.integers(0, ns, ns)
+        boot.append(slope(np.concatenate([members[g] for g in pick])))
+    lo, hi = np.nanquantile(boot, [0.025, 0.975])
+    if not np.isfinite(est):
+        return ShareEstimate(default, "default", n, ns, reason="the coarse residual is constant")
+    return ShareEstimate(
+        float(np.clip(est, 0.0, 1.0)),
+        "stations",
+        n,
+        ns,
+        slope=est,
+        ci_low=float(lo),
+        ci_high=float(hi),
+    )
