@@ -19,7 +19,7 @@ from smdownscale.members import load_models, member_class
 from smdownscale.members.ranges import RangeCount
 from smdownscale.members.subsets import NO_SUBSET
 from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows, file_days, read_rows
-from smdownscale.prediction import SOURCE_CODES, predict_block, resolve_models
+from smdownscale.prediction import SOURCE_CODES, predict_block, region_weights, resolve_models
 from smdownscale.residual import coarse_residual
 from smdownscale.rule_io import provenance, setup_logging
 
@@ -132,6 +132,8 @@ def main(snakemake) -> None:
         check_days(snakemake.input.coarse, file_days(cnc), period.days)
         coarse_sm = read_rows(cnc, "sm", slice(None))
     residual = {m: np.full(coarse_sm.shape, np.nan) for m in members}
+    blend = mcfg["region_blend"] * factor  # fine cells
+    pad = int(np.ceil(2 * blend)) + 1  # the Gaussian's reach (truncated at 2 SD)
     with (
         netCDF4.Dataset(snakemake.input.predictors) as pred,
         netCDF4.Dataset(snakemake.input.static) as stat,
@@ -147,7 +149,14 @@ def main(snakemake) -> None:
                 daily = {"_": np.zeros((ndays, rows.stop - rows.start, fine.nlon), "f4")}
             X = stack(daily, static, names)
             labels = np.ma.filled(reg.variables["region"][rows, :], -1)
-            result, source, subset = predict_block(X, labels, models, members)
+            halo = slice(max(0, rows.start - pad), min(fine.nlat, rows.stop + pad))
+            weights = region_weights(
+                np.ma.filled(reg.variables["region"][halo, :], -1),
+                list(models),
+                blend,
+                slice(rows.start - halo.start, rows.stop - halo.start),
+            )
+            result, source, subset = predict_block(X, labels, models, members, weights)
             n_subset += np.bincount(subset[subset >= 0].ravel(), minlength=len(subsets))
             for m in members:
                 ranges[m].add(result[m], porosity)

@@ -78,3 +78,41 @@ def test_a_period_without_any_model_predicts_nothing():
     )
     assert all(np.isnan(v).all() for v in result.values()) and (subset == -1).all()
     assert (source == SOURCE_CODES["none"]).all()
+
+
+def test_region_models_hand_over_smoothly_across_a_border():
+    """Two regions whose models disagree: far from the border each cell has its own region's
+    value; across it the values change in small steps instead of one jump."""
+    from smdownscale.prediction import region_weights
+
+    labels = np.zeros((4, 40), int)
+    labels[:, 20:] = 1
+    labels[:, 38:] = -1  # outside every region
+    models = {0: ("own", {"rf": Const(0.1)}), 1: ("own", {"rf": Const(0.3)})}
+    w = region_weights(labels, [0, 1], 3.0)
+    inside = labels >= 0
+    np.testing.assert_allclose((w[0] + w[1])[inside], 1.0, atol=1e-6)
+    assert (w[0][~inside] == 0).all() and (w[1][~inside] == 0).all()
+    X = np.ones((1, 4, 40, 1), "f4")
+    result, source, _ = predict_block(X, labels, models, ["rf"], w)
+    row = result["rf"][0, 0]
+    assert row[0] == pytest.approx(0.1) and row[30] == pytest.approx(0.3)
+    assert np.isnan(row[38:]).all()  # no region: no prediction
+    steps = np.abs(np.diff(row[:38]))
+    assert steps.max() < 0.2 / 4  # the 0.2 jump spread over many cells
+    assert source[0, 19] == SOURCE_CODES["own"] and source[0, 38] == -1
+    # without blending: one jump of 0.2 at the border
+    hard, _, _ = predict_block(X, labels, models, ["rf"], region_weights(labels, [0, 1], 0))
+    assert np.abs(np.diff(hard["rf"][0, 0, :38])).max() == pytest.approx(0.2)
+
+
+def test_a_region_without_a_model_stays_missing_even_beside_one_with_a_model():
+    from smdownscale.prediction import region_weights
+
+    labels = np.zeros((2, 20), int)
+    labels[:, 10:] = 1
+    models = {0: ("own", {"rf": Const(0.1)}), 1: ("none", None)}
+    w = region_weights(labels, [0, 1], 2.0)
+    result, _, _ = predict_block(np.ones((1, 2, 20, 1), "f4"), labels, models, ["rf"], w)
+    assert np.isnan(result["rf"][0, :, 10:]).all()
+    np.testing.assert_allclose(result["rf"][0, :, :10], 0.1)
