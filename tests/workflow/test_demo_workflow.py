@@ -240,10 +240,26 @@ def test_regions_models_and_member_predictions(run_dir, cfg):
         # where the coarse product repeated over its block gets 0.84); skill is scored on the
         # demo by the validation stage
         assert float(xr.corr(pred, world["sm_true"])) > 0.3, m
-    # cells where a predictor is missing have no prediction
+    # a cell-day missing a required predictor (ndvi) has no prediction; one with every
+    # predictor is predicted by the models fitted on all of them
     pred_file = xr.open_dataset(run_dir / "fine" / "predictors_2010-097.nc")
-    missing = pred_file["ndvi"].isnull() | pred_file["lst"].isnull()
+    subset = ds["predictor_set"]
+    assert subset.attrs["flag_meanings"].split()[:2] == ["predictors_all", "predictors_without_lst"]
+    missing = pred_file["ndvi"].isnull()
     assert bool(ds["sm_rf"].where(missing).isnull().all())
+    complete = ~missing & pred_file["lst"].notnull() & pred_file["albedo"].notnull()
+    inside = xr.DataArray(fine_regions >= 0, dims=("lat", "lon"))
+    assert bool((subset.where(complete & inside) == 0).where(complete & inside, True).all())
+
+    # the residual share: one per member, estimated or defaulted with a reason, in [0, 1]
+    shares = json.loads((run_dir / "members" / "residual_share.json").read_text())
+    assert set(shares) == {"rf", "mlr", "svr", "xgb"}
+    for e in shares.values():
+        assert 0 <= e["share"] <= 1 and e["method"] in ("stations", "default")
+        assert e["method"] == "stations" or e["reason"]
+    ranges = pd.read_csv(run_dir / "members" / "out_of_range.csv")
+    assert len(ranges) == 2 * 4 and (ranges["n"] > 0).all()
+    assert (ranges["below_zero"] + ranges["above_porosity"] <= ranges["n"]).all()
 
 
 def test_changing_a_setting_reruns_its_rules_and_nothing_upstream(run_dir):
