@@ -23,11 +23,13 @@ from smdownscale.grid import block_factor, repeat_blocks
 from smdownscale.harmonise import GAP_BITS
 from smdownscale.netcdf import file_days, read_rows
 from smdownscale.rule_io import setup_logging
-from smdownscale.validation import filled_cell_days, truth_scores
-
-COARSE = "coarse product (repeated over its block)"
-MEAN = "member mean"
-PRODUCT = "product sm"
+from smdownscale.validation import (
+    TRUTH_COARSE,
+    TRUTH_MEAN,
+    TRUTH_PRODUCT,
+    filled_cell_days,
+    truth_scores,
+)
 
 
 class LazyFields(Mapping):
@@ -89,10 +91,10 @@ def main(snakemake) -> None:
             total += read(1, f"sm_{m}")
         return (total / len(members)).astype(np.float32)
 
-    loaders: dict[str, Callable[[], np.ndarray]] = {COARSE: coarse}
+    loaders: dict[str, Callable[[], np.ndarray]] = {TRUTH_COARSE: coarse}
     loaders.update({m: (lambda m=m: read(1, f"sm_{m}")) for m in members})
-    loaders[MEAN] = member_mean
-    loaders[PRODUCT] = lambda: read(2, "sm")
+    loaders[TRUTH_MEAN] = member_mean
+    loaders[TRUTH_PRODUCT] = lambda: read(2, "sm")
 
     gaps = []
     for cpath, _, _, fpath, idx in periods:
@@ -122,7 +124,7 @@ def main(snakemake) -> None:
             )  # fmt: skip
             .values.astype(np.float32)
         )
-    table = truth_scores(LazyFields(loaders), truth, factor, coarse=COARSE, filled=filled)
+    table = truth_scores(LazyFields(loaders), truth, factor, coarse=TRUTH_COARSE, filled=filled)
     for row in table.itertuples():
         log.info("%-42s R %.3f RMSE %.4f bias %+.4f within-cell r %s; coverage %.3f, RMSE "
                  "ratio to coarse %.3f, filled RMSE %.4f (n %d), edge ratio %.2f",

@@ -50,6 +50,10 @@ STATION_PRODUCTS: dict[str, str] = {
     "bma_heldout": "BMA held-out",
 }
 ALL_NETWORKS = "all networks"
+#: Labels of the gridded products in the truth scores (members are listed by name).
+TRUTH_COARSE = "coarse product (repeated over its block)"
+TRUTH_MEAN = "member mean"
+TRUTH_PRODUCT = "product sm"
 SCORE_COLUMNS = ["n", "r", "p_value", "r_ci_low", "r_ci_high", "rmse", "mae", "bias", "ubrmse"]
 
 
