@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 CORES  ?= 2
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit workflow-test lint format dryrun report lock clean-venv
+.PHONY: demo skill test unit workflow-test lint format dryrun report lock clean-venv
 
 $(STAMP): envs/requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
@@ -22,6 +22,15 @@ $(STAMP): envs/requirements.lock pyproject.toml
 demo: $(STAMP)
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
 	$(MAKE) --no-print-directory report
+
+# The multi-world skill table (rules/skill.smk): the workflow on the demo and the worlds of
+# config/skill/, one at a time, each brought up to date by its own Snakemake run (hence
+# --forcerun skill_world); writes results/skill/skill.csv and skill.md, printed at the end.
+skill: $(STAMP)
+	@start=$$(date +%s); \
+	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --forcerun skill_world skill && \
+	cat results/skill/skill.md && \
+	echo "make skill: wall time $$(( $$(date +%s) - start )) s"
 
 # the Snakemake HTML report of the demo run (every figure and table with its caption)
 report: $(STAMP)

@@ -22,6 +22,7 @@ include: "rules/regions.smk"
 include: "rules/members.smk"
 include: "rules/bma.smk"
 include: "rules/evaluate.smk"
+include: "rules/skill.smk"
 
 
 rule all:

@@ -359,6 +359,15 @@ def check_offline():
     )
 
 
+def inner_deployment():
+    """--sdm conda for the skill worlds' own Snakemake runs when this run uses conda."""
+    ds = workflow.deployment_settings
+    methods = {
+        str(getattr(m, "value", m)) for m in (ds.deployment_method if ds else ())
+    }
+    return ["--sdm", "conda"] if "conda" in methods else []
+
+
 def neighbour_periods(wildcards, before, after):
     """Ids of the run's periods from `before` periods before to `after` after this one."""
     ids = list(PERIODS)

@@ -56,12 +56,15 @@ rule heterogeneity_period:
 if TRUTH:
 
     rule validate_truth:
-        """Every product against the synthetic truth at every fine cell of the evaluation days."""
+        """Every product against the synthetic truth at every fine cell of the evaluation days:
+        common-cell scores, coverage, scores on the coarse product's days and on filled
+        cell-days, block-edge ratio."""
         input:
             truth=TRUTH,
             coarse=expand(f"{RUN}/coarse/coarse_{{period}}.nc", period=PERIODS),
             members=expand(f"{RUN}/members/members_{{period}}.nc", period=PERIODS),
             products=expand(f"{RUN}/product/sm_1km_{{period}}.nc", period=PERIODS),
+            predictors=expand(f"{RUN}/fine/predictors_{{period}}.nc", period=PERIODS),
         output:
             report(
                 f"{VAL}/truth_scores.csv",
@@ -76,7 +79,7 @@ if TRUTH:
         resources:
             mem_mb=6000,
         params:
-            settings=settings("members", "bma"),
+            settings=settings("members", "bma", "predictors"),
         script:
             "../workflow_scripts/validate_truth.py"
 

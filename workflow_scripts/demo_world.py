@@ -34,7 +34,15 @@ def main(snakemake) -> None:
         len(days),
         seed,
     )
-    world = simulate_world(world_fine, days, seed, WorldParams(spinup_days=dcfg["spinup_days"]))
+    patches = dcfg["wet_patches"]
+    params = WorldParams(
+        spinup_days=dcfg["spinup_days"],
+        wet_patch_share=patches["share"],
+        wet_patch_size_km=patches["size_km"],
+        wet_patch_target=patches["target"],
+        wet_patch_boost=patches["boost"],
+    )
+    world = simulate_world(world_fine, days, seed, params)
     log.info(
         "sm_true: mean %.3f, sd %.3f m3 m-3; cloud fraction %.2f",
         float(world["sm_true"].mean()),
@@ -79,6 +87,20 @@ def main(snakemake) -> None:
         len(sites),
         int((~sites["inside"]).sum()),
         len(obs),
+    )
+    in_region = world["wet_patch"].isel(lat=rows, lon=cols).values.astype(bool)
+    r, c = fine.cell_index(sites["lat"].to_numpy(), sites["lon"].to_numpy())
+    ok = r >= 0
+    log.info(
+        "wet patches: %.3f of the region's fine cells (share %.3f, size %.1f km, target %s, "
+        "boost %.3f); %d of %d stations in the region sit in one",
+        float(in_region.mean()),
+        patches["share"],
+        patches["size_km"],
+        patches["target"],
+        patches["boost"],
+        int(in_region[r[ok], c[ok]].sum()),
+        int(ok.sum()),
     )
 
     attrs = provenance(cfg, "demo world: true daily 1 km fields (for scoring only)")

@@ -135,8 +135,9 @@ def main(snakemake) -> None:
     ).savefig(snakemake.output.heterogeneity)
     if snakemake.input.get("truth"):
         truth = pd.read_csv(snakemake.input.truth)[
-            ["product", "n", "r", "rmse", "bias", "ubrmse", "within_cell"]
-        ]
+            ["product", "n", "r", "rmse", "bias", "ubrmse", "within_cell", "coverage",
+             "rmse_ratio", "filled_rmse", "edge_ratio"]
+        ]  # fmt: skip
         figures.table_figure(
             truth, "Scores against the synthetic truth (evaluation days)", "{:.4f}"
         ).savefig(snakemake.output.truth)

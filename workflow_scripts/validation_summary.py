@@ -103,6 +103,10 @@ def main(snakemake) -> None:
                 "bias": row["bias"],
                 "within_cell_r": row["within_cell_r"],
                 "within_cell": row["within_cell"],
+                "coverage": row["coverage"],
+                "rmse_ratio_on_coarse_days": row["rmse_ratio"],
+                "filled_rmse": row["filled_rmse"],
+                "edge_ratio": row["edge_ratio"],
             }
             for _, row in truth.iterrows()
         }

@@ -55,6 +55,13 @@ def test_unknown_key_is_named():
         prepare_config({"grid": {"fine_res": 0.01}})
 
 
+def test_run_may_hold_folders_but_never_leave_results():
+    assert prepare_config({"run": "skill/demo"})["run"] == "skill/demo"
+    for bad in ("../demo", "skill/../demo", "skill//demo", "/demo", "skill/.x", "skill/"):
+        with pytest.raises(ConfigError, match="run"):
+            prepare_config({"run": bad})
+
+
 def test_out_of_range_value_is_named_with_its_meaning():
     with pytest.raises(ConfigError) as e:
         prepare_config({"aggregation": {"min_valid_fraction": 1.5}, "demo": {"seed": -1}})

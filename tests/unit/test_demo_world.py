@@ -97,7 +97,9 @@ def test_output_layout(small_world):
     np.testing.assert_allclose(small_world["lat"].values, SMALL.lat)
     for name, da in small_world.data_vars.items():
         assert "units" in da.attrs and "long_name" in da.attrs, name
-        assert da.dtype == (bool if name == "cloud" else np.float32), name
+        want = {"cloud": bool, "wet_patch": np.uint8}.get(name, np.float32)
+        assert da.dtype == want, name
+    assert not small_world["wet_patch"].values.any()  # patches are off by default
 
 
 def test_sparse_dates_equal_contiguous_run_and_forcing_keyed_by_date():

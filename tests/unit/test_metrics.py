@@ -2,15 +2,18 @@ import math
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import ndimage, stats
 
 from smdownscale import grid
 from smdownscale.grid import repeat_blocks
 from smdownscale.metrics import (
     UNDEFINED_CONSTANT,
+    BlockEdges,
     DailyHeterogeneity,
     Scores,
     block_correlation,
+    block_edge_ratio,
+    block_edge_stats,
     coefficient_of_variation,
     fisher_ci,
     heterogeneity_by_day,
@@ -509,3 +512,64 @@ def test_within_cell_reads_day_by_day_and_validates():
         within_cell_correlation(t, t[:, :5], 5)
     with pytest.raises(ValueError, match="min_pairs"):
         within_cell_correlation(t, t, 5, min_pairs=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Block-edge ratio
+# ---------------------------------------------------------------------------------------------
+
+
+def test_edge_ratio_by_hand():
+    # factor 2: columns 0-1 and 2-3 are blocks. East-west pairs per row: (0,1) inside |1|,
+    # (1,3) across |2|, (3,4) inside |1|; north-south pairs (rows 0-1, one block) inside |0|.
+    a = np.array([[0.0, 1.0, 3.0, 4.0], [0.0, 1.0, 3.0, 4.0]])
+    e = block_edge_stats(a, 2)
+    assert (e.edge_n, e.inside_n) == (2, 4 + 4)
+    assert e.edge_sum == pytest.approx(4.0) and e.inside_sum == pytest.approx(4.0)
+    assert e.ratio == pytest.approx((4.0 / 2) / (4.0 / 8))  # 4
+    assert block_edge_ratio(a, 2) == pytest.approx(4.0)
+
+
+def test_edge_ratio_north_south_edges_count_too():
+    # rows 0-1 and 2-3 are blocks: only the north-south pair (1, 2) straddles an edge
+    a = np.array([[0.0, 0.0], [1.0, 1.0], [5.0, 5.0], [6.0, 6.0]])
+    e = block_edge_stats(a, 2)
+    # inside: east-west 4 pairs of 0, north-south (0,1) and (2,3) twice each = 4 x 1
+    assert (e.edge_n, e.inside_n) == (2, 8)
+    assert e.ratio == pytest.approx((8.0 / 2) / (4.0 / 8))
+
+
+def test_edge_ratio_block_constant_field_is_large():
+    rng = np.random.default_rng(3)
+    coarse = rng.uniform(0.1, 0.4, (5, 4, 4))
+    blocky = repeat_blocks(coarse, 10)
+    assert block_edge_ratio(blocky, 10) == math.inf  # no difference inside any block
+    noisy = blocky + rng.normal(0.0, 0.001, blocky.shape)
+    assert 20.0 < block_edge_ratio(noisy, 10) < math.inf
+
+
+def test_edge_ratio_smooth_fields_are_near_one():
+    i, j = np.meshgrid(np.arange(40), np.arange(40), indexing="ij")
+    ramp = 0.1 + 0.002 * i + 0.003 * j  # square: as many edge pairs per direction as inside
+    assert block_edge_ratio(ramp, 8) == pytest.approx(1.0, rel=1e-9)
+    rng = np.random.default_rng(4)
+    smooth = ndimage.gaussian_filter(rng.standard_normal((3, 120, 90)), sigma=(0, 6, 6))
+    assert block_edge_ratio(smooth, 10) == pytest.approx(1.0, abs=0.1)
+    # the same field with a block pattern added is not
+    stepped = smooth + 0.5 * smooth.std() * repeat_blocks(rng.standard_normal((3, 12, 9)), 10)
+    assert block_edge_ratio(stepped, 10) > 2.0
+
+
+def test_edge_ratio_skips_missing_pairs_and_pools_days():
+    a = np.array([[0.0, 1.0, 3.0, 4.0], [0.0, 1.0, 3.0, 4.0]])
+    b = a.copy()
+    b[0, 2] = np.nan  # removes (1,3) and (3,4) east-west in row 0, and the column-2 vertical
+    stack = np.stack([a, b])
+    e = block_edge_stats(stack, 2)
+    assert e == block_edge_stats(a, 2) + block_edge_stats(b, 2)
+    eb = block_edge_stats(b, 2)
+    assert (eb.edge_n, eb.inside_n) == (1, 3 + 3)
+    assert BlockEdges().ratio != BlockEdges().ratio  # NaN without pairs
+    assert math.isnan(block_edge_ratio(np.full((4, 4), 0.2), 2))  # constant: 0 / 0
+    with pytest.raises(ValueError, match="factor"):
+        block_edge_ratio(a, 0)

@@ -6,8 +6,10 @@ import pytest
 
 from smdownscale import metrics
 from smdownscale.grid import repeat_blocks
+from smdownscale.harmonise import GAP_BITS
 from smdownscale.validation import (
     ALL_NETWORKS,
+    filled_cell_days,
     per_station_table,
     station_products,
     station_table,
@@ -78,3 +80,68 @@ def test_truth_scores_baseline_undefined_within_cells_and_common_cells():
     assert out.loc["perfect", "r"] == 1.0 and out.loc["perfect", "within_cell_r"] == 1.0
     assert out.loc["coarse", "within_cell"] == metrics.UNDEFINED_CONSTANT
     assert (out.n == 3 * 100 - 25).all()
+
+
+def skill_world(seed=2):
+    """Truth, a noisy coarse product with a gap, a downscaled product 0.01 too wet with one
+    missing cell, and the filled mask (the coarse gap plus two gap-filled LST cells)."""
+    rng = np.random.default_rng(seed)
+    truth = rng.uniform(0.1, 0.4, (2, 10, 10))
+    coarse = truth.reshape(2, 2, 5, 2, 5).mean(axis=(2, 4)) + rng.normal(0, 0.03, (2, 2, 2))
+    coarse[0, 0, 0] = np.nan  # a swath gap: the block rows 0-4, columns 0-4 of day 0
+    down = truth + 0.01
+    down[1, 9, 9] = np.nan
+    coarse_fine = repeat_blocks(coarse, 5)
+    flag = np.zeros(truth.shape, np.uint8)
+    flag[1, 0, 0] = GAP_BITS["lst"]  # gap-filled LST on a day with a coarse value
+    flag[0, 2, 2] = GAP_BITS["lst"]  # ... and inside the coarse gap (counted once)
+    lst = np.full(truth.shape, 300.0)
+    lst[1, 7, 7] = np.nan  # LST missing, not filled
+    filled = filled_cell_days(np.isfinite(coarse_fine), flag, {"lst": lst}, GAP_BITS)
+    return truth, {"coarse": coarse_fine, "down": down}, filled
+
+
+def test_filled_cell_days_marks_coarse_gaps_filled_and_missing_predictors():
+    _, fields, filled = skill_world()
+    assert filled[0, :5, :5].all() and filled[1, 0, 0] and filled[1, 7, 7]
+    assert int(filled.sum()) == 25 + 2
+    # only the predictors given count: without LST nothing but the coarse gap is filled
+    none = filled_cell_days(np.isfinite(fields["coarse"]), np.full((2, 10, 10), 1, np.uint8),
+                            {}, GAP_BITS)  # fmt: skip
+    assert int(none.sum()) == 25
+
+
+def test_truth_scores_coverage_coarse_days_filled_cells_and_edges():
+    truth, fields, filled = skill_world()
+    out = truth_scores(fields, truth, 5, coarse="coarse", filled=filled).set_index("product")
+    assert out.loc["coarse", "coverage"] == pytest.approx(175 / 200)
+    assert out.loc["down", "coverage"] == pytest.approx(199 / 200)
+    assert (out.n == 200 - 25 - 1).all()  # common cell-days, as before
+    # on the coarse product's days (less the down product's missing cell)
+    on = np.isfinite(fields["coarse"]) & np.isfinite(fields["down"])
+    coarse_rmse = np.sqrt(np.mean((fields["coarse"][on] - truth[on]) ** 2))
+    assert out.loc["down", "n_vs_coarse_days"] == 174
+    assert out.loc["down", "rmse_vs_coarse_days"] == pytest.approx(0.01)
+    assert out.loc["down", "bias_vs_coarse_days"] == pytest.approx(0.01)
+    assert out.loc["down", "coarse_rmse_same_days"] == pytest.approx(coarse_rmse)
+    assert out.loc["down", "rmse_ratio"] == pytest.approx(0.01 / coarse_rmse)
+    assert out.loc["coarse", "rmse_ratio"] == pytest.approx(1.0)
+    assert out.loc["coarse", "n_vs_coarse_days"] == 175
+    # filled cell-days: the coarse gap (25) and the two flagged or missing LST cells
+    assert out.loc["down", "n_filled"] == 27
+    assert out.loc["down", "filled_rmse"] == pytest.approx(0.01)
+    assert out.loc["down", "filled_bias"] == pytest.approx(0.01)
+    assert out.loc["coarse", "n_filled"] == 0 and np.isnan(out.loc["coarse", "filled_rmse"])
+    # block edges: the coarse product is all edges, the truth-shaped product has none
+    assert out.loc["coarse", "edge_ratio"] == np.inf
+    assert out.loc["down", "edge_ratio"] == pytest.approx(
+        metrics.block_edge_ratio(fields["down"], 5)
+    )
+    assert 0.5 < out.loc["down", "edge_ratio"] < 1.5
+
+
+def test_truth_scores_without_baseline_or_mask_leaves_those_columns_empty():
+    truth, fields, _ = skill_world()
+    out = truth_scores(fields, truth, 5).set_index("product")
+    assert out[["rmse_ratio", "filled_rmse"]].isna().all().all()
+    assert (out.n_filled == 0).all() and out.coverage.notna().all()

@@ -50,6 +50,20 @@ Within-coarse-cell spatial correlation (:func:`within_cell_correlation`)
     a different statement from a pattern uncorrelated with the truth. Such blocks are counted
     as undefined, and a product constant in every block gets a NaN mean with every block
     counted undefined (the report writes "undefined (constant within each cell)").
+
+Block-edge ratio (:func:`block_edge_stats`, :func:`block_edge_ratio`)
+    Does a fine field show the coarse grid's block edges? Over every pair of 4-neighbour
+    fine cells (east-west and north-south) with both values finite, split the pairs into
+    those straddling a coarse-cell edge (the two cells lie in different ``factor`` x
+    ``factor`` blocks) and those inside one block::
+
+        edge ratio = mean |a_i - a_j| over straddling pairs / mean |a_i - a_j| over inside pairs
+
+    pooled over both directions and every day. 1 means the edges are invisible (a smooth
+    field, or the truth); a field constant within blocks (the coarse product repeated over
+    its block) has no inside difference and an infinite ratio. NaN when either set has no
+    pair or both means are 0 (a constant field). Blocks are aligned with the array's first
+    row and column (the fine grid starts at a coarse-cell edge).
 """
 
 from __future__ import annotations
@@ -606,3 +620,81 @@ def within_cell_correlation(
         min_pairs=int(min_pairs),
         per_day=per_day,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Block-edge ratio
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlockEdges:
+    """Sums and counts of absolute neighbour differences across and inside coarse cells.
+
+    Pools by addition (``a + b``), so days or periods can be scored one at a time.
+    """
+
+    edge_sum: float = 0.0
+    edge_n: int = 0
+    inside_sum: float = 0.0
+    inside_n: int = 0
+
+    def __add__(self, other: BlockEdges) -> BlockEdges:
+        return BlockEdges(
+            self.edge_sum + other.edge_sum,
+            self.edge_n + other.edge_n,
+            self.inside_sum + other.inside_sum,
+            self.inside_n + other.inside_n,
+        )
+
+    @property
+    def ratio(self) -> float:
+        """Mean difference across edges over mean difference inside cells (module doc)."""
+        if self.edge_n == 0 or self.inside_n == 0:
+            return math.nan
+        edge = self.edge_sum / self.edge_n
+        inside = self.inside_sum / self.inside_n
+        if inside == 0.0:
+            return math.inf if edge > 0.0 else math.nan
+        return edge / inside
+
+
+def _edge_day(a: np.ndarray, f: int) -> BlockEdges:
+    """One 2-D day's :class:`BlockEdges` (pairs with both values finite)."""
+    out = BlockEdges()
+    for axis in (0, 1):
+        d = np.abs(np.diff(a, axis=axis))
+        ok = np.isfinite(d)
+        # pair (k, k + 1) along the axis straddles an edge when k + 1 is a multiple of f
+        across = (np.arange(1, a.shape[axis]) % f) == 0
+        across = across[:, None] if axis == 0 else across[None, :]
+        edge = ok & across
+        inside = ok & ~across
+        out = out + BlockEdges(
+            float(d[edge].sum()), int(edge.sum()), float(d[inside].sum()), int(inside.sum())
+        )
+    return out
+
+
+def block_edge_stats(field: DayStack | np.ndarray, factor: int) -> BlockEdges:
+    """:class:`BlockEdges` of a (time, lat, lon) stack or one (lat, lon) day (module doc).
+
+    Days are read one at a time (``field[t]``), so a lazy stack is never loaded whole.
+    """
+    f = int(factor)
+    if f < 1 or f != factor:
+        raise ValueError(f"factor must be a positive integer, got {factor}")
+    shape = tuple(field.shape)
+    if len(shape) == 2:
+        return _edge_day(np.asarray(field, dtype=np.float64), f)
+    if len(shape) != 3:
+        raise ValueError(f"need a (lat, lon) field or a (time, lat, lon) stack, got {shape}")
+    out = BlockEdges()
+    for k in range(shape[0]):
+        out = out + _edge_day(np.asarray(field[k], dtype=np.float64), f)
+    return out
+
+
+def block_edge_ratio(field: DayStack | np.ndarray, factor: int) -> float:
+    """Block-edge ratio of a fine field: 1 = no coarse-cell edges (module docstring)."""
+    return block_edge_stats(field, factor).ratio

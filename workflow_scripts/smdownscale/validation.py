@@ -13,10 +13,23 @@ Station evaluation (:func:`station_table`, :func:`per_station_table`):
   the 15th-85th percentiles of the network's in-situ values (:func:`metrics.mid_mask`).
   The row ``network = "all networks"`` pools every station.
 
-Synthetic truth (:func:`truth_scores`): every fine cell-day of the evaluation days where
-every product has a value, against the true 1 km field: R, RMSE, bias, ubRMSE, and the
-within-coarse-cell correlation (for the coarse product repeated over its block it is
-undefined: the field is constant there).
+Synthetic truth (:func:`truth_scores`), per product against the true 1 km field on the
+evaluation days:
+
+- on the **common** cell-days (truth and every product finite): R, RMSE, bias, ubRMSE and
+  the within-coarse-cell correlation (for the coarse product repeated over its block it is
+  undefined: the field is constant there);
+- ``coverage``: the share of the truth's cell-days (truth finite) where the product has a
+  value;
+- on the cell-days where the **coarse product** has a value (and the product and the
+  truth): ``rmse_vs_coarse_days``, ``bias_vs_coarse_days`` and ``rmse_ratio``, the
+  product's RMSE over the coarse product's RMSE on exactly those cell-days (below 1: the
+  product beats what it downscales);
+- on the cell-days the product **fills** (it has a value where the coarse product has none
+  or a predictor was gap-filled or missing): ``filled_rmse``, ``filled_bias``,
+  ``n_filled``. The coarse product fills nothing (its row is NaN with ``n_filled`` 0);
+- ``edge_ratio``: :func:`metrics.block_edge_ratio` of the product's own values (every
+  evaluation cell-day where it has one); 1 = no coarse-cell block edges.
 """
 
 from __future__ import annotations
@@ -37,6 +50,10 @@ STATION_PRODUCTS: dict[str, str] = {
     "bma_heldout": "BMA held-out",
 }
 ALL_NETWORKS = "all networks"
+#: Labels of the gridded products in the truth scores (members are listed by name).
+TRUTH_COARSE = "coarse product (repeated over its block)"
+TRUTH_MEAN = "member mean"
+TRUTH_PRODUCT = "product sm"
 SCORE_COLUMNS = ["n", "r", "p_value", "r_ci_low", "r_ci_high", "rmse", "mae", "bias", "ubrmse"]
 
 
@@ -104,31 +121,107 @@ def per_station_table(series: pd.DataFrame, products: Mapping[str, str]) -> pd.D
     return pd.DataFrame(rows)
 
 
-def truth_scores(fields: Mapping[str, np.ndarray], truth: np.ndarray, factor: int) -> pd.DataFrame:
-    """Scores of fine fields (label -> (time, lat, lon)) against the truth on the same cells.
+def filled_cell_days(
+    coarse_has_value: np.ndarray,
+    gap_flag: np.ndarray,
+    predictors: Mapping[str, np.ndarray],
+    gap_bits: Mapping[str, int],
+) -> np.ndarray:
+    """Fine cell-days a downscaled product fills: (time, lat, lon) bool.
 
-    Every field is scored on the same cell-days: those where the truth and every field are
-    finite (the coarse product's swath gaps remove whole blocks for all fields alike): R,
-    RMSE, bias, ubRMSE, n, and the within-coarse-cell correlation
-    (:func:`metrics.within_cell_correlation`).
+    True where the coarse product (repeated over its block) has no value, or any of
+    ``predictors`` (name -> (time, lat, lon) values, NaN = missing) is missing, or its bit
+    ``gap_bits[name]`` is set in ``gap_flag`` (gap-filled). Only the predictors given count,
+    so pass the daily predictors the members use.
     """
-    common = np.isfinite(truth)
-    for field in fields.values():
-        common &= np.isfinite(field)
-    truth = np.where(common, truth, np.nan)
+    out = ~np.asarray(coarse_has_value, dtype=bool)
+    flag = np.asarray(gap_flag).astype(np.uint8)
+    for name, values in predictors.items():
+        out = out | ~np.isfinite(values) | ((flag & np.uint8(gap_bits[name])) != 0)
+    return out
+
+
+def truth_scores(
+    fields: Mapping[str, np.ndarray],
+    truth: np.ndarray,
+    factor: int,
+    *,
+    coarse: str | None = None,
+    filled: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Scores of fine fields (label -> (time, lat, lon)) against the truth (module docstring).
+
+    ``coarse`` names the field that is the coarse product repeated over its block (the
+    baseline of ``rmse_ratio``; without it those columns are NaN). ``filled`` (bool, the
+    truth's shape) marks the cell-days a downscaled product fills: no coarse value, or a
+    predictor gap-filled or missing (without it the filled columns are NaN). ``fields`` is
+    read twice per label (once for the common cell-days, once to score), so it may be a
+    lazy mapping that loads one field at a time.
+    """
+    truth_ok = np.isfinite(truth)
+    common = truth_ok.copy()
+    for label in fields:
+        common &= np.isfinite(fields[label])
+    coarse_ok = np.isfinite(fields[coarse]) & truth_ok if coarse is not None else None
+    coarse_field = np.where(coarse_ok, fields[coarse], np.nan) if coarse is not None else None
+    n_truth = int(truth_ok.sum())
+    truth_common = np.where(common, truth, np.nan)
     rows = []
-    for label, field in fields.items():
-        field = np.where(common, field, np.nan)
-        s = metrics.score(field, truth).as_dict()
-        w = metrics.within_cell_correlation(field, truth, factor)
-        rows.append(
-            {
-                "product": label,
-                **s,
-                "within_cell_r": w.mean,
-                "within_cell_blocks": w.n_defined,
-                "within_cell_undefined": w.n_undefined,
-                "within_cell": w.describe(),
-            }
-        )
+    for label in fields:
+        field = np.asarray(fields[label])
+        has = np.isfinite(field) & truth_ok
+        field_common = np.where(common, field, np.nan)
+        s = metrics.score(field_common, truth_common)
+        w = metrics.within_cell_correlation(field_common, truth_common, factor)
+        del field_common
+        row: dict[str, object] = {
+            "product": label,
+            **s.as_dict(),
+            "within_cell_r": w.mean,
+            "within_cell_blocks": w.n_defined,
+            "within_cell_undefined": w.n_undefined,
+            "within_cell": w.describe(),
+            "coverage": float(has.sum() / n_truth) if n_truth else np.nan,
+            "n_truth": n_truth,
+        }
+        row.update(_vs_coarse_days(field, truth, has, coarse_ok, coarse_field))
+        fill = filled if label != coarse else None
+        row.update(_filled_scores(field, truth, has, fill))
+        row["edge_ratio"] = metrics.block_edge_ratio(field, factor)
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _vs_coarse_days(
+    field: np.ndarray,
+    truth: np.ndarray,
+    has: np.ndarray,
+    coarse_ok: np.ndarray | None,
+    coarse_field: np.ndarray | None,
+) -> dict[str, float | int]:
+    """RMSE and bias on the cell-days where the coarse product has a value, and the ratio."""
+    if coarse_ok is None or coarse_field is None:
+        nan = float("nan")
+        return {"n_vs_coarse_days": 0, "rmse_vs_coarse_days": nan, "bias_vs_coarse_days": nan,
+                "coarse_rmse_same_days": nan, "rmse_ratio": nan}  # fmt: skip
+    on = has & coarse_ok
+    mine = metrics.score(np.where(on, field, np.nan), np.where(on, truth, np.nan))
+    base = metrics.score(np.where(on, coarse_field, np.nan), np.where(on, truth, np.nan))
+    ratio = mine.rmse / base.rmse if base.rmse > 0 else float("nan")
+    return {"n_vs_coarse_days": mine.n, "rmse_vs_coarse_days": mine.rmse,
+            "bias_vs_coarse_days": mine.bias, "coarse_rmse_same_days": base.rmse,
+            "rmse_ratio": ratio}  # fmt: skip
+
+
+def _filled_scores(
+    field: np.ndarray,
+    truth: np.ndarray,
+    has: np.ndarray,
+    filled: np.ndarray | None,
+) -> dict[str, float | int]:
+    """RMSE and bias on the cell-days the product fills (NaN when unknown or none)."""
+    if filled is None:
+        return {"n_filled": 0, "filled_rmse": float("nan"), "filled_bias": float("nan")}
+    on = has & filled
+    s = metrics.score(np.where(on, field, np.nan), np.where(on, truth, np.nan))
+    return {"n_filled": s.n, "filled_rmse": s.rmse, "filled_bias": s.bias}

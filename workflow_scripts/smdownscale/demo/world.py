@@ -116,6 +116,26 @@ Vegetation, albedo and land surface temperature
   (dT_wet + (dT_dry - dT_wet)(1 - ef)) + eps``, ``eps ~ N(0, lst_noise_k)``. Lapse rate
   (through T), evaporative cooling (through ef: wet soil and green vegetation) and albedo
   all lower LST.
+
+Sub-grid wet patches (irrigated fields; off unless ``wet_patch_share > 0``)
+---------------------------------------------------------------------------
+Wetness that the predictors cannot explain. A static mask ``M`` (:func:`wet_patch_mask`) is
+a union of discs on the local plane: centres uniform over the grid, diameters lognormal
+``d = wet_patch_size_km exp(0.3 z)``, ``z ~ N(0, 1)``, clipped to [0.5, 2] x the typical
+size; a disc covers the cells whose centre lies within ``d / 2`` of its centre (at least the
+cell holding its centre). Discs are added until the share of the grid's fine cells inside
+``M`` reaches ``wet_patch_share`` (the last disc overshoots it by less than one disc).
+Inside ``M`` the returned truth is (:func:`apply_wet_patches`)::
+
+    sm_true = min(max(theta, wp + wet_patch_target (fc - wp)) + wet_patch_boost, phi)
+
+i.e. held at least at the relative wetness ``wet_patch_target`` (1 = field capacity;
+``None`` = no floor) plus an additive ``wet_patch_boost`` (m3 m-3), clipped at porosity;
+outside ``M`` it is ``theta``. The patches act on the returned ``sm_true`` only: the state
+``theta`` that drives evapotranspiration, NDVI, albedo and LST is the unpatched one, so the
+predictors are exactly those of the same world without patches, while everything observed
+from ``sm_true`` (the coarse product's block means, the stations inside patches) sees them.
+The mask is returned as ``wet_patch`` (1 inside).
 """
 
 from __future__ import annotations
@@ -143,6 +163,10 @@ PSYCHROMETRIC_KPA_PER_K = 0.066
 # Independent random streams (first two words of every numpy seed sequence are [seed, stream]).
 _S_ELEV_LONG, _S_ELEV_SHORT, _S_SOIL, _S_VEG, _S_COLOUR = 1, 2, 3, 4, 5
 _S_STORMS, _S_CLOUD, _S_WEATHER, _S_LST_NOISE, _S_ALB_NOISE = 11, 12, 13, 14, 15
+_S_PATCHES = 21
+#: Lognormal sigma of the wet-patch diameters and their clip range (x the typical size).
+PATCH_SIZE_SIGMA = 0.3
+PATCH_SIZE_RANGE = (0.5, 2.0)
 
 
 @dataclass(frozen=True)
@@ -252,6 +276,11 @@ class WorldParams:
     lst_wet_excess_k: float = 2.0  # surface-air excess of a fully evaporating surface
     rs_ref: float = 30.0  # MJ m-2 day-1
     lst_noise_k: float = 0.8
+    # --- sub-grid wet patches (irrigated fields the predictors do not see) ---
+    wet_patch_share: float = 0.0  # share of the grid's fine cells inside patches (0 = none)
+    wet_patch_size_km: float = 3.0  # typical (median) patch diameter
+    wet_patch_target: float | None = 1.0  # relative wetness held in patches (1 = fc); None: none
+    wet_patch_boost: float = 0.0  # additive wetting in patches (m3 m-3)
     # --- run ---
     spinup_days: int = 60
     points_per_len: float = 4.0  # helper-grid points per correlation length
@@ -431,6 +460,67 @@ def static_world(grid: LatLonGrid, seed: int, p: WorldParams) -> dict[str, np.nd
     }
     out.update(soil_properties(sand, p))
     return out
+
+
+# ----------------------------------------------------------------------------- wet patches
+
+
+def wet_patch_mask(grid: LatLonGrid, seed: int, p: WorldParams) -> np.ndarray:
+    """(nlat, nlon) bool mask of the wet patches (module docstring); all False at share 0.
+
+    Deterministic given ``seed``; the share of True cells is at least ``p.wet_patch_share``
+    and exceeds it by less than the last disc's cells.
+    """
+    mask = np.zeros(grid.shape, dtype=bool)
+    share = float(p.wet_patch_share)
+    if share <= 0:
+        return mask
+    if not share < 1 or p.wet_patch_size_km <= 0:
+        raise ValueError(
+            f"wet patches need 0 <= share < 1 and size_km > 0, got {share}, {p.wet_patch_size_km}"
+        )
+    x, y = local_km(grid)
+    dx, dy = _cell_km(grid)
+    rng = np.random.default_rng([seed, _S_PATCHES])
+    wanted = math.ceil(share * grid.size)
+    lo, hi = PATCH_SIZE_RANGE
+    covered = 0
+    for _ in range(100 * wanted + 100):  # each disc covers >= 1 new cell or is retried
+        if covered >= wanted:
+            break
+        d = p.wet_patch_size_km * float(
+            np.clip(np.exp(PATCH_SIZE_SIGMA * rng.standard_normal()), lo, hi)
+        )
+        cx, cy = rng.uniform(x.min(), x.max()), rng.uniform(y.min(), y.max())
+        cols = np.flatnonzero(np.abs(x - cx) <= d / 2 + dx)
+        rows = np.flatnonzero(np.abs(y - cy) <= d / 2 + dy)
+        inside = np.hypot(x[cols][None, :] - cx, y[rows][:, None] - cy) <= d / 2
+        disc = np.zeros(grid.shape, dtype=bool)
+        disc[np.ix_(rows, cols)] = inside
+        disc[int(np.argmin(np.abs(y - cy))), int(np.argmin(np.abs(x - cx)))] = True
+        covered += int((disc & ~mask).sum())
+        mask |= disc
+    return mask
+
+
+def apply_wet_patches(
+    theta: np.ndarray, mask: np.ndarray, soil: dict[str, np.ndarray], p: WorldParams
+) -> np.ndarray:
+    """``theta`` with the wet patches applied inside ``mask`` (module docstring).
+
+    ``min(max(theta, wp + target (fc - wp)) + boost, porosity)`` inside, ``theta`` outside;
+    ``soil`` holds the arrays of :func:`soil_properties` (same shape as ``theta``).
+    """
+    if not mask.any():
+        return theta
+    wet = np.asarray(theta, dtype=np.float64)
+    if p.wet_patch_target is not None:
+        floor = soil["wilting_point"] + p.wet_patch_target * (
+            soil["field_capacity"] - soil["wilting_point"]
+        )
+        wet = np.maximum(wet, floor)
+    wet = np.minimum(wet + p.wet_patch_boost, soil["porosity"])
+    return np.where(mask, wet, theta)
 
 
 # ----------------------------------------------------------------------------- daily forcing
@@ -662,6 +752,11 @@ _ATTRS: dict[str, dict[str, str]] = {
         "standard_name": "surface_temperature",
     },
     "cloud": {"units": "1", "long_name": "cloud at the daytime overpass (True = cloudy)"},
+    "wet_patch": {
+        "units": "1",
+        "long_name": "wet patch (irrigated field) mask, 1 inside: sm_true held wet there "
+        "while the predictors do not see it",
+    },
     "ndvi": {"units": "1", "long_name": "normalized difference vegetation index"},
     "albedo_wsa": {"units": "1", "long_name": "white-sky shortwave albedo"},
     "albedo_bsa": {"units": "1", "long_name": "black-sky shortwave albedo at local solar noon"},
@@ -702,6 +797,7 @@ def simulate_world(
     lat2d = np.broadcast_to(grid.lat[:, None], grid.shape)
     southern = grid.north + grid.south < 0
     st = static_world(grid, seed, p)
+    patches = wet_patch_mask(grid, seed, p)
     z = st["elevation"]
     soil = {
         k: st[k]
@@ -788,14 +884,18 @@ def simulate_world(
         sza = noon_zenith_deg(doy, grid.lat)[:, None]
         bsa = wsa * (1.0 + p.bsa_sza_coef * (sza - 45.0) / 45.0)
         out["precipitation"][i] = rain
-        out["sm_true"][i] = theta
+        out["sm_true"][i] = apply_wet_patches(theta, patches, soil, p)
         out["lst"][i] = lst
         out["cloud"][i] = cloudy
         out["ndvi"][i] = ndvi
         out["albedo_wsa"][i] = wsa
         out["albedo_bsa"][i] = bsa
 
-    return _to_dataset(grid, days, seed, p, st, out)
+    ds = _to_dataset(grid, days, seed, p, st, out)
+    ds["wet_patch"] = xr.DataArray(
+        patches.astype(np.uint8), dims=("lat", "lon"), attrs=_ATTRS["wet_patch"]
+    )
+    return ds
 
 
 def _to_dataset(
