@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,7 +35,7 @@ import pandas as pd
 from sklearn.cluster import KMeans
 
 from . import bma
-from .kriging import KrigingSettings, ParameterKriging, xyz_km
+from .kriging import KrigingSettings, ParameterKriging, RegionValues, xyz_km
 
 KEY = ["network", "station"]
 
@@ -349,14 +349,39 @@ def usable_stations(path: str) -> pd.DataFrame:
 
 
 def parameter_kriging(
-    stations: pd.DataFrame, members: Sequence[str], kcfg: Mapping[str, Any]
+    stations: pd.DataFrame,
+    members: Sequence[str],
+    kcfg: Mapping[str, Any],
+    fallback: RegionValues | None = None,
+    refuse: str | None = None,
 ) -> ParameterKriging:
-    """The kriging of a posterior table's parameters (weights, a, b, log sigma)."""
+    """The kriging of a posterior table's parameters (weights, a, b, log sigma); where they
+    are not kriged (no usable variogram, or ``refuse``), ``fallback``'s per-region values."""
     return ParameterKriging(
         stations,
         stations.lon.to_numpy(),
         stations.lat.to_numpy(),
         KrigingSettings.from_mapping(kcfg),
-        station_regions=stations.region.to_numpy(),
         columns=parameter_columns(members),
+        fallback=fallback,
+        refuse=refuse,
     )
+
+
+def kriged_candidate(
+    posteriors: pd.DataFrame, members: Sequence[str], kcfg: Mapping[str, Any]
+) -> Callable[[pd.DataFrame, pd.DataFrame], dict[str, np.ndarray] | None]:
+    """The kriging candidate of the cross-validation: the converged ``posteriors`` of the
+    given training stations kriged to the held-out stations (None when no variogram is
+    usable on those training stations)."""
+    usable = posteriors[posteriors.converged.astype(bool)]
+
+    def at(train_keys: pd.DataFrame, held: pd.DataFrame) -> dict[str, np.ndarray] | None:
+        train = usable.merge(train_keys[KEY], on=KEY)
+        pk = parameter_kriging(train, members, kcfg)
+        if not pk.kriged:
+            return None
+        fields = pk.at_points(held.lon.to_numpy(), held.lat.to_numpy())
+        return {name: v[0] for name, v in fields.items()}
+
+    return at

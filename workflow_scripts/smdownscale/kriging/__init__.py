@@ -13,14 +13,24 @@ The package, by step:
 - :mod:`.simplex`: weights through the centred log-ratio, back by softmax, delta-method SD;
 - :mod:`.variogram`: the settings, the one pooled normalised variogram of all fields;
 - :mod:`.solve`: ordinary kriging of many fields with one factorised system;
-- :mod:`.fallback`: per-region values where the fields are not kriged, and source codes;
+- :mod:`.fallback`: per-region values (pooled fits) where the fields are not kriged, and
+  the per-cell source codes;
 - :mod:`.fields`: a station parameter table kriged (or not) as fields;
 - :mod:`.helper_grid`: the fields on the fine grid, in row blocks, via a helper grid.
 
 Everything here is pure: arrays in, arrays (or xarray) out; no file paths.
 """
 
-from .fallback import SOURCE_ALL_STATIONS, SOURCE_KRIGED, SOURCE_REGION, RegionMeans
+from .fallback import (
+    SOURCE_KRIGED,
+    SOURCE_MEANINGS,
+    SOURCE_POOLED,
+    SOURCE_POOLED_ALL,
+    SOURCE_POOLED_ALL_IDENTITY,
+    SOURCE_POOLED_IDENTITY,
+    RegionValues,
+    pooled_source,
+)
 from .fields import ParameterKriging
 from .geometry import (
     DEFAULT_CHUNK,
@@ -47,9 +57,12 @@ __all__ = [
     "DEFAULT_CHUNK",
     "EARTH_RADIUS_KM",
     "FAMILIES",
-    "SOURCE_ALL_STATIONS",
     "SOURCE_KRIGED",
-    "SOURCE_REGION",
+    "SOURCE_MEANINGS",
+    "SOURCE_POOLED",
+    "SOURCE_POOLED_ALL",
+    "SOURCE_POOLED_ALL_IDENTITY",
+    "SOURCE_POOLED_IDENTITY",
     "WEIGHT_FLOOR",
     "WEIGHT_PREFIX",
     "KrigedGrid",
@@ -57,7 +70,7 @@ __all__ = [
     "KrigingSettings",
     "OrdinaryKriging",
     "ParameterKriging",
-    "RegionMeans",
+    "RegionValues",
     "VariogramFit",
     "chordal_to_great_circle",
     "clr",
@@ -67,6 +80,7 @@ __all__ = [
     "helper_index",
     "krige_parameters",
     "normalised_model",
+    "pooled_source",
     "standardise_fields",
     "variogram_table",
     "weights_sd",

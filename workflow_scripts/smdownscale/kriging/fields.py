@@ -1,4 +1,9 @@
-"""A table of station parameters kriged as fields: weights via clr, the rest as they are."""
+"""A table of station parameters kriged as fields: weights via clr, the rest as they are.
+
+Where the fields are not kriged (no usable variogram, or the caller refuses kriging because
+it did not beat the pooled fit), the caller's per-region table (:class:`RegionValues`)
+supplies them; there is no average of the station values.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..grid import LatLonGrid
-from .fallback import SOURCE_KRIGED, RegionMeans
+from .fallback import SOURCE_KRIGED, RegionValues
 from .geometry import KrigingError, check_points
 from .simplex import WEIGHT_PREFIX, clr, clr_inverse, weights_sd
 from .solve import OrdinaryKriging
@@ -41,9 +46,12 @@ class ParameterKriging:
         table: a mapping (or pandas DataFrame) of column name -> (n,) values.
         lon, lat: station positions (degrees), (n,).
         settings: :class:`KrigingSettings`.
-        station_regions: (n,) region labels of the stations (for the fallback), or None.
         columns: the parameter columns; default every ``w_*``, ``a_*``, ``b_*`` column and
             ``log_sigma``. Columns starting with ``w_`` are the weights (one simplex).
+        fallback: per-region values of the same fields, used wherever the fields are not
+            kriged (None: asking for values then raises :class:`KrigingError`).
+        refuse: when given, the fields are not kriged even if a variogram is available, and
+            this is the reason recorded (e.g. the pooled fit won the cross-validation).
 
     Stations with a non-finite position or parameter are dropped (``n_dropped``). Weight
     rows must be non-negative and sum to 1 within 1e-3 (they are re-closed exactly).
@@ -51,9 +59,10 @@ class ParameterKriging:
     Attributes:
         fields: output field names (the columns, in order).
         fit: the :class:`VariogramFit`.
-        reason: None when kriged, else why the fallback is used.
+        reason: None when kriged, else why not.
         fallback: field -> reason (None when kriged).
-        kriging: the :class:`OrdinaryKriging` (None under the fallback).
+        fallback_table: the per-region values (or None).
+        kriging: the :class:`OrdinaryKriging` (None when not kriged).
     """
 
     def __init__(
@@ -62,8 +71,9 @@ class ParameterKriging:
         lon: np.ndarray,
         lat: np.ndarray,
         settings: KrigingSettings | None = None,
-        station_regions: np.ndarray | None = None,
         columns: Sequence[str] | None = None,
+        fallback: RegionValues | None = None,
+        refuse: str | None = None,
     ) -> None:
         self.settings = settings or KrigingSettings()
         self.fields = tuple(_table_columns(table, columns))
@@ -75,12 +85,11 @@ class ParameterKriging:
         self.n_dropped = int((~keep).sum())
         self.n_stations = int(keep.sum())
         raw, lon, lat = raw[keep], lon[keep], lat[keep]
-        regions = None
-        if station_regions is not None:
-            regions = np.asarray(station_regions).ravel()
-            if regions.size != keep.size:
-                raise KrigingError(f"{regions.size} station region labels for {keep.size} rows")
-            regions = regions[keep]
+        if fallback is not None and set(fallback.fields) != set(self.fields):
+            raise KrigingError(
+                f"fallback fields {sorted(fallback.fields)} differ from {sorted(self.fields)}"
+            )
+        self.fallback_table = fallback
         self.weight_index = np.array(
             [i for i, c in enumerate(self.fields) if c.startswith(WEIGHT_PREFIX)], dtype=np.int64
         )
@@ -98,11 +107,12 @@ class ParameterKriging:
         self.lon, self.lat = lon, lat
         self.station_values = raw
         self.station_z = z
-        self.region_means = RegionMeans(raw, regions)
         self.fit = fit_variogram(lon, lat, z, self.settings)
         self.kriging: OrdinaryKriging | None = None
         self.reason = self.fit.reason
-        if self.fit.ok:
+        if self.fit.ok and refuse is not None:
+            self.reason = refuse
+        elif self.fit.ok:
             assert self.fit.model is not None
             try:
                 self.kriging = OrdinaryKriging(lon, lat, z, self.fit.model)
@@ -112,7 +122,7 @@ class ParameterKriging:
 
     @property
     def kriged(self) -> bool:
-        """True when the fields are kriged, False under the fallback."""
+        """True when the fields are kriged, False when they take the per-region values."""
         return self.kriging is not None
 
     def finish(
@@ -144,14 +154,18 @@ class ParameterKriging:
     def fallback_values(
         self, labels: np.ndarray | None, shape: tuple[int, ...], dtype: np.dtype | type
     ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
-        """Fallback field -> (mean, sd) of ``shape`` for target region labels, and the source.
-
-        Region means of the station values on their own scale (weights: arithmetic means of
-        the station weights, so they sum to 1); see :class:`RegionMeans`.
-        """
-        mean, sd, source = self.region_means.lookup(labels, shape)
+        """Field -> (mean, sd) of ``shape`` from the per-region table, and the source codes."""
+        table = self.fallback_table
+        if table is None:
+            raise KrigingError(
+                f"the parameters are not kriged ({self.reason}) and no per-region values "
+                "were given to use instead"
+            )
+        mean, sd, source = table.lookup(labels, shape)
+        pos = {name: i for i, name in enumerate(table.fields)}
         out = {
-            name: (mean[i].astype(dtype), sd[i].astype(dtype)) for i, name in enumerate(self.fields)
+            name: (mean[pos[name]].astype(dtype), sd[pos[name]].astype(dtype))
+            for name in self.fields
         }
         return out, source
 
@@ -164,7 +178,7 @@ class ParameterKriging:
     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """field -> (mean (m,), sd (m,)) at points, kriged directly (no helper grid).
 
-        ``regions``: the points' region labels, used only under the fallback. For held-out
+        ``regions``: the points' region labels, used only when not kriged. For held-out
         stations, build this object from the training stations only.
         """
         return self.at_points_with_source(lon, lat, regions, dtype)[0]

@@ -40,7 +40,7 @@ import numpy as np
 import xarray as xr
 
 from ..grid import LatLonGrid
-from .fallback import SOURCE_ALL_STATIONS, SOURCE_KRIGED, SOURCE_REGION
+from .fallback import SOURCE_KRIGED, SOURCE_MEANINGS, RegionValues
 from .fields import ParameterKriging
 from .geometry import KrigingError
 from .variogram import KrigingSettings
@@ -74,13 +74,13 @@ class KrigedGrid:
     column) and interpolated bilinearly to the fine cells; the helper rows a block needs
     are kriged on demand and forgotten once the blocks have moved past them (iterate blocks
     top to bottom; any order works, at the cost of re-kriging). ``factor=1`` kriges every
-    fine cell. Under the fallback, blocks are the region means of the cells' regions.
+    fine cell. When not kriged, blocks take the per-region values of the cells' regions.
 
     Args:
         params: the fitted :class:`ParameterKriging`.
         grid: the fine grid.
         cell_regions: region labels of the fine cells, (nlat, nlon) array or a function
-            ``(row0, row1) -> (row1 - row0, nlon)``; used only under the fallback.
+            ``(row0, row1) -> (row1 - row0, nlon)``; used only when not kriged.
         factor: helper-grid factor (default ``settings.helper_factor``).
         dtype: dtype of the returned blocks (interpolation to fine cells runs in it).
         refine_radius: direct kriging near stations (default ``settings.refine_radius``).
@@ -201,7 +201,7 @@ class KrigedGrid:
         """field -> (mean, sd), each (row1 - row0, nlon), for fine rows [row0, row1).
 
         Weights are non-negative and sum to 1 at every cell; SDs are kriging SDs (delta
-        method for weights) or, under the fallback, the region's station SD.
+        method for weights) or, when not kriged, the SDs of the per-region values.
         """
         return self.block_with_source(row0, row1)[0]
 
@@ -241,14 +241,12 @@ class KrigedGrid:
         return out, np.full(shape, SOURCE_KRIGED, np.int8)
 
     def source(self, row0: int, row1: int) -> np.ndarray:
-        """(row1 - row0, nlon) int8: kriged (0), region mean (1) or all-station mean (2)."""
+        """(row1 - row0, nlon) int8 source codes (:data:`SOURCE_MEANINGS`)."""
         self._check_rows(row0, row1)
         shape = (row1 - row0, self.grid.nlon)
         if self.kriged:
             return np.full(shape, SOURCE_KRIGED, np.int8)
-        idx = self.params.region_means.index(self._labels(row0, row1), shape)
-        n_lab = self.params.region_means.labels.size
-        return np.where(idx < n_lab, SOURCE_REGION, SOURCE_ALL_STATIONS).astype(np.int8)
+        return self.params.fallback_values(self._labels(row0, row1), shape, self.dtype)[1]
 
     def to_dataset(self, rows_per_block: int = 256) -> xr.Dataset:
         """The whole grid as an xarray Dataset (``<field>``, ``<field>_sd``, ``source``).
@@ -272,7 +270,7 @@ class KrigedGrid:
         variables: dict[str, xr.DataArray] = {}
         for name in self.fields:
             reason = self.fallback[name]
-            method = "ordinary kriging" if reason is None else f"region mean ({reason})"
+            method = "ordinary kriging" if reason is None else f"per-region values ({reason})"
             variables[name] = xr.DataArray(
                 data[name][0], dims=("lat", "lon"), coords=coords, attrs={"method": method}
             )
@@ -287,8 +285,8 @@ class KrigedGrid:
             dims=("lat", "lon"),
             coords=coords,
             attrs={
-                "flag_values": np.array([0, 1, 2], np.int8),
-                "flag_meanings": "kriged region_mean all_station_mean",
+                "flag_values": np.array(list(SOURCE_MEANINGS), np.int8),
+                "flag_meanings": " ".join(SOURCE_MEANINGS.values()),
             },
         )
         attrs = {k: v for k, v in self.fit.attrs().items() if v is not None}
@@ -302,18 +300,18 @@ def krige_parameters(
     lat: np.ndarray,
     grid: LatLonGrid,
     settings: KrigingSettings | None = None,
-    station_regions: np.ndarray | None = None,
     cell_regions: np.ndarray | Callable[[int, int], np.ndarray] | None = None,
     columns: Sequence[str] | None = None,
     dtype: np.dtype | type = np.float64,
+    fallback: RegionValues | None = None,
 ) -> KrigedGrid:
     """Krige a station parameter table to ``grid``: the one-call convenience.
 
     Weight columns ``w_<member>`` go clr -> krige -> softmax (non-negative, summing to 1 at
     every cell); ``a_<member>``, ``b_<member>``, ``log_sigma`` are kriged as they are. The
-    variogram is fitted once (pooled); when it fails or stations are too few, every field is
-    its region mean (see :class:`ParameterKriging`). Iterate ``result.row_blocks(rows)`` and
-    call ``result.block(row0, row1)`` to get field -> (mean, sd) arrays of (rows, nlon).
+    variogram is fitted once (pooled); when no fit is usable, every cell takes its region's
+    row of ``fallback`` (see :class:`ParameterKriging`). Iterate ``result.row_blocks(rows)``
+    and call ``result.block(row0, row1)`` to get field -> (mean, sd) arrays of (rows, nlon).
     """
-    params = ParameterKriging(table, lon, lat, settings, station_regions, columns)
+    params = ParameterKriging(table, lon, lat, settings, columns, fallback)
     return params.on_grid(grid, cell_regions, None, dtype)

@@ -1,32 +1,46 @@
 """The pooled, normalised variogram of the station parameters.
 
 One correlation model for all fields (the choice that makes kriging cheap)
-All fields share the same stations. Each field is standardised to zero mean and unit
-variance at the stations (sample variance, ddof=1), the standardised fields' empirical
-variograms are pooled (gstools ``vario_estimate`` with the fields as realisations: sums of
-squared differences over all fields per bin), and ONE normalised model with total sill 1
-is fitted to the pool: the length scale (km) and, when ``nugget`` is on, the nugget
-fraction; shape parameters (Matern ``nu``, stable ``alpha``) are held at the configured or
-gstools' default values unless ``fit_shape``. Each field's covariance is that normalised
-model times the field's own sill = its station sample variance. Consequences:
+    All fields share the same stations. Each field is standardised to zero mean and unit
+    variance at the stations (sample variance, ddof=1), the standardised fields' empirical
+    variograms are pooled (gstools ``vario_estimate`` with the fields as realisations: sums of
+    squared differences over all fields per bin), and ONE normalised model with total sill 1
+    is fitted to the pool: the length scale (km) and, when ``nugget`` is on, the nugget
+    fraction; shape parameters (Matern ``nu``, stable ``alpha``) are held at the configured or
+    gstools' default values unless ``fit_shape``. Each field's covariance is that normalised
+    model times the field's own sill = its station sample variance. Consequences:
 
-* the ordinary-kriging weights are the same for every field, so the (n+1) x (n+1) system
-  is factorised once and each target point needs one solve for all F fields;
-* each field's kriging variance is its sill times the one normalised kriging variance;
-* constant fields (zero variance) are left out of the pool and kriged with sill 0
-  (their constant value, SD 0).
+    * the ordinary-kriging weights are the same for every field, so the (n+1) x (n+1) system
+      is factorised once and each target point needs one solve for all F fields;
+    * each field's kriging variance is its sill times the one normalised kriging variance;
+    * constant fields (zero variance) are left out of the pool and kriged with sill 0
+      (their constant value, SD 0).
 
-The price: fields with genuinely different ranges get a compromise range. With 13 fields
-and a few hundred stations the pooled variogram is far better determined than any single
-field's, which is the usual situation here (weights, biases and sigma all inherit the
-members' spatial error structure).
+    The price: fields with genuinely different ranges get a compromise range. With 13 fields
+    and a few hundred stations the pooled variogram is far better determined than any single
+    field's, which is the usual situation here (weights, biases and sigma all inherit the
+    members' spatial error structure).
 
-Failed fits and the fallback
-:func:`fit_variogram` never raises on data: too few stations (``min_stations``), too few
-usable lag bins, all fields constant, a fit that does not converge, a length scale that is
-not finite or sits at its bound, a pure nugget, a fit R2 below ``min_r2``, or a model whose
-correlation at the first usable lag bin is below 0.05 (no structure resolved) give a
-:class:`VariogramFit` with ``ok=False`` and the ``reason``.
+Few stations: a prior range instead of a refusal (``method``)
+    ``fitted``: the length scale (and nugget) fitted to the bins holding at least
+    ``min_pairs_per_bin`` station pairs, when at least ``min_bins`` such bins exist and the
+    fit passes every check below. ``prior``: otherwise, when ``prior_range_km`` is set, the
+    length scale is held at that configured prior range and only the nugget fraction is
+    fitted, by least squares weighted by station pairs, to every non-empty bin (a handful of
+    stations still tell the nugget: how different neighbours are compared with the sill).
+    ``note`` records why the free fit was not used. Without a prior range, or with a prior
+    fit whose nugget is 95 % of the sill or more, the fit is refused (``method = "none"``).
+
+Refused fits
+    :func:`fit_variogram` never raises on data: too few stations (``min_stations``), all
+    fields constant, and (for the free fit) too few usable lag bins, a fit that does not
+    converge, a length scale that is not finite or sits at its bound, a nugget of 95 % of the
+    sill or more, a fit R2 below ``min_r2``, or a model whose correlation at the first usable
+    lag bin is below 0.05 (no structure resolved). A refused free fit falls to the prior when
+    one is configured; otherwise the :class:`VariogramFit` has ``ok=False`` and the
+    ``reason``. Whether a usable
+    fit is then *used* is decided by the caller (station-held-out cross-validation against
+    the pooled fit, :mod:`smdownscale.bma_pooled`).
 """
 
 from __future__ import annotations
@@ -64,6 +78,10 @@ FAMILIES: dict[str, type[gs.CovModel]] = {
     "circular": gs.Circular,
 }
 
+#: A fit whose nugget is at least this fraction of the sill resolves too little spatial
+#: structure to krige: the map would be the stations' mean with faint local dents.
+_MAX_NUGGET = 0.95
+
 #: Relative closeness to a bound at which a fitted length scale counts as "at its bound".
 _AT_BOUND = 1e-3
 
@@ -86,6 +104,8 @@ class KrigingSettings:
     min_bins: fewer usable bins than this -> fallback.
     min_r2: a fit whose R2 against the usable bins of the empirical variogram is below this
         counts as failed (default 0: a model worse than a flat line is not used).
+    prior_range_km: length scale (km) of the prior variogram used when the free fit is
+        refused (only its nugget fraction is fitted); None: refuse instead.
     len_scale_bounds_km: (lower, upper) bounds of the fitted length scale; default
         (0.1 x the first usable bin's lag, 3 x the largest station separation). A fitted
         value within 0.1 % of a bound counts as a failed fit.
@@ -109,6 +129,7 @@ class KrigingSettings:
     min_pairs_per_bin: int = 10
     min_bins: int = 4
     min_r2: float = 0.0
+    prior_range_km: float | None = None
     len_scale_bounds_km: tuple[float, float] | None = None
     shape: Mapping[str, float] = field(default_factory=dict)
     fit_shape: bool = False
@@ -127,6 +148,8 @@ class KrigingSettings:
                 raise KrigingError(f"kriging setting {name} must be >= 1")
         if self.n_bins < 2 or self.min_bins < 2:
             raise KrigingError("kriging needs n_bins >= 2 and min_bins >= 2")
+        if self.prior_range_km is not None and not self.prior_range_km > 0:
+            raise KrigingError(f"prior_range_km must be positive, got {self.prior_range_km}")
         if self.max_dist_km is not None and not self.max_dist_km > 0:
             raise KrigingError(f"max_dist_km must be positive, got {self.max_dist_km}")
         if self.len_scale_bounds_km is not None:
@@ -192,13 +215,16 @@ def normalised_model(
 class VariogramFit:
     """The pooled, normalised variogram fit (or why there is none).
 
-    ``ok`` says whether a model was fitted; ``reason`` says why not (None when ok).
-    ``len_scale_km`` and ``nugget_fraction`` describe the normalised model (total sill 1);
-    ``shape`` its shape parameters; ``model`` the gstools model (None when not ok).
-    ``lag_km`` (mean great-circle distance of each bin's station pairs), ``gamma`` (pooled
-    semivariance of the standardised fields, dimensionless) and ``pairs`` (station pairs per
-    bin) are the empirical variogram's usable bins (empty when it was not computed); ``r2``
-    is the fit's R^2 score.
+    ``ok`` says whether a model is available; ``reason`` says why not (None when ok).
+    ``method``: ``"fitted"`` (length scale fitted), ``"prior"`` (length scale held at the
+    configured prior range, nugget fitted) or ``"none"``; ``note`` says why the free fit was
+    not used when the prior was. ``len_scale_km`` and ``nugget_fraction`` describe the
+    normalised model (total sill 1; each field's sill is its station variance); ``shape``
+    its shape parameters; ``model`` the gstools model (None when not ok). ``lag_km`` (mean
+    great-circle distance of each bin's station pairs), ``gamma`` (pooled semivariance of the
+    standardised fields, dimensionless) and ``pairs`` (station pairs per bin) are the bins the
+    model was fitted to (empty when none was); ``n_pairs`` counts the station pairs within the
+    binned distance; ``r2`` is the fit's R^2 score against those bins.
     """
 
     ok: bool
@@ -214,15 +240,22 @@ class VariogramFit:
     gamma: np.ndarray = field(default_factory=lambda: np.zeros(0))
     pairs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     r2: float = math.nan
+    method: str = "none"
+    note: str | None = None
+    n_pairs: int = 0
 
     def attrs(self) -> dict[str, Any]:
-        """Flat description for logs and NetCDF global attributes."""
+        """Flat description for logs, tables and NetCDF global attributes."""
         out: dict[str, Any] = {
             "variogram_family": self.family,
             "variogram_ok": int(self.ok),
+            "variogram_method": self.method,
             "variogram_n_stations": self.n_stations,
+            "variogram_n_pairs": int(self.n_pairs),
+            "variogram_n_bins": int(self.lag_km.size),
             "variogram_n_fields_pooled": self.n_fields_pooled,
             "variogram_len_scale_km": float(self.len_scale_km),
+            "variogram_sill": 1.0,
             "variogram_nugget_fraction": float(self.nugget_fraction),
             "variogram_r2": float(self.r2),
         }
@@ -230,6 +263,8 @@ class VariogramFit:
             out[f"variogram_{k}"] = float(v)
         if self.reason:
             out["variogram_failure"] = self.reason
+        if self.note:
+            out["variogram_note"] = self.note
         return out
 
 
@@ -250,6 +285,88 @@ def standardise_fields(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return z.T, sills
 
 
+def _r2(y: np.ndarray, fitted: np.ndarray) -> float:
+    """Coefficient of determination of ``fitted`` against ``y`` (NaN for constant ``y``)."""
+    ss_tot = float(((y - y.mean()) ** 2).sum())
+    return 1.0 - float(((y - fitted) ** 2).sum()) / ss_tot if ss_tot > 0 else math.nan
+
+
+def _free_fit(
+    x: np.ndarray, y: np.ndarray, max_sep: float, s: KrigingSettings
+) -> tuple[dict[str, Any], str | None]:
+    """Length scale (and nugget) fitted to usable bins: the fit's fields and why it is
+    refused (None when it is accepted)."""
+    family = s.family.lower()
+    lo, hi = s.len_scale_bounds_km or (0.1 * float(x[0]), 3.0 * max_sep)
+    model = FAMILIES[family](latlon=True, geo_scale=gs.KM_SCALE, **dict(s.shape))
+    select: dict[str, bool] = {"nugget": bool(s.nugget)}
+    if not s.fit_shape:
+        select.update({name: False for name in model.opt_arg})
+    try:
+        model.set_arg_bounds(len_scale=[lo, hi])
+        model.len_scale = math.sqrt(lo * hi) if lo > 0 else 0.5 * hi
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, _, r2 = model.fit_variogram(x, y, sill=1.0, return_r2=True, **select)
+    except Exception as exc:  # any failure of the fit is reported, never raised
+        return {}, f"variogram fit failed: {type(exc).__name__}: {exc}"
+    ls = float(model.len_scale)
+    nug = float(model.nugget) / float(model.sill) if model.sill > 0 else math.nan
+    shape = {name: float(getattr(model, name)) for name in model.opt_arg}
+    out = {"len_scale_km": ls, "nugget_fraction": nug, "shape": shape, "r2": float(r2)}
+    if not math.isfinite(ls) or not math.isfinite(nug):
+        return out, f"fitted len_scale {ls} or nugget {nug} not finite"
+    if ls <= lo * (1 + _AT_BOUND) or ls >= hi * (1 - _AT_BOUND):
+        return out, f"fitted len_scale {ls:.4g} km is at its bound [{lo:.4g}, {hi:.4g}] km"
+    if nug >= _MAX_NUGGET:
+        return out, f"the fit is (nearly) a pure nugget: nugget fraction {nug:.3g}"
+    if not float(r2) >= s.min_r2:
+        return out, (
+            f"the variogram model explains too little of the empirical variogram "
+            f"(R2 {float(r2):.3g} < min_r2 {s.min_r2:g})"
+        )
+    cor_first = float(model.correlation(great_circle_to_chordal_km(float(x[0]))))
+    if cor_first < _MIN_COR_FIRST_BIN:
+        return out, (
+            f"no spatial correlation resolved: the fitted correlation at the shortest lag "
+            f"binned ({x[0]:.4g} km) is {cor_first:.3g} < {_MIN_COR_FIRST_BIN} "
+            f"(len_scale {ls:.4g} km)"
+        )
+    return out, None
+
+
+def _prior_fit(
+    x: np.ndarray, y: np.ndarray, n: np.ndarray, s: KrigingSettings
+) -> tuple[dict[str, Any], str | None]:
+    """Length scale held at ``prior_range_km``; the nugget fraction by pair-weighted least
+    squares (``gamma = 1 - (1 - nugget) rho(h)``); why it is refused, or None."""
+    assert s.prior_range_km is not None
+    family = s.family.lower()
+    shape = dict(s.shape)
+    rho = normalised_model(family, s.prior_range_km, 0.0, **shape).correlation(
+        great_circle_to_chordal_km(x)
+    )
+    shape = {k: float(v) for k, v in shape.items()}
+    if s.nugget:
+        denom = float((n * rho * rho).sum())
+        c = float((n * rho * (1.0 - y)).sum()) / denom if denom > 0 else 0.0
+        nug = 1.0 - min(max(c, 0.0), 1.0)
+    else:
+        nug = 0.0
+    out = {
+        "len_scale_km": float(s.prior_range_km),
+        "nugget_fraction": nug,
+        "shape": shape,
+        "r2": _r2(y, 1.0 - (1.0 - nug) * rho),
+    }
+    if nug >= _MAX_NUGGET:
+        return out, (
+            f"with the prior range {s.prior_range_km:g} km the fit is (nearly) a pure nugget: "
+            f"nugget fraction {nug:.3g} (neighbouring stations differ as much as distant ones)"
+        )
+    return out, None
+
+
 def fit_variogram(
     lon: np.ndarray,
     lat: np.ndarray,
@@ -258,10 +375,14 @@ def fit_variogram(
 ) -> VariogramFit:
     """Fit ONE normalised variogram model to the pooled standardised fields.
 
+    The free fit first (length scale and nugget); when it is refused and
+    ``settings.prior_range_km`` is set, the prior fit (length scale held, nugget fitted to
+    every non-empty bin). See the module docstring.
+
     Args:
         lon, lat: station positions (degrees), (n,).
         values: station values, (n, F) (or (n,) for one field); finite.
-        settings: family, bins, nugget, limits (:class:`KrigingSettings`).
+        settings: family, bins, nugget, limits, prior range (:class:`KrigingSettings`).
 
     Returns:
         A :class:`VariogramFit`; never raises on data (``ok=False`` and ``reason`` instead).
@@ -273,7 +394,7 @@ def fit_variogram(
     v = as_fields(values, n)
     if not (np.isfinite(v).all() and np.isfinite(lon).all() and np.isfinite(lat).all()):
         raise KrigingError("station positions and values must be finite (drop such stations)")
-    fail = {"ok": False, "family": family, "n_stations": n}
+    fail: dict[str, Any] = {"ok": False, "family": family, "n_stations": n}
     if n < max(s.min_stations, 3):
         return VariogramFit(
             reason=f"too few stations for a variogram: {n} < {max(s.min_stations, 3)}", **fail
@@ -302,65 +423,56 @@ def fit_variogram(
             latlon=True,
             geo_scale=gs.KM_SCALE,
         )
+    gamma = np.asarray(gamma, dtype=np.float64)
     pairs = n_in.astype(np.int64)
+    fail["n_pairs"] = int(pairs.sum())
     use = (pairs >= s.min_pairs_per_bin) & np.isfinite(gamma)
-    fail.update(lag_km=centres[use], gamma=np.asarray(gamma)[use], pairs=pairs[use])
-    if use.sum() < s.min_bins:
-        return VariogramFit(
-            reason=(
+    if use.sum() >= s.min_bins:
+        free, why = _free_fit(centres[use], gamma[use], max_sep, s)
+    else:
+        free, why = (
+            {},
+            (
                 f"only {int(use.sum())} lag bins have >= {s.min_pairs_per_bin} station pairs "
                 f"(need {s.min_bins})"
             ),
-            **fail,
         )
-    x, y = centres[use], np.asarray(gamma)[use]
-    lo, hi = s.len_scale_bounds_km or (0.1 * float(x[0]), 3.0 * max_sep)
-    model = FAMILIES[family](latlon=True, geo_scale=gs.KM_SCALE, **dict(s.shape))
-    select: dict[str, bool] = {"nugget": bool(s.nugget)}
-    if not s.fit_shape:
-        select.update({name: False for name in model.opt_arg})
-    try:
-        model.set_arg_bounds(len_scale=[lo, hi])
-        model.len_scale = math.sqrt(lo * hi) if lo > 0 else 0.5 * hi
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            _, _, r2 = model.fit_variogram(x, y, sill=1.0, return_r2=True, **select)
-    except Exception as exc:  # any failure of the fit is reported, never raised
-        return VariogramFit(reason=f"variogram fit failed: {type(exc).__name__}: {exc}", **fail)
-    ls = float(model.len_scale)
-    nug = float(model.nugget) / float(model.sill) if model.sill > 0 else math.nan
-    shape = {name: float(getattr(model, name)) for name in model.opt_arg}
-    fail.update(len_scale_km=ls, nugget_fraction=nug, shape=shape, r2=float(r2))
-    if not math.isfinite(ls) or not math.isfinite(nug):
-        return VariogramFit(reason=f"fitted len_scale {ls} or nugget {nug} not finite", **fail)
-    if ls <= lo * (1 + _AT_BOUND) or ls >= hi * (1 - _AT_BOUND):
+    if why is None:
+        model = normalised_model(
+            family, free["len_scale_km"], free["nugget_fraction"], **free["shape"]
+        )
         return VariogramFit(
-            reason=f"fitted len_scale {ls:.4g} km is at its bound [{lo:.4g}, {hi:.4g}] km",
-            **fail,
+            **(fail | free | {"ok": True}),
+            reason=None,
+            method="fitted",
+            model=model,
+            lag_km=centres[use],
+            gamma=gamma[use],
+            pairs=pairs[use],
         )
-    if nug >= 1.0 - 1e-6:
-        return VariogramFit(reason="the fit is a pure nugget (no spatial correlation)", **fail)
-    if not float(r2) >= s.min_r2:
+    if s.prior_range_km is None:
         return VariogramFit(
-            reason=(
-                f"the variogram model explains too little of the empirical variogram "
-                f"(R2 {float(r2):.3g} < min_r2 {s.min_r2:g})"
-            ),
-            **fail,
+            **(fail | free), reason=why, lag_km=centres[use], gamma=gamma[use], pairs=pairs[use]
         )
-    cor_first = float(model.correlation(great_circle_to_chordal_km(float(x[0]))))
-    if cor_first < _MIN_COR_FIRST_BIN:
+    some = (pairs > 0) & np.isfinite(gamma)
+    if not some.any():
+        return VariogramFit(**fail, reason=f"{why}; no lag bin holds a station pair")
+    prior, refused = _prior_fit(centres[some], gamma[some], pairs[some], s)
+    binned = {"lag_km": centres[some], "gamma": gamma[some], "pairs": pairs[some]}
+    if refused is not None:
         return VariogramFit(
-            reason=(
-                f"no spatial correlation resolved: the fitted correlation at the shortest lag "
-                f"binned ({x[0]:.4g} km) is {cor_first:.3g} < {_MIN_COR_FIRST_BIN} "
-                f"(len_scale {ls:.4g} km)"
-            ),
-            **fail,
+            **(fail | prior | binned), reason=f"{why}; {refused}", method="none", note=why
         )
-    fail.update(ok=True)
-    norm = normalised_model(family, ls, nug, **shape)
-    return VariogramFit(reason=None, model=norm, **fail)
+    model = normalised_model(
+        family, prior["len_scale_km"], prior["nugget_fraction"], **prior["shape"]
+    )
+    return VariogramFit(
+        **(fail | prior | binned | {"ok": True}),
+        reason=None,
+        method="prior",
+        note=why,
+        model=model,
+    )
 
 
 def variogram_table(fit: VariogramFit, n_model: int = 100) -> pd.DataFrame:
