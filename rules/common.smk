@@ -286,6 +286,7 @@ def figure_inputs(wildcards):
         "variogram": f"{RUN}/bma/variogram.csv",
         "kriging_caption": f"{RUN}/bma/kriging_caption.rst",
         "table": f"{RUN}/validation/table4_stations.csv",
+        "table4_caption": f"{RUN}/validation/table4_caption.rst",
         "heterogeneity": f"{RUN}/validation/heterogeneity.csv",
     }
     if TRUTH:

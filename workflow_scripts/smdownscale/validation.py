@@ -35,6 +35,7 @@ STATION_PRODUCTS: dict[str, str] = {
     "best": "best member per period",
     "bma_insample": "BMA in-sample",
     "bma_heldout": "BMA held-out",
+    "product_heldout": "product held-out",
 }
 ALL_NETWORKS = "all networks"
 SCORE_COLUMNS = ["n", "r", "p_value", "r_ci_low", "r_ci_high", "rmse", "mae", "bias", "ubrmse"]
