@@ -1,6 +1,7 @@
 # Bayesian model averaging (METHOD.md sections 7-9): station-member pairs, spatial station
-# folds, emcee posteriors per station and fold, kriged parameter maps, the held-out station
-# series and the daily 1 km product.
+# folds, emcee posteriors per station and fold, pooled regional fits and the choices held-out
+# stations support (per fold), the parameter maps, the held-out station series and the
+# daily 1 km product.
 
 BMA = f"{RUN}/bma"
 FOLDS = [str(f) for f in range(1, config["bma"]["folds"] + 1)]
@@ -33,7 +34,7 @@ rule bma_station_pairs:
 
 
 rule bma_station_folds:
-    """Stations taking part in the BMA, and their spatially grouped folds."""
+    """Stations taking part in the BMA (pairs needed by sampling interval), and their folds."""
     input:
         pairs=rules.bma_station_pairs.output[0],
     output:
@@ -77,11 +78,41 @@ rule bma_posteriors:
         "../workflow_scripts/bma_posteriors.py"
 
 
+rule bma_pooled:
+    """A fold's pooled regional BMA, and the choices station-held-out CV supports."""
+    input:
+        pairs=rules.bma_station_pairs.output[0],
+        folds=rules.bma_station_folds.output[0],
+        posteriors=f"{BMA}/posteriors_{{fold}}.csv",
+    output:
+        pooled=f"{BMA}/pooled_{{fold}}.csv",
+        selection=f"{BMA}/selection_{{fold}}.json",
+    log:
+        f"{LOGS}/bma_pooled/{{fold}}.log",
+    benchmark:
+        f"{RUN}/benchmarks/bma_pooled/{{fold}}.tsv"
+    conda:
+        "../envs/bayes.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        settings=settings("members", "bma"),
+    script:
+        "../workflow_scripts/bma_pooled.py"
+
+
 rule bma_weights:
-    """The stations' parameters kriged to the fine grid, with kriging SD."""
+    """The BMA parameters on the fine grid (kriged or pooled), their paths, who took part."""
     input:
         posteriors=f"{BMA}/posteriors_all.csv",
+        pooled=f"{BMA}/pooled_all.csv",
+        selection=f"{BMA}/selection_all.json",
         regions=rules.regions.output.fine,
+        pairs=rules.bma_station_pairs.output[0],
+        folds=rules.bma_station_folds.output[0],
+        stations=rules.harmonise_stations.output.table,
+        outside=rules.harmonise_stations.output.dropped,
     output:
         weights=f"{BMA}/weights.nc",
         summary=report(
@@ -89,6 +120,12 @@ rule bma_weights:
             caption="report/kriging.rst",
             category="BMA",
         ),
+        participation=report(
+            f"{BMA}/participation.csv",
+            caption="report/participation.rst",
+            category="BMA",
+        ),
+        caption=f"{BMA}/kriging_caption.rst",
         variogram=f"{BMA}/variogram.csv",
         figure=report(
             f"{BMA}/weights.png",
@@ -116,10 +153,15 @@ rule bma_station_series:
         pairs=rules.bma_station_pairs.output[0],
         folds=rules.bma_station_folds.output[0],
         posteriors=f"{BMA}/posteriors_all.csv",
+        pooled=f"{BMA}/pooled_all.csv",
+        selection=f"{BMA}/selection_all.json",
         fold_posteriors=expand(f"{BMA}/posteriors_{{fold}}.csv", fold=FOLDS),
+        fold_pooled=expand(f"{BMA}/pooled_{{fold}}.csv", fold=FOLDS),
+        fold_selections=expand(f"{BMA}/selection_{{fold}}.json", fold=FOLDS),
         scores=rules.member_scores.output.scores,
     output:
-        f"{BMA}/station_series.parquet",
+        series=f"{BMA}/station_series.parquet",
+        paths=f"{BMA}/heldout_paths.csv",
     log:
         f"{LOGS}/bma_station_series.log",
     conda:

@@ -285,7 +285,9 @@ def figure_inputs(wildcards):
         "weights": f"{RUN}/bma/weights.nc",
         "posteriors": f"{RUN}/bma/posteriors_all.csv",
         "variogram": f"{RUN}/bma/variogram.csv",
+        "kriging_caption": f"{RUN}/bma/kriging_caption.rst",
         "table": f"{RUN}/validation/table4_stations.csv",
+        "table4_caption": f"{RUN}/validation/table4_caption.rst",
         "heterogeneity": f"{RUN}/validation/heterogeneity.csv",
     }
     if TRUTH:
@@ -295,7 +297,8 @@ def figure_inputs(wildcards):
 
 def product_inputs(wildcards):
     """What a period's product reads: its members and predictors, the regions, and the
-    kriged parameters (ensemble bma) or the members' held-out scores (best, one member).
+    BMA parameters and the choice BMA or member mean (ensemble bma) or the members'
+    held-out scores (best, one member).
     """
     p = wildcards.period
     out = {
@@ -306,6 +309,7 @@ def product_inputs(wildcards):
     ens = config["bma"]["ensemble"]
     if ens == "bma":
         out["weights"] = f"{RUN}/bma/weights.nc"
+        out["selection"] = f"{RUN}/bma/selection_all.json"
     elif ens != "mean":
         out["scores"] = f"{RUN}/models/member_heldout_scores.csv"
     return out

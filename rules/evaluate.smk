@@ -7,7 +7,10 @@ VAL = f"{RUN}/validation"
 rule validate_stations:
     """Every product against the stations on the evaluation days: Table 4 and per station."""
     input:
-        series=rules.bma_station_series.output[0],
+        series=rules.bma_station_series.output.series,
+        paths=rules.bma_station_series.output.paths,
+        participation=rules.bma_weights.output.participation,
+        selection=f"{RUN}/bma/selection_all.json",
     output:
         table=report(
             f"{VAL}/table4_stations.csv",
@@ -19,6 +22,7 @@ rule validate_stations:
             caption="report/station_scores.rst",
             category="Validation",
         ),
+        caption=f"{VAL}/table4_caption.rst",
     log:
         f"{LOGS}/validate_stations.log",
     conda:

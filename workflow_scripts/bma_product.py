@@ -1,12 +1,18 @@
 """Rule bma_product: the daily 1 km soil moisture of a period, with uncertainty and flags.
 
-``sm`` is the configured ensemble (``bma.ensemble``): the BMA mean with the kriged weights
-and bias terms (``sm_sd`` the BMA predictive sd, between-member spread plus sigma), the
-equal-weight member mean (``sm_sd`` the between-member sd), the best member per period and
-region by held-out RMSE, or one member (``sm_sd`` its held-out RMSE). Clipped to
+``sm`` is the configured ensemble (``bma.ensemble``): the BMA mean with the weights and bias
+terms of ``bma/weights.nc`` (kriged, or pooled regional fits; ``sm_sd`` the BMA predictive
+sd, between-member spread plus sigma), the equal-weight member mean (``sm_sd`` the
+between-member sd), the best member per period and region by held-out RMSE, or one member
+(``sm_sd`` its held-out RMSE). With ``bma`` configured, the member mean is used instead when
+the station-held-out cross-validation found BMA no better (``bma/selection_all.json``,
+``bma.fallback_to_mean``); the global attributes say which ran and why. Clipped to
 [0, bma.porosity]; ``quality_flag`` records gap-filled predictors, missing predictions,
-parameter and model fallbacks, and clipping. Works through blocks of whole chunk rows.
+parameters not kriged, model fallbacks, and clipping. Works through blocks of whole chunk
+rows.
 """
+
+import json
 
 import netCDF4
 import numpy as np
@@ -29,7 +35,7 @@ from smdownscale.rule_io import provenance, setup_logging
 FLAGS = {
     "predictors_gap_filled": 1,
     "no_prediction": 2,
-    "parameters_from_station_means": 4,
+    "parameters_pooled": 4,
     "model_from_fallback": 8,
     "clipped_at_zero": 16,
     "clipped_at_porosity": 32,
@@ -89,6 +95,14 @@ def main(snakemake) -> None:
     cfg = snakemake.config
     b = cfg["bma"]
     ens = b["ensemble"]
+    requested, why = ens, ""
+    if ens == "bma":
+        with open(snakemake.input.selection) as fh:
+            selection = json.load(fh)
+        why = " | ".join(selection["reasons"])
+        if selection["ensemble"] == "mean":
+            ens = "mean"
+            log.warning("BMA did not beat the member mean under station-held-out CV: %s", why)
     members = cfg["members"]["use"]
     period = snakemake.params.period
     _, fine = run_grids(cfg)
@@ -113,6 +127,10 @@ def main(snakemake) -> None:
         [str(p) for p in snakemake.input],
     )
     attrs.update({"ensemble": ens, "members": " ".join(members), "period": period.id})
+    if requested != ens:
+        attrs["ensemble_requested"] = requested
+    if why:
+        attrs["ensemble_choice"] = why
     specs = var_specs(b["porosity"], ens, SD_MEANING.get(ens, SD_MEANING["best"]))
     block = chunk_aligned_rows(max(1, b["chunk_cells"] // (fine.nlon * ndays)))
     counts = dict.fromkeys(["cells", "missing", "low", "high", "param_fallback"], 0)
@@ -147,7 +165,7 @@ def main(snakemake) -> None:
                     mean, sd = bma_moments(w, a, bb, sigma, f)
                     wsrc = np.ma.filled(weights.variables["weights_source"][rows, :], -1)
                     fallback = wsrc > 0
-                    flag[:, fallback] |= FLAGS["parameters_from_station_means"]
+                    flag[:, fallback] |= FLAGS["parameters_pooled"]
                     counts["param_fallback"] += int(fallback.sum()) * ndays
                 elif ens == "mean":
                     mean, sd = equal_weight(f)
@@ -172,7 +190,7 @@ def main(snakemake) -> None:
             weights.close()
     log.info(
         "period %s, ensemble %s: %d regional cell-days, %d without a value; clipped at 0: "
-        "%d, at porosity %.2f: %d; cell-days with region-mean parameters: %d",
+        "%d, at porosity %.2f: %d; cell-days with pooled (not kriged) parameters: %d",
         period.id,
         ens,
         counts["cells"],

@@ -1,29 +1,38 @@
 """Rule bma_station_series: BMA (and alternative ensembles) at every station, held out.
 
-For each fold f, the parameters of fold f's training stations (their own posteriors, whose
-pooled bias fit never saw fold f) are kriged to the stations of fold f, which then get a
-BMA value from weights and kriging that never saw them: the ``bma_heldout`` series the
-validation scores. ``bma_insample`` uses the all-station fit (kriged at the station itself)
-and is kept only to show how much in-sample scores flatter. The alternatives are added
-beside: the equal-weight member mean and the best member per period and region.
+For each fold f, everything fitted without fold f's stations (their posteriors, the pooled
+regional fits, and the choices of rule bma_pooled: shrinkage, kriged or pooled, BMA or the
+member mean) gives fold f's stations a BMA value from parameters that never saw them: the
+``bma_heldout`` series the validation scores. ``product_heldout`` is what the product's
+procedure gives there: BMA, or the member mean where fold f's own cross-validation found
+BMA no better (``bma.ensemble`` other than bma: that ensemble). ``bma_insample`` uses the
+fold ``all`` fit (at the station itself) and is kept only to show how much in-sample scores
+flatter. The alternatives are added beside: the equal-weight member mean and the best member
+per period and region. ``heldout_paths.csv`` lists each fold's choices for the report.
 """
+
+import json
 
 import numpy as np
 import pandas as pd
 
 from smdownscale.atomic import atomic_path
 from smdownscale.bma import best_member_table, clip_physical, equal_weight
+from smdownscale.bma_pooled import chosen_parameters
 from smdownscale.bma_stations import (
     KEY,
     member_columns,
     moments_from_parameters,
-    parameter_kriging,
     read_station_table,
-    usable_stations,
 )
 from smdownscale.config import run_periods
 from smdownscale.kriging import SOURCE_KRIGED
 from smdownscale.rule_io import setup_logging
+
+
+def fold_of(path: str) -> str:
+    """``1`` from ``.../posteriors_1.csv`` (or ``pooled_1.csv``, ``selection_1.json``)."""
+    return path.rsplit("_", 1)[1].split(".")[0]
 
 
 def bma_at(pk, sites, pairs, members, porosity):
@@ -41,6 +50,13 @@ def bma_at(pk, sites, pairs, members, porosity):
     return mean, sd, rows["source"].to_numpy()
 
 
+def load_fold(posteriors, pooled, selection, members, kcfg):
+    with open(selection) as fh:
+        sel = json.load(fh)
+    pk = chosen_parameters(read_station_table(posteriors), pd.read_csv(pooled), sel, members, kcfg)
+    return pk, sel
+
+
 def main(snakemake) -> None:
     log = setup_logging(snakemake)
     cfg = snakemake.config
@@ -53,43 +69,64 @@ def main(snakemake) -> None:
     sites = folds[[*KEY, "lat", "lon", "region", "fold"]]
 
     out = pairs.copy()
+    f = out[member_columns(members)].to_numpy()
+    out["mean"], out["mean_sd"] = equal_weight(f)
     out["bma_heldout"] = np.nan
     out["bma_heldout_sd"] = np.nan
     out["heldout_source"] = -1
-    for path in snakemake.input.fold_posteriors:
-        fold = int(path.rsplit("_", 1)[1].split(".")[0])
-        train = usable_stations(path)
+    out["heldout_ensemble"] = ""
+    posts = {fold_of(p): p for p in snakemake.input.fold_posteriors}
+    pools = {fold_of(p): p for p in snakemake.input.fold_pooled}
+    sels = {fold_of(p): p for p in snakemake.input.fold_selections}
+    records = []
+    for key in sorted(posts, key=int):
+        fold = int(key)
+        pk, sel = load_fold(posts[key], pools[key], sels[key], members, b["kriging"])
         held = sites[sites.fold == fold]
-        sel = (out.fold == fold).to_numpy()
-        if train.empty:
-            raise ValueError(
-                f"fold {fold}: no training station whose chain passed the diagnostics ({path}), "
-                f"so its {len(held)} stations would have no held-out BMA value and would drop "
-                "out of the validation; lower bma.folds or bma.min_pairs, or lengthen the "
-                "chains (bma.steps)"
-            )
-        pk = parameter_kriging(train, members, b["kriging"])
-        mean, sd, src = bma_at(pk, held, out.loc[sel], members, b["porosity"])
-        out.loc[sel, "bma_heldout"] = mean
-        out.loc[sel, "bma_heldout_sd"] = sd
-        out.loc[sel, "heldout_source"] = src
-        log.info(
-            "fold %d: %d training stations (%s), %d held-out stations, %d station-days",
-            fold,
-            pk.n_stations,
-            "kriged" if pk.kriged else f"fallback: {pk.reason}",
-            len(held),
-            int(sel.sum()),
+        sel_rows = (out.fold == fold).to_numpy()
+        mean, sd, src = bma_at(pk, held, out.loc[sel_rows], members, b["porosity"])
+        out.loc[sel_rows, "bma_heldout"] = mean
+        out.loc[sel_rows, "bma_heldout_sd"] = sd
+        out.loc[sel_rows, "heldout_source"] = src
+        out.loc[sel_rows, "heldout_ensemble"] = sel["ensemble"]
+        scores = {s["candidate"]: s["rmse"] for s in sel["scores"]}
+        records.append(
+            {
+                "fold": fold,
+                "training_stations": sel["n_stations"],
+                "training_pairs": sel["n_pairs"],
+                "heldout_stations": len(held),
+                "path": sel["path"],
+                "shrinkage": sel["shrinkage"],
+                "ensemble": sel["ensemble"],
+                "cv_rmse_bma": scores.get("BMA (chosen)", np.nan),
+                "cv_rmse_member_mean": scores.get("member mean", np.nan),
+                "reasons": " | ".join(sel["reasons"]),
+            }
         )
-    full = usable_stations(snakemake.input.posteriors)
-    pk = parameter_kriging(full, members, b["kriging"])
+        log.info(
+            "fold %d: %d training stations, %s (s = %g), ensemble %s; %d held-out stations, "
+            "%d station-days",
+            fold,
+            sel["n_stations"],
+            "kriged" if pk.kriged else "pooled",
+            sel["shrinkage"],
+            sel["ensemble"],
+            len(held),
+            int(sel_rows.sum()),
+        )
+    pk, sel_all = load_fold(
+        snakemake.input.posteriors,
+        snakemake.input.pooled,
+        snakemake.input.selection,
+        members,
+        b["kriging"],
+    )
     mean, sd, src = bma_at(pk, sites, out, members, b["porosity"])
     out["bma_insample"] = mean
     out["bma_insample_sd"] = sd
     out["insample_source"] = src
 
-    f = out[member_columns(members)].to_numpy()
-    out["mean"], out["mean_sd"] = equal_weight(f)
     best = best_member_table(pd.read_csv(snakemake.input.scores), members)
     period_of = {d: p.id for p in run_periods(cfg) for d in p.days}
     out["period"] = [period_of[t] for t in out.time.dt.date]
@@ -102,19 +139,35 @@ def main(snakemake) -> None:
     idx = out["best_member"].map(col)
     ok = idx.notna().to_numpy()
     out["best"] = np.nan
+    f = out[member_columns(members)].to_numpy()
     out.loc[ok, "best"] = f[np.flatnonzero(ok), idx[ok].astype(int).to_numpy()]
+
+    ens = b["ensemble"]
+    if ens == "bma":
+        use_mean = (out.heldout_ensemble == "mean").to_numpy()
+        out["product_heldout"] = np.where(use_mean, out["mean"], out["bma_heldout"])
+    elif ens == "mean":
+        out["product_heldout"] = out["mean"]
+    elif ens == "best":
+        out["product_heldout"] = out["best"]
+    else:
+        out["product_heldout"] = out[f"f_{ens}"]
 
     done = np.isfinite(out.bma_heldout) & out.complete
     log.info(
         "%d station-days, %d with a held-out BMA value (%d of them kriged, the rest from "
-        "region means); evaluation days with a held-out value: %d",
+        "pooled regional fits); evaluation days with a held-out value: %d; product held-out "
+        "is the member mean on %d station-days",
         len(out),
         int(done.sum()),
         int((done & (out.heldout_source == SOURCE_KRIGED)).sum()),
         int((done & (out.split == "eval")).sum()),
+        int((done & (out.heldout_ensemble == "mean")).sum()) if ens == "bma" else 0,
     )
-    with atomic_path(snakemake.output[0]) as tmp:
+    with atomic_path(snakemake.output.series) as tmp:
         out.to_parquet(tmp, index=False)
+    with atomic_path(snakemake.output.paths) as tmp:
+        pd.DataFrame(records).to_csv(tmp, index=False)
 
 
 if __name__ == "__main__":

@@ -2,14 +2,19 @@
 
 Every product is scored against the in-situ daily values on the same station-days (those
 with every product): the coarse product at the station's coarse cell, each member, the
-member mean, the best member per period, BMA in-sample and BMA held-out. Only evaluation
-days are used (``bma.eval_start/eval_end``, disjoint from the training days), so nothing
-that trained the weights is scored.
+member mean, the best member per period, BMA in-sample, BMA held-out and the product held-out
+(BMA or the member mean, as each fold's cross-validation chose). Only evaluation days are
+used (``bma.eval_start/eval_end``, disjoint from the training days), so nothing that trained
+the weights is scored. The caption text saying how the held-out values were made (kriged or
+pooled, who took part) is written beside the table for the report.
 """
+
+import json
 
 import pandas as pd
 
-from smdownscale.atomic import atomic_path
+from smdownscale.atomic import atomic_path, write_text_atomic
+from smdownscale.bma_report import heldout_sentence, participation_sentence
 from smdownscale.rule_io import setup_logging
 from smdownscale.validation import (
     ALL_NETWORKS,
@@ -49,6 +54,21 @@ def main(snakemake) -> None:
         table.to_csv(tmp, index=False, float_format="%.6g")
     with atomic_path(snakemake.output.stations) as tmp:
         per_station_table(series, products).to_csv(tmp, index=False, float_format="%.6g")
+    with open(snakemake.input.selection) as fh:
+        selection = json.load(fh)
+    ens = snakemake.config["bma"]["ensemble"]
+    used = selection["ensemble"] if ens == "bma" else ens
+    product = {"bma": "BMA", "mean": "the member mean", "best": "the best member"}.get(used, used)
+    caption = (
+        f"**What ran.** {heldout_sentence(pd.read_csv(snakemake.input.paths))} The gridded "
+        f"product's sm is {product}"
+        + (" (BMA did not beat the member mean under station-held-out CV)." if used != ens
+           else ".")
+        + f" **Stations training the BMA.** "
+        f"{participation_sentence(pd.read_csv(snakemake.input.participation))}"
+    )  # fmt: skip
+    write_text_atomic(snakemake.output.caption, caption + "\n")
+    log.info("caption: %s", caption)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,11 @@ def main(snakemake) -> None:
         "bma_heldout_rmse_below_best_member": heldout["rmse"] < members[best]["rmse"],
         "bma_heldout_r_above_best_member": heldout["r"] > members[best]["r"],
     }
+    product, mean = allp.get("product held-out"), allp["member mean"]
+    if product is not None:  # issue 12: R at least, ubRMSE at most the coarse and the mean's
+        for name, other in (("coarse", coarse), ("member_mean", mean)):
+            verdict[f"product_heldout_r_at_least_{name}"] = product["r"] >= other["r"]
+            verdict[f"product_heldout_ubrmse_at_most_{name}"] = product["ubrmse"] <= other["ubrmse"]
     series = pd.read_parquet(snakemake.input.series)
     ev = series[series.split == "eval"]
     coverage = {
@@ -84,6 +89,8 @@ def main(snakemake) -> None:
             "chains_converged": int(post.converged.sum()) if "converged" in post else 0,
             "kriged": bool(kriging.kriged.all()),
             "kriging_fallback": ", ".join(sorted(set(kriging.fallback_reason.dropna()))),
+            "parameter_paths": kriging.groupby("path").size().to_dict(),
+            "product_ensemble": str(kriging.product_ensemble.iloc[0]),
         },
         "evaluation_coverage": coverage,
         "station_scores_evaluation_days": stations,

@@ -9,11 +9,14 @@ from smdownscale import bma
 from smdownscale.bma_stations import (
     assign_folds,
     daily_station_values,
+    min_pairs_required,
     moments_from_parameters,
+    network_intervals,
     parameter_columns,
     posterior_table,
     split_days,
     station_seed,
+    station_table,
     training_stations,
 )
 from smdownscale.netcdf import read_cells
@@ -159,3 +162,62 @@ def test_read_cells_reads_each_chunk_once_and_matches_direct_indexing(tmp_path):
     want = data[:, rows, cols].astype(float)
     want[1, 0] = np.nan
     np.testing.assert_array_equal(got, want)
+
+
+# --------------------------------------------------------------------------- who takes part
+def network_pairs(n_days=80, train_days=60, seed=0) -> pd.DataFrame:
+    """Daily (with gaps), 5-day and 10-day networks, three stations each."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for net, step in (("DAILY", 1), ("FIVE", 5), ("TEN", 10)):
+        for s in range(3):
+            days = np.arange(s % step, n_days, step)
+            if step == 1:
+                days = days[rng.random(days.size) > 0.2]  # QC-rejected days
+            time = pd.Timestamp("2010-04-01") + pd.to_timedelta(days, "D")
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "network": net,
+                        "station": f"{net}{s}",
+                        "lat": 40.0 + s,
+                        "lon": 110.0,
+                        "region": 0,
+                        "time": time,
+                        "split": np.where(days < train_days, "train", "eval"),
+                        "complete": True,
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_sparse_networks_count_pairs_on_their_observed_days_and_take_part():
+    pairs = network_pairs()
+    assert network_intervals(pairs) == {"DAILY": 1.0, "FIVE": 5.0, "TEN": 10.0}
+    assert [min_pairs_required(i, 20, 5) for i in (1, 5, 10)] == [20, 5, 5]
+    assert [min_pairs_required(i, 60, 3) for i in (1, 5, 10)] == [60, 12, 6]
+    assert min_pairs_required(7, 20, 3) == 3
+    table = station_table(pairs, min_pairs=20, floor=5).set_index("station")
+    assert table.loc["FIVE0", "n_train_pairs"] == 12 and table.loc["TEN0", "n_train_pairs"] == 6
+    assert table.takes_part.all()  # a flat 20 would have left both sparse networks out
+    assert (table.loc[["TEN0", "TEN1", "TEN2"], "min_pairs_required"] == 5).all()
+    strict = station_table(pairs, min_pairs=20, floor=7).set_index("station")
+    assert not strict.loc["TEN0", "takes_part"] and strict.loc["FIVE0", "takes_part"]
+    assert strict.loc["TEN0", "reason"] == "too few training pairs (6 < 7)"
+    # incomplete pairs (a member missing) do not count
+    pairs.loc[pairs.station == "FIVE0", "complete"] = [True, False] * 8
+    assert station_table(pairs, 20, 5).set_index("station").loc["FIVE0", "n_train_pairs"] == 6
+
+
+def test_no_station_taking_part_says_why_per_network():
+    pairs = network_pairs(train_days=15)
+    with pytest.raises(bma.BMAError) as err:
+        station_table(pairs, min_pairs=20, floor=5)
+    msg = str(err.value)
+    assert "no station has enough training-day pairs" in msg
+    assert "FIVE: 3 stations sampled every 5 days, training pairs 3-3" in msg and "< 5" in msg
+    assert "TEN: 3 stations sampled every 10 days, training pairs 2-2" in msg
+    assert "DAILY" in msg and "< 20 required" in msg
+    assert "bma.min_pairs" in msg and "bma.train_end" in msg
+    assert "chain" not in msg

@@ -8,16 +8,18 @@ import pytest
 
 from smdownscale.grid import LatLonGrid
 from smdownscale.kriging import (
-    SOURCE_ALL_STATIONS,
     SOURCE_KRIGED,
-    SOURCE_REGION,
+    SOURCE_POOLED,
+    SOURCE_POOLED_ALL_IDENTITY,
     KrigingError,
     KrigingSettings,
     OrdinaryKriging,
     ParameterKriging,
+    RegionValues,
     clr,
     clr_inverse,
     fit_variogram,
+    great_circle_to_chordal_km,
     krige_parameters,
     normalised_model,
     weights_sd,
@@ -257,60 +259,96 @@ def test_point_kriging_reproduces_station_parameters(field_stations):
     np.testing.assert_allclose(ratio, expected, rtol=1e-9)
 
 
-def test_fallback_with_too_few_stations_gives_region_means():
+def test_without_kriging_cells_take_the_given_per_region_values_never_station_means():
     lon = np.array([101.0, 102.0, 106.0, 107.0, 108.0])
     lat = np.array([37.0, 38.0, 40.0, 41.0, 42.0])
-    regions = np.array([0, 0, 1, 1, 1])
     w = np.array(
         [[0.7, 0.1, 0.1, 0.1], [0.5, 0.3, 0.1, 0.1], [0.1, 0.2, 0.3, 0.4], [0.0, 0.2, 0.4, 0.4],
          [0.2, 0.2, 0.2, 0.4]]
     )  # fmt: skip
     table = {f"w_{m}": w[:, k] for k, m in enumerate(MEMBERS)}
     table["log_sigma"] = np.array([-3.0, -2.0, -4.0, -3.5, -3.0])
+    fields = list(table)
+    # the pooled fits of region 0 and of all regions (the stations' means are not these)
+    pooled_w0 = {f"w_{m}": v for m, v in zip(MEMBERS, (0.4, 0.3, 0.2, 0.1), strict=True)}
+    pooled_all = {f"w_{m}": 0.25 for m in MEMBERS}
+    rows = {
+        0: (pooled_w0 | {"log_sigma": -2.7}, dict.fromkeys(fields, 0.01), SOURCE_POOLED),
+        -1: (pooled_all | {"log_sigma": -3.1}, dict.fromkeys(fields, 0.02),
+             SOURCE_POOLED_ALL_IDENTITY),
+    }  # fmt: skip
+    pooled = RegionValues.from_rows(fields, rows)
     grid = small_grid()
     cells = np.zeros(grid.shape, dtype=np.int16)
-    cells[:, 60:] = 1
-    cells[:10, :] = 2  # a region with no station
+    cells[:, 60:] = 1  # a region without its own pooled fit
     cells[-5:, :5] = -1  # no region
     kg = krige_parameters(
-        table,
-        lon,
-        lat,
-        grid,
-        KrigingSettings(min_stations=10),
-        station_regions=regions,
-        cell_regions=cells,
+        table, lon, lat, grid, KrigingSettings(min_stations=10), cells, fallback=pooled
     )
     assert not kg.kriged
-    assert set(kg.fallback) == set(table)
     assert all("too few stations for a variogram: 5 < 10" in r for r in kg.fallback.values())
     blk, source = kg.block_with_source(0, grid.nlat)
     ls_mean, ls_sd = blk["log_sigma"]
-    assert ls_mean[50, 10] == pytest.approx(-2.5) and ls_sd[50, 10] == pytest.approx(np.sqrt(0.5))
-    assert ls_mean[50, 100] == pytest.approx(-3.5)
-    assert ls_sd[50, 100] == pytest.approx(0.5)
-    all_mean, all_sd = np.mean(table["log_sigma"]), np.std(table["log_sigma"], ddof=1)
-    assert ls_mean[0, 0] == pytest.approx(all_mean) and ls_sd[0, 0] == pytest.approx(all_sd)
-    assert ls_mean[-1, 0] == pytest.approx(all_mean)
-    assert source[50, 10] == SOURCE_REGION and source[0, 0] == SOURCE_ALL_STATIONS
-    assert source[-1, 0] == SOURCE_ALL_STATIONS
+    assert ls_mean[50, 10] == pytest.approx(-2.7) and ls_sd[50, 10] == pytest.approx(0.01)
+    assert ls_mean[50, 100] == pytest.approx(-3.1) and ls_sd[50, 100] == pytest.approx(0.02)
+    assert ls_mean[-1, 0] == pytest.approx(-3.1)
+    # never the stations' region mean (-2.5 in region 0) or all-station mean (-3.1 is not it)
+    assert ls_mean[50, 10] != pytest.approx(np.mean(table["log_sigma"][:2]))
+    assert source[50, 10] == SOURCE_POOLED and source[50, 100] == SOURCE_POOLED_ALL_IDENTITY
+    assert source[-1, 0] == SOURCE_POOLED_ALL_IDENTITY
     np.testing.assert_array_equal(kg.source(0, grid.nlat), source)
-    # weights: arithmetic region means of the station weights, still on the simplex
-    assert blk["w_rf"][0][50, 10] == pytest.approx(0.6)
-    assert blk["w_rf"][0][50, 100] == pytest.approx(0.1)
-    wsum = sum(blk[f"w_{m}"][0] for m in MEMBERS)
-    np.testing.assert_allclose(wsum, 1.0, atol=1e-12)
-    # the same at points, with a function for the cell labels
+    assert blk["w_rf"][0][50, 10] == pytest.approx(0.4) and blk["w_rf"][0][50, 100] == 0.25
+    np.testing.assert_allclose(sum(blk[f"w_{m}"][0] for m in MEMBERS), 1.0, atol=1e-12)
     kg2 = krige_parameters(
-        table, lon, lat, grid, KrigingSettings(min_stations=10), regions, lambda a, b: cells[a:b]
-    )
+        table, lon, lat, grid, KrigingSettings(min_stations=10), lambda a, b: cells[a:b],
+        fallback=pooled,
+    )  # fmt: skip
     np.testing.assert_array_equal(kg2.block(0, 20)["w_svr"][0], blk["w_svr"][0][:20])
     pts = kg.params.at_points(np.array([101.5]), np.array([37.5]), regions=np.array([0]))
-    assert pts["log_sigma"][0][0] == pytest.approx(-2.5)
-    # no labels at all: every cell is the all-station mean
-    kg3 = krige_parameters(table, lon, lat, grid, KrigingSettings(min_stations=10))
-    assert kg3.block(0, 3)["log_sigma"][0] == pytest.approx(all_mean)
-    assert (kg3.source(0, 3) == SOURCE_ALL_STATIONS).all()
+    assert pts["log_sigma"][0][0] == pytest.approx(-2.7)
+    # no per-region values given: asking for values says why instead of inventing them
+    bare = krige_parameters(table, lon, lat, grid, KrigingSettings(min_stations=10))
+    with pytest.raises(KrigingError, match="not kriged .*too few stations"):
+        bare.block(0, 3)
+
+
+def test_refused_kriging_takes_the_pooled_values_even_with_a_variogram(field_stations):
+    lon, lat, z = field_stations
+    table = parameter_table(z)
+    rows = {-1: ({k: 0.0 for k in table} | {f"w_{m}": 0.25 for m in MEMBERS},
+                 dict.fromkeys(table, 0.0), SOURCE_POOLED_ALL_IDENTITY)}  # fmt: skip
+    pooled = RegionValues.from_rows(list(table), rows)
+    pk = ParameterKriging(table, lon, lat, fallback=pooled, refuse="the pooled fit won the CV")
+    assert pk.fit.ok and not pk.kriged and pk.reason == "the pooled fit won the CV"
+    out, source = pk.at_points_with_source(lon[:3], lat[:3])
+    assert (source == SOURCE_POOLED_ALL_IDENTITY).all() and (out["w_rf"][0] == 0.25).all()
+
+
+def test_few_station_pairs_per_lag_use_the_prior_range_with_a_fitted_nugget():
+    # 12 stations: too few pairs per lag bin for a free fit
+    lon, lat = stations(12, seed=5)
+    z = simulated(lon, lat, 13, 400.0, seed=1)
+    s = KrigingSettings(nugget=True, prior_range_km=300.0, min_pairs_per_bin=10)
+    fit = fit_variogram(lon, lat, z, s)
+    assert fit.ok and fit.method == "prior" and "lag bins" in fit.note
+    assert fit.len_scale_km == 300.0 and 0.0 <= fit.nugget_fraction < 1.0
+    assert fit.n_pairs == int(fit.pairs.sum()) > 0 and fit.lag_km.size >= 1
+    assert fit.attrs()["variogram_method"] == "prior"
+    # the same data without a prior range: refused, with the reason
+    refused = fit_variogram(lon, lat, z, KrigingSettings(nugget=True, min_pairs_per_bin=10))
+    assert not refused.ok and refused.method == "none" and "lag bins" in refused.reason
+    # white noise: the prior fit is (nearly) a pure nugget and is refused too
+    noise = np.random.default_rng(0).normal(size=(lon.size, 13))
+    white = fit_variogram(lon, lat, noise, s)
+    assert not white.ok and "pure nugget" in white.reason and white.nugget_fraction > 0.95
+    # the nugget fraction is the pair-weighted least-squares solution
+    rho = normalised_model("exponential", 300.0).correlation(great_circle_to_chordal_km(fit.lag_km))
+    n = fit.pairs
+    c = (n * rho * (1 - fit.gamma)).sum() / (n * rho * rho).sum()
+    assert fit.nugget_fraction == pytest.approx(1 - np.clip(c, 0, 1))
+    # kriging with the prior model runs and smooths through the stations (nugget)
+    pk = ParameterKriging(parameter_table(z), lon, lat, s)
+    assert pk.kriged and pk.fit.method == "prior"
 
 
 def test_helper_grid_interpolation_is_close_to_direct_kriging(field_stations):

@@ -7,6 +7,7 @@ resampling). This is the one check that demo writers, readers and grids fit toge
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -205,7 +206,6 @@ def test_bad_config_stops_with_the_key_named(tmp_path):
 
 
 def test_regions_models_and_member_predictions(run_dir, cfg):
-    import json
 
     coarse, fine = run_grids(cfg)
     regions = xr.open_dataset(run_dir / "regions" / "regions_coarse.nc")["region"].values
@@ -282,6 +282,10 @@ def test_bma_stations_weights_and_daily_product(run_dir, cfg):
     members = cfg["members"]["use"]
     folds = pd.read_csv(run_dir / "bma" / "station_folds.csv")
     assert set(folds.fold) <= {1, 2} and folds.takes_part.any()
+    # the 5-day network takes part with its observed days; the 10-day one has too few pairs
+    by_net = folds.groupby("network").takes_part.all()
+    assert by_net["TINY-5DAY"] and not folds[folds.network == "TINY-10DAY"].takes_part.any()
+    assert folds[~folds.takes_part].reason.str.startswith("too few training pairs").all()
     post = pd.read_csv(run_dir / "bma" / "posteriors_all.csv")
     assert len(post) == folds.takes_part.sum()
     for col in ("acceptance", "tau_max", "ess", "converged", "w_rf_q025", "sigma_q975"):
@@ -294,31 +298,46 @@ def test_bma_stations_weights_and_daily_product(run_dir, cfg):
         own = set(folds.station[folds.fold == f])
         assert not own & set(fold_post.get("station", []))
 
-    # too few stations for a variogram: the documented region-mean fallback, flagged
+    # too few stations for a variogram: pooled regional fits, path per field and region
     kriging = pd.read_csv(run_dir / "bma" / "kriging.csv")
-    assert not kriging.kriged.any() and kriging.fallback_reason.str.contains("station").all()
+    assert not kriging.kriged.any() and kriging.fallback_reason.str.contains("variogram").all()
+    assert set(kriging.path) <= {"pooled", "pooled_all_regions", "identity"}
+    assert len(kriging) == 13 * kriging.region.nunique()
+    selection = json.loads((run_dir / "bma" / "selection_all.json").read_text())
+    assert selection["path"] == "pooled" and selection["ensemble"] in ("bma", "mean")
+    identity = kriging[kriging.field.str.match("^[ab]_")].path == "identity"
+    assert identity.all() == (selection["shrinkage"] == 1.0)
     weights = xr.open_dataset(run_dir / "bma" / "weights.nc")
     wsum = sum(weights[f"w_{m}"] for m in members)
     np.testing.assert_allclose(wsum.values, 1.0, atol=1e-5)
-    assert float(weights["weights_source"].min()) >= 1  # every cell from a fallback
+    assert float(weights["weights_source"].min()) >= 1  # every cell from a pooled fit
+    assert "region_pooled_fit" in weights["weights_source"].attrs["flag_meanings"]
     assert float(weights["w_rf_sd"].min()) >= 0
+    part = pd.read_csv(run_dir / "bma" / "participation.csv").set_index("network")
+    assert part.loc["TINY-10DAY", "too_few_pairs"] == 3 and part.taking_part.sum() == (
+        folds.takes_part.sum()
+    )
 
     series = pd.read_parquet(run_dir / "bma" / "station_series.parquet")
     done = series[series.complete]
     assert done.bma_heldout.notna().all() and done.bma_insample.notna().all()
     assert (done.bma_heldout_sd > 0).all() and {"mean", "best"} <= set(series.columns)
+    assert done.product_heldout.notna().all()
 
     prod = xr.open_dataset(run_dir / "product" / "sm_1km_2010-097.nc")
     members_ds = xr.open_dataset(run_dir / "members" / "members_2010-097.nc")
-    assert prod.attrs["Conventions"] == "CF-1.8" and prod.attrs["ensemble"] == "bma"
+    # the product is BMA only where BMA beat the member mean held out, and says so
+    assert prod.attrs["Conventions"] == "CF-1.8"
+    assert prod.attrs["ensemble"] == selection["ensemble"]
+    assert "member mean" in prod.attrs["ensemble_choice"]
     assert prod["sm"].attrs["units"] == "m3 m-3" and prod["lat"].values[0] > prod["lat"].values[-1]
     sm, sd = prod["sm"], prod["sm_sd"]
     assert float(sm.min()) >= 0 and float(sm.max()) <= cfg["bma"]["porosity"]
     assert bool((sd > 0).where(sm.notnull(), True).all())
     flag = prod["quality_flag"].values
-    # parameters from region means everywhere (bit 4); no value exactly where a member has none
+    # BMA: pooled parameters everywhere (bit 4); no value exactly where a member has none
     inside = xr.open_dataset(run_dir / "regions" / "regions_fine.nc")["region"].values >= 0
-    assert ((flag[:, inside] & 4) == 4).all()
+    assert ((flag[:, inside] & 4) == 4).all() == (selection["ensemble"] == "bma")
     nopred = members_ds["sm_rf"].isnull().values
     np.testing.assert_array_equal(np.isnan(sm.values), nopred)
     assert ((flag & 2) == 2)[nopred].all()
@@ -357,11 +376,14 @@ def test_products_pass_the_cf_checker(run_dir):
 
 
 def test_validation_tables_and_summary(run_dir, cfg):
-    import json
 
     val = run_dir / "validation"
     table = pd.read_csv(val / "table4_stations.csv")
     assert {"All", "Mid"} == set(table.subset) and "BMA held-out" in set(table["product"])
+    assert "product held-out" in set(table["product"])
+    caption = (val / "table4_caption.rst").read_text()
+    assert "pooled regional BMA fits" in caption and "kriged" not in caption
+    assert "TINY-10DAY" in caption and "fewer than 3 training pairs" in caption
     assert (table.n[table.subset == "All"] > 0).all()
     series = pd.read_parquet(run_dir / "bma" / "station_series.parquet")
     ev = series[(series.split == "eval") & series.complete & series.coarse.notna()]
@@ -389,3 +411,4 @@ def test_figures_and_the_html_report(run_dir):
     assert res.returncode == 0, res.stderr[-3000:]
     html = report.read_text(errors="ignore")
     assert len(html) > 1_000_000 and "Table 4" in html and "within-coarse-cell" in html
+    assert "What ran." in html and "pooled regional BMA fit" in html

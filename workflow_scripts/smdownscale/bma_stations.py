@@ -11,8 +11,13 @@ Tables (pandas DataFrames) in and out; the rule scripts read and write them.
   folds, largest first, each to the fold with the fewest stations so far. Nearby stations
   therefore share a fold, so a held-out station's neighbours are usually held out with it
   and its BMA value is not inflated by a twin station next door.
-- **Posteriors** (:func:`posterior_table`): for every station taking part (at least
-  ``min_pairs`` pairs in the weight-training days), the bias terms of
+- **Who takes part** (:func:`station_table`): pairs are counted on a station's observed
+  days, and the pairs a station needs depend on its network's sampling interval
+  (:func:`network_intervals`, :func:`min_pairs_required`):
+  ``max(floor, ceil(min_pairs / interval))``, so a 10-day network needs a tenth of a daily
+  one's pairs (never fewer than ``floor``). When no station qualifies, the error says per
+  network how many pairs there are against how many are needed (:func:`no_station_message`).
+- **Posteriors** (:func:`posterior_table`): for every station taking part, the bias terms of
   :func:`smdownscale.bma.fit_bias`, shrunk toward the pooled fit of the training stations
   of its region, then the emcee posterior of the weights and sigma. Seeds are derived from
   the run seed and the station's name (stable across runs and folds).
@@ -20,8 +25,9 @@ Tables (pandas DataFrames) in and out; the rule scripts read and write them.
 
 from __future__ import annotations
 
+import math
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,7 +35,7 @@ import pandas as pd
 from sklearn.cluster import KMeans
 
 from . import bma
-from .kriging import KrigingSettings, ParameterKriging, xyz_km
+from .kriging import KrigingSettings, ParameterKriging, RegionValues, xyz_km
 
 KEY = ["network", "station"]
 
@@ -72,6 +78,98 @@ def split_days(time: pd.Series, train: tuple, evaluation: tuple) -> np.ndarray:
 def station_seed(seed: int, network: str, station: str) -> int:
     """A per-station seed, stable across runs, folds and machines."""
     return (int(seed) * 1_000_003 + zlib.crc32(f"{network}/{station}".encode())) % (2**32)
+
+
+def network_intervals(pairs: pd.DataFrame) -> dict[str, float]:
+    """Sampling interval (days) of each network: the median over its stations of the median
+    gap between a station's observed days (at least 1). ``pairs``: network, station, time."""
+    t = pd.to_datetime(pairs["time"]).dt.normalize()
+    days = pairs.assign(_day=t)[[*KEY, "_day"]].drop_duplicates().sort_values([*KEY, "_day"])
+    gaps = days.groupby(KEY, sort=False)["_day"].diff().dt.days
+    per_station = gaps.groupby([days["network"], days["station"]]).median()
+    per_network = per_station.groupby(level=0).median()
+    out = {}
+    for network in pairs["network"].unique():
+        v = per_network.get(network, np.nan)
+        out[str(network)] = float(max(1.0, v)) if np.isfinite(v) else 1.0
+    return out
+
+
+def min_pairs_required(interval_days: float, min_pairs: int, floor: int) -> int:
+    """Training pairs a station of a network sampled every ``interval_days`` needs:
+    ``max(floor, ceil(min_pairs / interval_days))`` (``min_pairs``: a daily network's)."""
+    if interval_days <= 0 or min_pairs < 1 or floor < 1:
+        raise bma.BMAError(
+            f"need interval_days > 0, min_pairs >= 1, floor >= 1; got {interval_days}, "
+            f"{min_pairs}, {floor}"
+        )
+    return int(max(floor, math.ceil(min_pairs / interval_days - 1e-9)))
+
+
+def no_station_message(table: pd.DataFrame, min_pairs: int, floor: int) -> str:
+    """Why no station takes part: per network the pair counts against its threshold, and
+    what to change. ``table``: the folds table (network, n_train_pairs, interval_days,
+    min_pairs_required)."""
+    lines = []
+    for network, grp in table.groupby("network", sort=True):
+        n = grp["n_train_pairs"]
+        lines.append(
+            f"  {network}: {len(grp)} stations sampled every {grp['interval_days'].iloc[0]:g} "
+            f"days, training pairs {int(n.min())}-{int(n.max())} (median {n.median():g}) < "
+            f"{int(grp['min_pairs_required'].iloc[0])} required"
+        )
+    return (
+        "no station has enough training-day pairs to take part in the BMA (pairs with every "
+        "member's prediction on the station's observed days within bma.train_start..train_end):\n"
+        + "\n".join(lines)
+        + f"\nthe requirement is max(bma.min_pairs_floor = {floor}, ceil(bma.min_pairs = "
+        f"{min_pairs} / sampling interval)); lower bma.min_pairs or bma.min_pairs_floor, or "
+        "move bma.train_end later so that more days train the weights"
+    )
+
+
+def station_table(pairs: pd.DataFrame, min_pairs: int, floor: int) -> pd.DataFrame:
+    """Who takes part: one row per station with a complete pair (every member finite).
+
+    ``pairs``: the station-member pairs (network, station, lat, lon, region, time, split,
+    complete). Columns: network, station, lat, lon, region, n_train_pairs, n_eval_pairs
+    (complete pairs on the station's observed days), interval_days (its network's),
+    min_pairs_required (:func:`min_pairs_required`), takes_part, reason (why not; empty
+    when it takes part). Raises :class:`smdownscale.bma.BMAError` with the per-network
+    counts and what to change when no station takes part (:func:`no_station_message`).
+    """
+    intervals = network_intervals(pairs)
+    ok = pairs[pairs["complete"].astype(bool)]
+    table = (
+        ok.groupby(KEY, sort=True)
+        .agg(
+            lat=("lat", "first"),
+            lon=("lon", "first"),
+            region=("region", "first"),
+            n_train_pairs=("split", lambda s: int((s == "train").sum())),
+            n_eval_pairs=("split", lambda s: int((s == "eval").sum())),
+        )
+        .reset_index()
+    )
+    if table.empty:
+        raise bma.BMAError(
+            "no station has a day with every member's prediction: check the stations' dates "
+            "against the run's and the member predictions' gaps"
+        )
+    table["interval_days"] = table["network"].map(intervals).astype(float)
+    table["min_pairs_required"] = [
+        min_pairs_required(i, min_pairs, floor) for i in table["interval_days"]
+    ]
+    table["takes_part"] = table["n_train_pairs"] >= table["min_pairs_required"]
+    table["reason"] = [
+        "" if ok else f"too few training pairs ({n} < {need})"
+        for ok, n, need in zip(
+            table["takes_part"], table["n_train_pairs"], table["min_pairs_required"], strict=True
+        )
+    ]
+    if not table["takes_part"].any():
+        raise bma.BMAError(no_station_message(table, min_pairs, floor))
+    return table
 
 
 def assign_folds(
@@ -251,14 +349,39 @@ def usable_stations(path: str) -> pd.DataFrame:
 
 
 def parameter_kriging(
-    stations: pd.DataFrame, members: Sequence[str], kcfg: Mapping[str, Any]
+    stations: pd.DataFrame,
+    members: Sequence[str],
+    kcfg: Mapping[str, Any],
+    fallback: RegionValues | None = None,
+    refuse: str | None = None,
 ) -> ParameterKriging:
-    """The kriging of a posterior table's parameters (weights, a, b, log sigma)."""
+    """The kriging of a posterior table's parameters (weights, a, b, log sigma); where they
+    are not kriged (no usable variogram, or ``refuse``), ``fallback``'s per-region values."""
     return ParameterKriging(
         stations,
         stations.lon.to_numpy(),
         stations.lat.to_numpy(),
         KrigingSettings.from_mapping(kcfg),
-        station_regions=stations.region.to_numpy(),
         columns=parameter_columns(members),
+        fallback=fallback,
+        refuse=refuse,
     )
+
+
+def kriged_candidate(
+    posteriors: pd.DataFrame, members: Sequence[str], kcfg: Mapping[str, Any]
+) -> Callable[[pd.DataFrame, pd.DataFrame], dict[str, np.ndarray] | None]:
+    """The kriging candidate of the cross-validation: the converged ``posteriors`` of the
+    given training stations kriged to the held-out stations (None when no variogram is
+    usable on those training stations)."""
+    usable = posteriors[posteriors.converged.astype(bool)]
+
+    def at(train_keys: pd.DataFrame, held: pd.DataFrame) -> dict[str, np.ndarray] | None:
+        train = usable.merge(train_keys[KEY], on=KEY)
+        pk = parameter_kriging(train, members, kcfg)
+        if not pk.kriged:
+            return None
+        fields = pk.at_points(held.lon.to_numpy(), held.lat.to_numpy())
+        return {name: v[0] for name, v in fields.items()}
+
+    return at

@@ -48,6 +48,7 @@ STATION_PRODUCTS: dict[str, str] = {
     "best": "best member per period",
     "bma_insample": "BMA in-sample",
     "bma_heldout": "BMA held-out",
+    "product_heldout": "product held-out",
 }
 ALL_NETWORKS = "all networks"
 #: Labels of the gridded products in the truth scores (members are listed by name).
