@@ -8,7 +8,8 @@ between-member sd), the best member per period and region by held-out RMSE, or o
 the station-held-out cross-validation found BMA no better (``bma/selection_all.json``,
 ``bma.fallback_to_mean``); the global attributes say which ran and why. Clipped to
 [0, bma.porosity]; ``quality_flag`` records gap-filled predictors, missing predictions,
-parameters not kriged, model fallbacks, and clipping. Works through blocks of whole chunk
+parameters not kriged, model fallbacks, clipping, and cell-days predicted by the members
+fitted without an optional predictor (LST under cloud). Works through blocks of whole chunk
 rows.
 """
 
@@ -39,6 +40,7 @@ FLAGS = {
     "model_from_fallback": 8,
     "clipped_at_zero": 16,
     "clipped_at_porosity": 32,
+    "predicted_without_some_predictors": 64,
 }
 SM = "volume_fraction_of_condensed_water_in_soil"
 
@@ -153,6 +155,8 @@ def main(snakemake) -> None:
                 flag = np.zeros(f.shape[:3], dtype=np.int8)
                 gaps = np.ma.filled(pred.variables["gap_flag"][:, rows, :], 0)
                 flag[gaps != 0] |= FLAGS["predictors_gap_filled"]
+                subset = np.ma.filled(mem.variables["predictor_set"][:, rows, :], -1)
+                flag[subset > 0] |= FLAGS["predicted_without_some_predictors"]
                 flag[:, (source != SOURCE_CODES["own"]) & (labels >= 0)] |= FLAGS[
                     "model_from_fallback"
                 ]
