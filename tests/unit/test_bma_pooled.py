@@ -165,7 +165,7 @@ def test_kriging_is_used_only_when_it_beats_the_pooled_fit_held_out():
     assert good.path == "kriged" and good.kriged_share == 1.0
     assert good.score("kriged") < good.score(f"pooled s={good.shrinkage:g}")
     bad = cross_validate(pairs, MEMBERS, PooledSettings(), region_mean, stations)
-    assert bad.path == "pooled" and "not below the pooled" in " ".join(bad.reasons)
+    assert bad.path == "pooled" and "no gain beyond one standard error" in " ".join(bad.reasons)
     assert bad.score("kriged") > bad.score(f"pooled s={bad.shrinkage:g}")
     none = cross_validate(pairs, MEMBERS, PooledSettings(), lambda k, h: None, stations)
     assert none.path == "pooled" and "could be kriged" in " ".join(none.reasons)
@@ -239,3 +239,24 @@ def test_em_estimate_agrees_with_the_posterior_mode():
     np.testing.assert_allclose(w_em, w_map, atol=5e-3)
     assert s_em == pytest.approx(s_map, rel=1e-2)
     assert w_em[1] == pytest.approx(0.7, abs=0.05)
+
+
+def test_a_win_within_the_noise_is_no_support():
+    """The one-standard-error rule: a candidate that beats another by less than the
+    station-bootstrap standard error of the RMSE difference is not chosen over it."""
+    from smdownscale.bma_pooled import _supported, rmse_gain
+
+    rng = np.random.default_rng(0)
+    station = np.repeat(np.arange(20), 15)
+    y = rng.normal(0.2, 0.05, station.size)
+    simple = y + rng.normal(0, 0.04, y.size)
+    noisy_twin = simple + rng.normal(0, 0.002, y.size)  # as good, up to noise
+    better = y + rng.normal(0, 0.02, y.size)  # really better
+    gain, se = rmse_gain(noisy_twin, simple, y, station)
+    assert not _supported(gain, se)  # (seeded: the twin's gain is within its noise)
+    gain, se = rmse_gain(better, simple, y, station)
+    assert gain == pytest.approx(
+        np.sqrt(np.mean((simple - y) ** 2)) - np.sqrt(np.mean((better - y) ** 2))
+    )
+    assert gain > 5 * se and _supported(gain, se)
+    assert not _supported(*rmse_gain(simple, better, y, station))  # worse: never supported
