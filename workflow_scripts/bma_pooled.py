@@ -58,7 +58,8 @@ def main(snakemake) -> None:
     if full.kriged:
         kriged_at = kriged_candidate(posteriors, members, b["kriging"])
     else:
-        why = f"no usable variogram on the {len(usable)} converged stations ({full.reason})"
+        why = f"no usable variogram on the {len(usable)} converged stations"
+        log.info("fold %s: no usable variogram: %s", fold, full.reason)
     sel = cross_validate(
         pairs,
         members,

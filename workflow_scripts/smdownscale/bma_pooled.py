@@ -271,6 +271,61 @@ def cv_groups(pairs: pd.DataFrame) -> tuple[np.ndarray, str]:
     return pd.factorize(keys)[0], "single stations"
 
 
+def pooled_predictions(
+    pairs: pd.DataFrame, groups: np.ndarray, members: Sequence[str], settings: PooledSettings
+) -> dict[float, np.ndarray]:
+    """Held-out BMA means of every pair for every shrinkage of the grid: for each group, the
+    regional fits (posterior modes) of the other groups' pairs predict the group's pairs."""
+    cols = member_columns(members)
+    grid = settings.shrinkage_grid
+    F = pairs[cols].to_numpy(dtype=float)
+    region = pairs["region"].to_numpy()
+    pred = {s: np.full(len(pairs), np.nan) for s in grid}
+    for g in np.unique(groups):
+        held = groups == g
+        fits_by_s: dict[float, dict[int, ModeFit]] = {s: {} for s in grid}
+        for r, grp in region_groups(pairs[~held], settings.min_region_stations).items():
+            fits = mode_fits(grp["y"].to_numpy(float), grp[cols].to_numpy(float), grid,
+                             settings.alpha)  # fmt: skip
+            for s in grid:
+                fits_by_s[s][r] = fits[s]
+        for s in grid:
+            pred[s][held] = predict_by_region(fits_by_s[s], region[held], F[held])
+    return pred
+
+
+def kriged_predictions(
+    pairs: pd.DataFrame,
+    groups: np.ndarray,
+    members: Sequence[str],
+    kriged_at: KrigedAt,
+    stations: pd.DataFrame,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out BMA means from the kriging candidate, and where it could krige: for each
+    group, ``kriged_at`` of the other groups' stations gives the group's stations their
+    parameters (NaN where it returned None)."""
+    F = pairs[member_columns(members)].to_numpy(dtype=float)
+    pred = np.full(len(pairs), np.nan)
+    kriged = np.zeros(len(pairs), dtype=bool)
+    for g in np.unique(groups):
+        held = groups == g
+        sites = pairs.loc[held, KEY].drop_duplicates().merge(stations, on=KEY, how="left")
+        params = kriged_at(pairs.loc[~held, KEY].drop_duplicates(), sites)
+        if params is None:
+            continue
+        at = sites[KEY].copy()
+        for name, v in params.items():
+            at[name] = v
+        rows = pairs.loc[held, KEY].merge(at, on=KEY, how="left")
+        w, a, b = (
+            np.stack([rows[f"{k}_{m}"].to_numpy() for m in members], axis=-1)
+            for k in ("w", "a", "b")
+        )
+        pred[held] = (w * (a + b * F[held])).sum(axis=-1)
+        kriged[held] = True
+    return pred, kriged
+
+
 def cross_validate(
     pairs: pd.DataFrame,
     members: Sequence[str],
@@ -315,19 +370,7 @@ def cross_validate(
 
     y = pairs["y"].to_numpy(dtype=float)
     F = pairs[cols].to_numpy(dtype=float)
-    region = pairs["region"].to_numpy()
-    pred = {s: np.full(y.size, np.nan) for s in grid}
-    for g in labels:
-        held = groups == g
-        train = pairs[~held]
-        fits_by_s: dict[float, dict[int, ModeFit]] = {s: {} for s in grid}
-        for r, grp in region_groups(train, settings.min_region_stations).items():
-            fits = mode_fits(grp["y"].to_numpy(float), grp[cols].to_numpy(float), grid,
-                             settings.alpha)  # fmt: skip
-            for s in grid:
-                fits_by_s[s][r] = fits[s]
-        for s in grid:
-            pred[s][held] = predict_by_region(fits_by_s[s], region[held], F[held])
+    pred = pooled_predictions(pairs, groups, members, settings)
     station = pairs[KEY].astype(str).agg("/".join, axis=1).to_numpy()
     rows = [{"candidate": pooled_name(s), "shrinkage": s, **_scores(pred[s], y)} for s in grid]
     rmse = {s: rows[i]["rmse"] for i, s in enumerate(grid)}
@@ -348,25 +391,8 @@ def cross_validate(
     if kriged_at is None or stations is None:
         reasons.append(f"pooled fit, not kriging: {no_kriging_reason}")
     else:
-        kpred = pred[s_star].copy()
-        kriged = np.zeros(y.size, dtype=bool)
-        for g in labels:
-            held = groups == g
-            keys = pairs.loc[held, KEY].drop_duplicates()
-            train_keys = pairs.loc[~held, KEY].drop_duplicates()
-            sites = keys.merge(stations, on=KEY, how="left")
-            params = kriged_at(train_keys, sites)
-            if params is None:
-                continue
-            at = sites[KEY].copy()
-            for name, v in params.items():
-                at[name] = v
-            rows_h = pairs.loc[held, KEY].merge(at, on=KEY, how="left")
-            w = np.stack([rows_h[f"w_{m}"].to_numpy() for m in members], axis=-1)
-            a = np.stack([rows_h[f"a_{m}"].to_numpy() for m in members], axis=-1)
-            b = np.stack([rows_h[f"b_{m}"].to_numpy() for m in members], axis=-1)
-            kpred[held] = (w * (a + b * F[held])).sum(axis=-1)
-            kriged[held] = True
+        kpred, kriged = kriged_predictions(pairs, groups, members, kriged_at, stations)
+        kpred = np.where(kriged, kpred, pred[s_star])
         kriged_share = float(kriged.mean())
         if kriged.any():
             rows.append({"candidate": "kriged", "shrinkage": math.nan, **_scores(kpred, y)})
