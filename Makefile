@@ -25,10 +25,11 @@ demo: $(STAMP)
 
 # The multi-world skill table (rules/skill.smk): the workflow on the demo and the worlds of
 # config/skill/, one at a time, each brought up to date by its own Snakemake run (hence
-# --forcerun skill_world); writes results/skill/skill.csv and skill.md, printed at the end.
+# --forcerun skill_world; the target comes first, as --forcerun takes every name after
+# it); writes results/skill/skill.csv and skill.md, printed at the end.
 skill: $(STAMP)
 	@start=$$(date +%s); \
-	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --forcerun skill_world skill && \
+	$(BIN)/snakemake skill --profile profiles/default --cores $(CORES) --forcerun skill_world && \
 	cat results/skill/skill.md && \
 	echo "make skill: wall time $$(( $$(date +%s) - start )) s"
 

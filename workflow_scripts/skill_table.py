@@ -50,7 +50,7 @@ def main(snakemake) -> None:
     text = (
         "## Worlds\n\n"
         + worlds_markdown(descriptions)
-        + f"\nSum of the worlds' wall times: {total / 60:.1f} min.\n\n## Skill\n\n"
+        + f"\nSum of the worlds' last wall times: {total / 60:.1f} min.\n\n## Skill\n\n"
         + markdown_table(table)
         + "\n"
         + LEGEND

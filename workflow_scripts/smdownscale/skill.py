@@ -222,10 +222,11 @@ def markdown_table(table: pd.DataFrame) -> str:
 
 
 def worlds_markdown(descriptions: Mapping[str, Mapping[str, Any]]) -> str:
-    """The worlds as a markdown table: size, days, seed, stations, wet patches, wall time."""
+    """The worlds as a markdown table: size, days, seed, stations, wet patches, wall time of
+    the world's last run (a few seconds when its run found everything up to date)."""
     lines = [
         "| world | size | days (weights trained on) | seed | stations (networks) "
-        "| wet patches | run | wall time |",
+        "| wet patches | run | wall time (last run) |",
         "|---|---|---|---:|---|---|---|---:|",
     ]
     for world, d in descriptions.items():
