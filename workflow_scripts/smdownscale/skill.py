@@ -127,6 +127,10 @@ def _truth_key(label: str) -> str:
 
 
 def _station_key(column: str) -> str:
+    """Table 4's column -> the product key; the product's held-out station series (the
+    ensemble each fold chose) shares the row of the gridded product."""
+    if column == "product_heldout":
+        return "product"
     return column[2:] if column.startswith("f_") else column
 
 
