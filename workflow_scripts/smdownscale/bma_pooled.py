@@ -25,9 +25,15 @@ The choices, by station-held-out cross-validation (:func:`cross_validate`)
 
     1. the shrinkage ``s`` from ``shrinkage_grid``: lowest RMSE (ties: the larger ``s``);
     2. the path: the kriged station parameters are used only when a variogram is available
-       on the training stations AND the kriged BMA's held-out RMSE is below the pooled fit's;
-    3. the ensemble: BMA (kriged or pooled) must have a held-out RMSE below the equal-weight
-       member mean's, else (``fallback_to_mean``) the product is the member mean.
+       on the training stations AND kriging wins against the pooled fit;
+    3. the ensemble: BMA (kriged or pooled) must win against the equal-weight member mean,
+       else (``fallback_to_mean``) the product is the member mean.
+
+    "Wins" (:func:`wins`): the more complex candidate's held-out MSE is lower, by more than
+    ``min_gain_se`` standard errors of that gain (:func:`paired_gain`: its spread across the
+    held-out folds). With a handful of folds a small gain is noise, and the simpler candidate
+    is the safer one where the gain is not clear (the one-standard-error rule of
+    cross-validation); ``min_gain_se = 0`` takes any gain.
 
     The candidates' weights in the cross-validation are posterior modes (EM of the same
     likelihood), not emcee draws: hundreds of fits per fold would otherwise cost minutes.
@@ -67,11 +73,12 @@ KrigedAt = Callable[[pd.DataFrame, pd.DataFrame], dict[str, np.ndarray] | None]
 @dataclass(frozen=True)
 class PooledSettings:
     """The pooled fit and the choices (config ``bma``: ``shrinkage_grid``,
-    ``pooled_min_stations``, ``fallback_to_mean``, ``dirichlet_alpha``)."""
+    ``pooled_min_stations``, ``fallback_to_mean``, ``min_gain_se``, ``dirichlet_alpha``)."""
 
     shrinkage_grid: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
     min_region_stations: int = 3
     fallback_to_mean: bool = True
+    min_gain_se: float = 1.0
     alpha: float = 1.0
 
     def __post_init__(self) -> None:
@@ -81,6 +88,8 @@ class PooledSettings:
         object.__setattr__(self, "shrinkage_grid", tuple(sorted(set(grid))))
         if self.min_region_stations < 1:
             raise bma.BMAError("pooled_min_stations must be >= 1")
+        if not self.min_gain_se >= 0:
+            raise bma.BMAError(f"min_gain_se must be >= 0, got {self.min_gain_se}")
 
     @classmethod
     def from_config(cls, b: Mapping[str, Any]) -> PooledSettings:
@@ -88,6 +97,7 @@ class PooledSettings:
             shrinkage_grid=tuple(b["shrinkage_grid"]),
             min_region_stations=b["pooled_min_stations"],
             fallback_to_mean=b["fallback_to_mean"],
+            min_gain_se=b["min_gain_se"],
             alpha=b["dirichlet_alpha"],
         )
 
@@ -154,6 +164,30 @@ def _scores(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
         "bias": float(np.mean(err)),
         "r": r,
     }
+
+
+def paired_gain(
+    simple: np.ndarray, complex_: np.ndarray, y: np.ndarray, groups: np.ndarray
+) -> tuple[float, float]:
+    """How much lower the held-out MSE of ``complex_`` is than that of ``simple`` (pooled
+    over pairs), and the standard error of that gain from its spread across the held-out
+    groups (pair-weighted; NaN with fewer than two groups)."""
+    d = (simple - y) ** 2 - (complex_ - y) ** 2
+    gain = float(d.mean())
+    labels = np.unique(groups)
+    if labels.size < 2:
+        return gain, math.nan
+    n = np.array([np.sum(groups == g) for g in labels], dtype=float)
+    dg = np.array([d[groups == g].mean() for g in labels])
+    w = n / n.sum()
+    se = float(np.sqrt(np.sum(w**2 * (dg - gain) ** 2) * labels.size / (labels.size - 1)))
+    return gain, se
+
+
+def wins(gain: float, se: float, min_gain_se: float) -> bool:
+    """The more complex candidate wins: its MSE gain is positive and above ``min_gain_se``
+    standard errors."""
+    return gain > 0 and gain > min_gain_se * (se if math.isfinite(se) else 0.0)
 
 
 @dataclass
@@ -343,17 +377,16 @@ def cross_validate(
         if kriged.any():
             rows.append({"candidate": "kriged", "shrinkage": math.nan, **_scores(kpred, y)})
             k_rmse = rows[-1]["rmse"]
-            if k_rmse < rmse[s_star]:
+            gain, se = paired_gain(pred[s_star], kpred, y, groups)
+            evidence = (
+                f"held-out RMSE {k_rmse:.4f} against the pooled fit's {rmse[s_star]:.4f}; MSE "
+                f"gain {gain:.2e}, standard error {se:.2e}, needed {settings.min_gain_se:g} SE"
+            )
+            if wins(gain, se, settings.min_gain_se):
                 path, bma_pred = "kriged", kpred
-                reasons.append(
-                    f"kriged station parameters: held-out RMSE {k_rmse:.4f} below the pooled "
-                    f"fit's {rmse[s_star]:.4f}"
-                )
+                reasons.append(f"kriged station parameters: {evidence}")
             else:
-                reasons.append(
-                    f"pooled fit, not kriging: the kriged parameters' held-out RMSE "
-                    f"{k_rmse:.4f} is not below the pooled fit's {rmse[s_star]:.4f}"
-                )
+                reasons.append(f"pooled fit, not kriging: kriging does not win ({evidence})")
         else:
             reasons.append("pooled fit, not kriging: no held-out fold could be kriged")
     predictions = {pooled_name(s): pred[s] for s in grid}
@@ -365,21 +398,23 @@ def cross_validate(
     rows.append({"candidate": "member mean", "shrinkage": math.nan, **_scores(mean_pred, y)})
     rows.append({"candidate": "BMA (chosen)", "shrinkage": math.nan, **_scores(bma_pred, y)})
     m_rmse, b_rmse = rows[-2]["rmse"], rows[-1]["rmse"]
+    gain, se = paired_gain(mean_pred, bma_pred, y, groups)
+    evidence = (
+        f"held-out RMSE {b_rmse:.4f} against the member mean's {m_rmse:.4f}; MSE gain "
+        f"{gain:.2e}, standard error {se:.2e}, needed {settings.min_gain_se:g} SE"
+    )
     ensemble = "bma"
-    if b_rmse < m_rmse:
-        reasons.append(
-            f"BMA earns its place: held-out RMSE {b_rmse:.4f} < member mean {m_rmse:.4f}"
-        )
+    if wins(gain, se, settings.min_gain_se):
+        reasons.append(f"BMA earns its place ({evidence})")
     elif settings.fallback_to_mean:
         ensemble = "mean"
         reasons.append(
-            f"BMA does not beat the member mean (held-out RMSE {b_rmse:.4f} vs {m_rmse:.4f}): "
-            "the product is the member mean"
+            f"BMA does not beat the member mean ({evidence}): the product is the member mean"
         )
     else:
         reasons.append(
-            f"BMA does not beat the member mean (held-out RMSE {b_rmse:.4f} vs {m_rmse:.4f}) "
-            "but bma.fallback_to_mean is off: BMA is kept"
+            f"BMA does not beat the member mean ({evidence}) but bma.fallback_to_mean is off: "
+            "BMA is kept"
         )
     return Selection(
         s_star,
