@@ -10,6 +10,7 @@ from smdownscale.calendar import composite_starts
 from smdownscale.config import (
     ConfigError,
     bma_eval_dates,
+    bma_train_dates,
     prepare_config,
     run_dates,
     run_grids,

@@ -109,7 +109,9 @@ rule residual_share:
     resources:
         mem_mb=2000,
     params:
-        settings=settings("members", "bma", "dates"),
+        settings=settings("members", "dates"),
+        # only the weight-training window of the bma section matters here
+        train=[str(d) for d in bma_train_dates(config)],
     script:
         "../workflow_scripts/residual_share.py"
 
