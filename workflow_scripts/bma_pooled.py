@@ -17,10 +17,10 @@ from smdownscale.bma import SamplerSettings
 from smdownscale.bma_pooled import PooledSettings, cross_validate, fit_pooled, json_safe
 from smdownscale.bma_stations import (
     KEY,
+    fold_training_pairs,
     kriged_candidate,
     parameter_kriging,
     read_station_table,
-    training_stations,
 )
 from smdownscale.rule_io import setup_logging
 
@@ -31,10 +31,9 @@ def main(snakemake) -> None:
     b = cfg["bma"]
     members = cfg["members"]["use"]
     fold = snakemake.wildcards.fold
-    train = training_stations(read_station_table(snakemake.input.folds), fold)
-    pairs = pd.read_parquet(snakemake.input.pairs)
-    pairs = pairs[pairs.complete & (pairs.split == "train")]
-    pairs = pairs.merge(train[[*KEY, "fold"]], on=KEY)
+    train, pairs = fold_training_pairs(
+        pd.read_parquet(snakemake.input.pairs), read_station_table(snakemake.input.folds), fold
+    )
     if pairs.empty:
         raise ValueError(
             f"fold {fold}: no station outside this fold takes part in the BMA, so nothing "

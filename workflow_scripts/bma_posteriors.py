@@ -11,10 +11,9 @@ import pandas as pd
 from smdownscale.atomic import atomic_path
 from smdownscale.bma import SamplerSettings
 from smdownscale.bma_stations import (
-    KEY,
+    fold_training_pairs,
     posterior_table,
     read_station_table,
-    training_stations,
 )
 from smdownscale.rule_io import setup_logging
 
@@ -25,10 +24,9 @@ def main(snakemake) -> None:
     b = cfg["bma"]
     members = cfg["members"]["use"]
     fold = snakemake.wildcards.fold
-    train = training_stations(read_station_table(snakemake.input.folds), fold)
-    pairs = pd.read_parquet(snakemake.input.pairs)
-    pairs = pairs[pairs.complete & (pairs.split == "train")]
-    pairs = pairs.merge(train[KEY], on=KEY)
+    train, pairs = fold_training_pairs(
+        pd.read_parquet(snakemake.input.pairs), read_station_table(snakemake.input.folds), fold
+    )
     settings = SamplerSettings.from_config(b)
     log.info("fold %s: %d training stations, %d pairs", fold, len(train), len(pairs))
     table = posterior_table(

@@ -194,6 +194,17 @@ class Diagnostics:
     converged: bool
     reasons: list[str] = field(default_factory=list)
 
+    def columns(self) -> dict[str, float | bool | str]:
+        """The diagnostics as the columns of a posterior table row."""
+        return {
+            "acceptance": self.acceptance,
+            "tau_max": float(np.max(self.tau)),
+            "ess": self.ess,
+            "chain_tau_ratio": self.chain_tau_ratio,
+            "converged": self.converged,
+            "diagnostics": "; ".join(self.reasons),
+        }
+
 
 @dataclass
 class Posterior:

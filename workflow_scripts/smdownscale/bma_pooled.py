@@ -502,12 +502,7 @@ def fit_pooled(
             log_sigma=log_sigma,
             log_sigma_sd=float(log_s.std()),
             estimate=estimate,
-            acceptance=d.acceptance,
-            tau_max=float(np.max(d.tau)),
-            ess=d.ess,
-            chain_tau_ratio=d.chain_tau_ratio,
-            converged=d.converged,
-            diagnostics="; ".join(d.reasons),
+            **d.columns(),
         )
         rows.append(row)
         if log is not None:

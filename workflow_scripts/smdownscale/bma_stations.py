@@ -279,12 +279,7 @@ def posterior_table(
             sigma_q025=summ["sigma_q025"],
             sigma_q975=summ["sigma_q975"],
             log_sigma=summ["log_sigma_mean"],
-            acceptance=d.acceptance,
-            tau_max=float(np.max(d.tau)),
-            ess=d.ess,
-            chain_tau_ratio=d.chain_tau_ratio,
-            converged=d.converged,
-            diagnostics="; ".join(d.reasons),
+            **d.columns(),
         )
         rows.append(row)
         if log is not None:
@@ -312,6 +307,16 @@ def posterior_columns(members: Sequence[str]) -> list[str]:
     cols += ["sigma", "sigma_q025", "sigma_q975", "log_sigma", "acceptance", "tau_max", "ess",
              "chain_tau_ratio", "converged", "diagnostics"]  # fmt: skip
     return cols
+
+
+def fold_training_pairs(
+    pairs: pd.DataFrame, folds: pd.DataFrame, fold: str | int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The training stations of ``fold`` (:func:`training_stations`) and their complete
+    training-day pairs, with each station's fold."""
+    train = training_stations(folds, fold)
+    pairs = pairs[pairs.complete & (pairs.split == "train")]
+    return train, pairs.merge(train[[*KEY, "fold"]], on=KEY)
 
 
 def read_station_table(path: str) -> pd.DataFrame:
