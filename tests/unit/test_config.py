@@ -4,7 +4,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from smdownscale.config import ConfigError, digest, load_schema, prepare_config, run_periods
+from smdownscale.config import (
+    ConfigError,
+    digest,
+    evaluation_problem,
+    load_schema,
+    prepare_config,
+    run_periods,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,12 +44,29 @@ def test_empty_config_is_the_demo():
     assert cfg["run"] == "demo" and cfg["grid"]["fine_res_deg"] == 0.01
 
 
-def test_null_takes_the_default():
-    cfg = prepare_config({"grid": {"fine_res_deg": None}, "aggregation": None})
-    assert cfg["grid"]["fine_res_deg"] == 0.01
-    assert cfg["aggregation"]["method"] == "mean"
-    # a key whose schema allows null keeps it
+def test_null_is_an_error_unless_the_schema_allows_it():
+    # an empty value never silently becomes the default (the demo's bbox, dates, ...)
+    with pytest.raises(
+        ConfigError,
+        match=r"'region.bbox' is empty \(null\): give it a value; delete the key to take "
+        r"its default \[110.0, 39.0, 113.0, 41.0\]",
+    ):
+        prepare_config({"region": {"bbox": None}})
+    with pytest.raises(ConfigError, match=r"'dates.start' is empty \(null\)"):
+        prepare_config({"dates": {"start": None, "end": "2010-05-01"}})
+    with pytest.raises(ConfigError, match=r"'grid.fine_res_deg' is empty \(null\)"):
+        prepare_config({"grid": {"fine_res_deg": None}})
+    # an empty section is an empty mapping: its keys take their defaults as if absent
+    assert prepare_config({"aggregation": None})["aggregation"]["method"] == "mean"
+    # a key whose schema allows null keeps it, with the meaning the schema gives it
     assert prepare_config({"paths": {"raw": None}})["paths"]["raw"] is None
+
+
+def test_a_real_run_names_its_region_dates_and_run():
+    with pytest.raises(ConfigError) as info:
+        prepare_config({"source": "real", "stations": {"csv": []}})
+    for key in ("run", "region.bbox", "dates.start", "dates.end"):
+        assert f"config key '{key}' is not given: a real run" in str(info.value)
 
 
 def test_unquoted_yaml_dates_are_accepted():
@@ -120,11 +144,18 @@ def test_semantic_checks_catch_values_that_would_fail_later():
     with pytest.raises(ConfigError, match="coarse product esa_cci is on a 0.25 deg grid"):
         prepare_config({"grid": {"coarse_res_deg": 0.5}})
     with pytest.raises(ConfigError, match="source is 'real' but no station data is configured"):
-        prepare_config({"source": "real"})
+        prepare_config(
+            {
+                "source": "real",
+                "run": "r",
+                "region": {"bbox": [110.0, 39.0, 111.0, 40.0]},
+                "dates": {"start": "2010-04-07", "end": "2010-04-30"},
+            }
+        )
     assert prepare_config({"esa_cci": {"mask_flags": ["dense_vegetation", 1]}})
 
 
-def test_null_inside_list_items_takes_the_default():
+def test_null_inside_list_items_is_named():
     nets = [
         {
             "name": "A",
@@ -135,8 +166,10 @@ def test_null_inside_list_items_takes_the_default():
             "bias_sd": None,
         }
     ]
-    cfg = prepare_config({"demo": {"networks": nets}})
-    assert cfg["demo"]["networks"][0]["bias_sd"] == 0.02
+    with pytest.raises(ConfigError, match=r"'demo.networks\[0\].bias_sd' is empty \(null\)"):
+        prepare_config({"demo": {"networks": nets}})
+    del nets[0]["bias_sd"]
+    assert prepare_config({"demo": {"networks": nets}})["demo"]["networks"][0]["bias_sd"] == 0.02
 
 
 def test_command_line_strings_take_the_schema_type():
@@ -166,6 +199,7 @@ def test_command_line_strings_take_the_schema_type():
         ({"train_start": "2010-07-01", "train_end": "2010-05-01"}, "is before 'bma.train_start'"),
         ({"train_start": "2012-01-01", "train_end": "2012-12-31"}, "do not overlap the run's"),
         ({"walkers": 8, "n_members": 5}, "'bma.walkers' (8) must be at least twice"),
+        ({"train_end": "2010-09-30"}, "'bma.train_end' (2010-09-30) is after the run's last day"),
         (
             {"train_end": "2010-06-30", "eval_start": "2010-06-01"},
             "overlap the weight-training days (2010-04-07..2010-06-30)",
@@ -179,3 +213,12 @@ def test_bma_settings_that_cannot_work_are_named(bma, message):
     with pytest.raises(ConfigError) as e:
         prepare_config(cfg)
     assert message in str(e.value)
+
+
+def test_a_run_without_evaluation_days_is_named_before_any_job():
+    cfg = load("config.yaml")
+    assert evaluation_problem(prepare_config(cfg)) is None
+    cfg["bma"]["train_end"] = None  # trains on every day: nothing left to evaluate
+    message = evaluation_problem(prepare_config(cfg))
+    assert "no evaluation day in the run (2010-04-07..2010-08-12)" in message
+    assert "set 'bma.train_end' before the run's end" in message

@@ -2,8 +2,12 @@
 
 The Snakefile calls :func:`prepare_config` on every parse (main process and every job), so
 defaults never depend on where a job runs (Snakemake >= 9.5.1 no longer applies schema
-defaults inside cluster jobs). A key given as ``null`` takes its schema default (Snakemake's
-own validator would reject it), unless the schema allows null as a value.
+defaults inside cluster jobs). A key given as ``null`` (or left empty in YAML) is an error
+unless the schema allows null as a value (then null has the meaning the schema describes):
+an empty value never silently becomes the demo's. Two exceptions say exactly what they do:
+an empty *section* (``aggregation:`` with nothing under it) is an empty mapping, so its keys
+take their defaults as if the section were absent; and a real run (``source: real``) must
+name its ``run``, ``region.bbox`` and ``dates`` itself, since their defaults are the demo's.
 Errors are collected and reported together, each naming the key, what is wrong and what the
 key means.
 """
@@ -63,11 +67,18 @@ def _from_cli_string(value: str, schema: Mapping[str, Any]) -> Any:
     return value
 
 
-def prune_nulls(cfg: Any, schema: Mapping[str, Any]) -> Any:
-    """Drop keys set to null whose schema gives a default and does not allow null.
+def _is_object(schema: Mapping[str, Any]) -> bool:
+    t = schema.get("type")
+    return t == "object" or (isinstance(t, list) and "object" in t)
 
-    Dates that YAML parsed from unquoted ``2010-04-07`` become ISO strings again, and
-    command-line strings get the type the schema asks for (:func:`_from_cli_string`).
+
+def prune_nulls(cfg: Any, schema: Mapping[str, Any]) -> Any:
+    """Normalise a raw configuration before validation (the module docstring's rules).
+
+    An empty section (null where the schema wants an object without allowing null) becomes
+    ``{}``; a null value anywhere else is kept, so that validation names it. Dates that YAML
+    parsed from unquoted ``2010-04-07`` become ISO strings again, and command-line strings
+    get the type the schema asks for (:func:`_from_cli_string`).
     """
     if isinstance(cfg, dt.date):
         return cfg.isoformat()
@@ -82,10 +93,30 @@ def prune_nulls(cfg: Any, schema: Mapping[str, Any]) -> Any:
     for key, value in cfg.items():
         sub = props.get(key, {})
         value = prune_nulls(value, sub)
-        if value is None and "default" in sub and not _allows_null(sub):
-            continue
+        if value is None and _is_object(sub) and not _allows_null(sub):
+            value = {}
         out[key] = value
     return out
+
+
+#: Keys a real run must give itself: their schema defaults describe the demo world.
+REAL_RUN_REQUIRED = ("run", "region.bbox", "dates.start", "dates.end")
+
+
+def _given(cfg: Mapping[str, Any], dotted: str) -> bool:
+    node: Any = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or node.get(part) is None:
+            return False
+        node = node[part]
+    return True
+
+
+def missing_real_keys(raw: Mapping[str, Any]) -> list[str]:
+    """The :data:`REAL_RUN_REQUIRED` keys a ``source: real`` configuration leaves out."""
+    if raw.get("source") != "real":
+        return []
+    return [k for k in REAL_RUN_REQUIRED if not _given(raw, k)]
 
 
 def _with_defaults(validator_class: type) -> type:
@@ -122,6 +153,15 @@ def _describe(err: jsonschema.ValidationError) -> str:
         )
     desc = err.schema.get("description", "")
     desc = " ".join(str(desc).split())
+    if err.instance is None and err.validator == "type":
+        default = err.schema.get("default")
+        hint = (
+            f"; delete the key to take its default {json.dumps(default)}"
+            if "default" in err.schema
+            else ""
+        )
+        msg = f"config key '{key}' is empty (null): give it a value{hint}"
+        return f"{msg} ({desc})" if desc else msg
     msg = f"config key '{key}': {err.message}"
     return f"{msg} ({desc})" if desc else msg
 
@@ -131,9 +171,15 @@ def validate(cfg: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any
     resolved = prune_nulls(copy.deepcopy(dict(cfg)), schema)
     validator = _DefaultingValidator(schema, format_checker=jsonschema.FormatChecker())
     errors = sorted(validator.iter_errors(resolved), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = "\n".join(f"  - {_describe(e)}" for e in errors)
-        raise ConfigError(f"invalid configuration ({len(errors)} problem(s)):\n{lines}")
+    problems = [_describe(e) for e in errors]
+    problems += [
+        f"config key '{k}' is not given: a real run (source: real) must set it, since its "
+        "default describes the demo world"
+        for k in missing_real_keys(cfg)
+    ]
+    if problems:
+        lines = "\n".join(f"  - {p}" for p in problems)
+        raise ConfigError(f"invalid configuration ({len(problems)} problem(s)):\n{lines}")
     return resolved
 
 
@@ -230,6 +276,11 @@ def _bma_problems(cfg: Mapping[str, Any]) -> list[str]:
                 f"config keys 'bma.train_start/train_end' ({t0}..{t1}) do not overlap the run's "
                 f"dates ({start}..{end}): no station pair could train the weights"
             )
+        if t1 > end:
+            problems.append(
+                f"config key 'bma.train_end' ({t1}) is after the run's last day ({end}): set it "
+                "to a day inside 'dates' and keep the days after it for evaluation"
+            )
         e0, e1 = bma_eval_dates(cfg)
         if e0 <= e1 and e0 <= t1 and t0 <= e1:
             problems.append(
@@ -239,6 +290,21 @@ def _bma_problems(cfg: Mapping[str, Any]) -> list[str]:
     except ValueError as e:
         problems.append(f"config key 'bma.train_start/train_end/eval_start/eval_end': {e}")
     return problems
+
+
+def evaluation_problem(cfg: Mapping[str, Any]) -> str | None:
+    """Why the run has no evaluation day, or None (the workflow's validation needs some)."""
+    e0, e1 = bma_eval_dates(cfg)
+    if e0 <= e1:
+        return None
+    start, end = run_dates(cfg)
+    _, t1 = bma_train_dates(cfg)
+    return (
+        f"invalid configuration: no evaluation day in the run ({start}..{end}): the BMA weights "
+        f"train up to {t1} ('bma.train_end', unset means the run's end) and 'bma.eval_start/"
+        "eval_end' leave nothing after it, but the validation stage scores the product on days "
+        "that did not train the weights; set 'bma.train_end' before the run's end"
+    )
 
 
 def prepare_config(cfg: Mapping[str, Any], schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
