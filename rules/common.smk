@@ -5,11 +5,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
 
-from smdownscale import rawlayout
+from smdownscale import rawlayout, runguard
+from smdownscale.atomic import write_text_atomic
 from smdownscale.calendar import composite_starts
 from smdownscale.config import (
     ConfigError,
-    bma_eval_dates,
+    evaluation_problem,
     bma_train_dates,
     prepare_config,
     run_dates,
@@ -37,6 +38,8 @@ except ConfigError as e:
     raise WorkflowError(str(e)) from None
 config.clear()
 config.update(_resolved)
+if evaluation_problem(config):
+    raise WorkflowError(evaluation_problem(config))
 
 RUN = f"results/{config['run']}"
 RAW = config["paths"]["raw"] or f"{RUN}/raw"
@@ -46,13 +49,6 @@ COARSE_GRID, FINE_GRID = run_grids(config)
 MODIS_TILES = rawlayout.modis_tiles_for_bbox(FINE_GRID.bbox)
 SRTM_TILES = rawlayout.srtm_tiles_for_bbox(FINE_GRID.bbox)
 IS_DEMO = config["source"] == "demo"
-_eval = bma_eval_dates(config)
-if _eval[0] > _eval[1]:
-    logger.warning(
-        "no evaluation day: the BMA weights train on every day of the run "
-        "(bma.train_end unset or at the run's end); the validation stage will stop. Set "
-        "bma.train_end (and bma.eval_start/eval_end) to keep days for evaluation."
-    )
 # the true 1 km field for scoring: the demo world's own, or a configured one, or none
 TRUTH = config["paths"]["truth"] or (f"{RUN}/truth/world_1km.nc" if IS_DEMO else None)
 
@@ -401,3 +397,29 @@ def tuning_dates():
         dt.date.fromisoformat(t["start"]) if t["start"] else start,
         dt.date.fromisoformat(t["end"]) if t["end"] else end,
     )
+
+
+# Hooks of the main process (not run by dry runs): the previous good outputs survive an
+# interrupted or failed rerun (smdownscale.runguard), and the resolved configuration is
+# printed and stored beside the outputs.
+onstart:
+    import yaml
+
+    _text = yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=None)
+    logger.info(f"resolved configuration (also in {RUN}/run_config.yaml):\n{_text}")
+    write_text_atomic(f"{RUN}/run_config.yaml", _text)
+    _warnings, _notes = runguard.start(RUN)
+    for _m in _warnings:
+        logger.warning(_m)
+    for _m in _notes:
+        logger.info(_m)
+
+
+onsuccess:
+    runguard.finish(RUN, success=True)
+
+
+onerror:
+    _m = runguard.finish(RUN, success=False)
+    if _m:
+        logger.warning(_m)
