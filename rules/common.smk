@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
 
-from smdownscale import rawlayout, runguard
+from smdownscale import fingerprints, rawlayout, runguard
 from smdownscale.atomic import write_text_atomic
 from smdownscale.calendar import composite_starts
 from smdownscale.config import (
@@ -49,6 +49,23 @@ COARSE_GRID, FINE_GRID = run_grids(config)
 MODIS_TILES = rawlayout.modis_tiles_for_bbox(FINE_GRID.bbox)
 SRTM_TILES = rawlayout.srtm_tiles_for_bbox(FINE_GRID.bbox)
 IS_DEMO = config["source"] == "demo"
+# Input content, not mtime alone, triggers reruns (smdownscale.fingerprints): a raw or
+# station file whose content changed with its time kept gets the current time.
+if workflow.is_main_process:
+    _check = fingerprints.check(
+        fingerprints.files_under(RAW, *station_files(config)),
+        f"{RUN}/input_fingerprints.json",
+    )
+    if _check.hashed_bytes > 2**30:
+        logger.info(
+            f"fingerprinted {_check.hashed} new or changed input file(s) "
+            f"({_check.hashed_bytes / 2**30:.1f} GiB); later runs hash only changed files"
+        )
+    _warnings, _error = fingerprints.describe(_check)
+    for _m in _warnings:
+        logger.warning(_m)
+    if _error:
+        raise WorkflowError(_error)
 # the true 1 km field for scoring: the demo world's own, or a configured one, or none
 TRUTH = config["paths"]["truth"] or (f"{RUN}/truth/world_1km.nc" if IS_DEMO else None)
 

@@ -16,6 +16,7 @@ def make_run(tmp_path: Path) -> Path:
         "raw/esa_cci/x.nc": "input",
         "logs/a.log": "log",
         "product/.sm_1km_2010-113.nc.part": "scratch",
+        "fine/.predictors_2010-097.nc.scratch/lst.dat": "scratch cube",
     }.items():
         (run / rel).parent.mkdir(parents=True, exist_ok=True)
         (run / rel).write_text(text)
@@ -35,8 +36,9 @@ def test_an_interrupted_rerun_gets_its_deleted_outputs_back(tmp_path):
     run = make_run(tmp_path)
     warnings, notes = runguard.start(run)
     assert warnings == [] and "3 file(s) linked" in notes[-1]
-    assert "removed 1 partial file(s)" in notes[0]
+    assert "removed 2 partial file(s)" in notes[0]
     assert not (run / "product/.sm_1km_2010-113.nc.part").exists()
+    assert not (run / "fine/.predictors_2010-097.nc.scratch").exists()
     # the rerun: Snakemake deletes the outputs of the jobs it runs, one job finishes
     (run / "product/sm_1km_2010-097.nc").unlink()
     (run / "validation/table4.csv").unlink()

@@ -6,9 +6,9 @@ would lose the products of the last good run. The workflow's hooks (``rules/comm
 guard against that with hard links, which cost no space and no copying:
 
 * on start (:func:`start`): files a killed run could not restore are restored first
-  (:func:`restore_missing`); hidden scratch files of killed jobs (``.<name>.part``, see
-  :mod:`.atomic`) are removed; then every output file of the run folder is linked into
-  ``<run>/.previous/`` (:func:`snapshot`);
+  (:func:`restore_missing`); the hidden work files of killed jobs (``.<name>.part`` of
+  :mod:`.atomic`, scratch cubes ``.<name>.scratch``) are removed; then every output file of
+  the run folder is linked into ``<run>/.previous/`` (:func:`snapshot`);
 * on success: the snapshot is dropped (:func:`drop`);
 * on error or interruption: every file the rerun deleted and did not remake is linked back
   from the snapshot, and the snapshot is dropped.
@@ -33,8 +33,13 @@ SNAPSHOT = ".previous"
 UNGUARDED = frozenset({"raw", "logs", "benchmarks", SNAPSHOT})
 
 
+#: Endings of the hidden work files of running jobs: :mod:`.atomic`'s partial files and
+#: harmonise_predictors' scratch cubes (a folder), ``.<output name><ending>``.
+SCRATCH_ENDINGS = (".part", ".scratch")
+
+
 def _is_scratch(path: Path) -> bool:
-    return path.name.startswith(".") and path.name.endswith(".part")
+    return any(part.startswith(".") and part.endswith(SCRATCH_ENDINGS) for part in path.parts)
 
 
 def guarded_files(run_dir: str | Path) -> Iterator[Path]:
@@ -60,13 +65,24 @@ def _link(src: Path, dst: Path) -> None:
 
 
 def remove_scratch(run_dir: str | Path) -> list[Path]:
-    """Delete the hidden partial files (``.<name>.part``) killed jobs left; returns them."""
+    """Delete the hidden work files and folders killed jobs left; returns them."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         return []
-    removed = sorted(p for p in run_dir.rglob(".*.part") if p.is_file())
-    for p in removed:
-        p.unlink(missing_ok=True)
+    found = sorted(
+        p
+        for p in run_dir.rglob(".*")
+        if p.name.endswith(SCRATCH_ENDINGS) and SNAPSHOT not in p.relative_to(run_dir).parts
+    )
+    removed = []
+    for p in found:
+        if any(q in p.parents for q in removed):
+            continue  # inside a scratch folder already removed
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        removed.append(p)
     return removed
 
 
