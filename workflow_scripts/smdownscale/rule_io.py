@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .atomic import DiskFullError
 from .config import digest
 
 _FMT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -27,6 +28,9 @@ def setup_logging(snakemake: Any, name: str | None = None) -> logging.Logger:
     logger = logging.getLogger(name or getattr(snakemake, "rule", "smdownscale"))
 
     def excepthook(exc_type, exc, tb):  # noqa: ANN001
+        if isinstance(exc, DiskFullError):  # one message says it all: no traceback
+            logger.error("%s", exc.strerror or exc)
+            return
         logger.error("%s: %s", exc_type.__name__, exc, exc_info=(exc_type, exc, tb))
 
     sys.excepthook = excepthook

@@ -33,7 +33,7 @@ from typing import Any
 import requests
 import urllib3
 
-from ..atomic import partial_name
+from ..atomic import disk_full_error, partial_name
 from .credentials import redact_url
 from .errors import (
     AuthError,
@@ -371,6 +371,12 @@ def fetch(
                     session, url, part, auth, policy, on_auth_failure, binary, chunk_bytes
                 )
                 complete = True
+            except OSError as exc:  # a full disk: no partial file to resume from
+                full = disk_full_error(exc, target, part)
+                if full is None:
+                    raise
+                part.unlink(missing_ok=True)
+                raise full from exc
             except RetryableError as exc:
                 failures = 0 if exc.progress else failures + 1
                 if failures > policy.attempts:
