@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 CORES  ?= 2
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo skill test unit workflow-test lint format dryrun report lock clean-venv
+.PHONY: demo run skill test unit workflow-test lint format dryrun report lock clean-venv
 
 $(STAMP): envs/requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
@@ -22,6 +22,14 @@ $(STAMP): envs/requirements.lock pyproject.toml
 demo: $(STAMP)
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
 	$(MAKE) --no-print-directory report
+
+# Your own configuration: `make run CONFIG=my_region.yaml [TARGET=<rule or file>]`. The
+# config files are checked first (a missing file or a YAML error is named with its line),
+# then merged and validated, then the workflow runs with them.
+run: $(STAMP)
+	@test -n "$(CONFIG)" || { echo "usage: make run CONFIG=<file.yaml> [TARGET=<rule or file>]" >&2; exit 2; }
+	PYTHONPATH=workflow_scripts $(BIN)/python -m smdownscale.configfile $(CONFIG)
+	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --configfile $(CONFIG) $(TARGET)
 
 # The multi-world skill table (rules/skill.smk): the workflow on the demo and the worlds of
 # config/skill/, one at a time, each brought up to date by its own Snakemake run (hence

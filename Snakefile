@@ -5,9 +5,20 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
+import sys
+
+sys.path.insert(0, f"{workflow.basedir}/workflow_scripts")
+from smdownscale.configfile import ConfigError, load_file
+
 # The demo is the default; a --configfile replaces it (rather than being merged over it),
-# so keys a user leaves out take the schema's defaults, not the demo's values.
+# so keys a user leaves out take the schema's defaults, not the demo's values. (Snakemake
+# reads --configfile files itself, before this code: `make run CONFIG=...` checks them
+# first, with file and line; the default file is checked here.)
 if not workflow.overwrite_configfiles:
+    try:
+        load_file(f"{workflow.basedir}/config/config.yaml")
+    except ConfigError as e:
+        raise WorkflowError(str(e)) from None
 
     configfile: "config/config.yaml"
 

@@ -15,19 +15,18 @@ import subprocess
 import time
 from pathlib import Path
 
-import yaml
-
 from smdownscale.atomic import atomic_path
 from smdownscale.config import prepare_config
+from smdownscale.configfile import load_file, merge_configs
 from smdownscale.rule_io import setup_logging
-from smdownscale.skill import merge_configs, world_description
+from smdownscale.skill import world_description
 
 
 def main(snakemake) -> None:
     log = setup_logging(snakemake)
     world = snakemake.wildcards.world
     files = [snakemake.input.base, snakemake.input.world]
-    cfg = prepare_config(merge_configs(*(yaml.safe_load(Path(f).read_text()) for f in files)))
+    cfg = prepare_config(merge_configs(*(load_file(f) for f in files)))
     if cfg["run"] != f"skill/{world}":
         raise ValueError(f"{files[1]} must set run: skill/{world} (it sets {cfg['run']!r})")
     run_dir = Path("results") / cfg["run"]

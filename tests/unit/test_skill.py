@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from smdownscale.config import prepare_config
+from smdownscale.configfile import merge_configs
 from smdownscale.skill import (
     COLUMNS,
     markdown_table,
-    merge_configs,
     skill_table,
     world_description,
     world_rows,

@@ -8,8 +8,9 @@ and at held-out stations (the ``All`` row of ``all networks`` in
 text out.
 
 A world is the demo config (``config/config.yaml``) with the world's own file merged over
-it (:func:`merge_configs`, as Snakemake merges several ``--configfile`` files), so every
-world runs the same workflow settings and differs only in what the world file sets.
+it (:func:`smdownscale.configfile.merge_configs`, as Snakemake merges several
+``--configfile`` files), so every world runs the same workflow settings and differs only in
+what the world file sets.
 
 Products (rows), keyed so that the two sources line up: ``coarse`` (the coarse product;
 on the grid repeated over its block), each member, ``mean`` (equal-weight member mean),
@@ -28,7 +29,6 @@ value, ``truth_rmse_ratio`` (over the coarse product's RMSE on exactly those cel
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -76,23 +76,6 @@ STATION_COLUMNS: dict[str, str] = {
 }
 
 COLUMNS = ["world", "product", "label", *TRUTH_COLUMNS.values(), *STATION_COLUMNS.values()]
-
-
-def merge_configs(*configs: Mapping[str, Any]) -> dict[str, Any]:
-    """Later configs merged over earlier ones: mappings recursively, anything else replaced
-    (lists too), as Snakemake merges several ``--configfile`` files."""
-    out: dict[str, Any] = {}
-    for cfg in configs:
-        _merge_into(out, cfg)
-    return out
-
-
-def _merge_into(base: dict[str, Any], over: Mapping[str, Any]) -> None:
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
-            _merge_into(base[key], value)
-        else:
-            base[key] = copy.deepcopy(dict(value) if isinstance(value, Mapping) else value)
 
 
 def world_description(cfg: Mapping[str, Any]) -> dict[str, Any]:
