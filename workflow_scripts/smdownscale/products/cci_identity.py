@@ -42,14 +42,7 @@ from pathlib import Path
 import netCDF4
 
 from .base import ProductError
-from .units import (
-    ACCEPTED,
-    MISSING,
-    SATURATION_PERCENT,
-    VOLUMETRIC,
-    VOLUMETRIC_PERCENT,
-    soil_moisture_units,
-)
+from .units import ACCEPTED, MISSING, SATURATION_PERCENT, soil_moisture_units, volumetric_factor
 
 log = logging.getLogger(__name__)
 
@@ -308,13 +301,10 @@ def sm_scale(path: str | Path, ds: netCDF4.Dataset, name: str = "sm") -> float:
     volume, logged); ProductError for percent of saturation, unknown or unproven units."""
     var = ds.variables[name]
     units = var.getncattr("units") if "units" in var.ncattrs() else None
+    factor = volumetric_factor(path, f"'{name}'", units)
+    if factor is not None:
+        return factor
     kind = soil_moisture_units(units)
-    if kind == VOLUMETRIC:
-        return 1.0
-    if kind == VOLUMETRIC_PERCENT:
-        log.warning("%s: '%s' is in %r (percent by volume): divided by 100 to m3 m-3", path,
-                    name, units)  # fmt: skip
-        return 0.01
     own = attribute_sensors(ds)
     evidence = "; ".join(f"{where}" for where, _ in own)
     if kind == SATURATION_PERCENT:

@@ -60,14 +60,7 @@ from pyproj import Transformer
 
 from ..grid import LatLonGrid
 from .base import REDOWNLOAD, ProductError
-from .units import (
-    ACCEPTED,
-    MISSING,
-    SATURATION_PERCENT,
-    VOLUMETRIC,
-    VOLUMETRIC_PERCENT,
-    soil_moisture_units,
-)
+from .units import ACCEPTED, MISSING, SATURATION_PERCENT, soil_moisture_units, volumetric_factor
 
 log = logging.getLogger(__name__)
 
@@ -153,13 +146,10 @@ def _metadata(f: h5py.File, group: str, name: str) -> str:
 def _sm_scale(path: str | Path, f: h5py.File, ds: h5py.Dataset) -> float:
     """The factor that turns ``soil_moisture`` into m3 m-3 (see the module docstring)."""
     units = _text(ds.attrs["units"]) if "units" in ds.attrs else None
+    factor = volumetric_factor(path, ds.name, units)
+    if factor is not None:
+        return factor
     kind = soil_moisture_units(units)
-    if kind == VOLUMETRIC:
-        return 1.0
-    if kind == VOLUMETRIC_PERCENT:
-        log.warning("%s: %s is in %r (percent by volume): divided by 100 to m3 m-3", path,
-                    ds.name, units)  # fmt: skip
-        return 0.01
     short = _metadata(f, "DatasetIdentification", "shortName")
     if kind == MISSING and short == "SPL3SMP":
         log.warning("%s: %s has no units attribute; taken as m3 m-3 (cm3/cm3), the unit of "

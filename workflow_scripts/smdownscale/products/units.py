@@ -19,7 +19,11 @@ of these classes (:func:`soil_moisture_units`):
 
 from __future__ import annotations
 
+import logging
 import re
+from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 VOLUMETRIC = "volumetric"
 VOLUMETRIC_PERCENT = "volumetric percent"
@@ -59,3 +63,17 @@ def soil_moisture_units(units: object) -> str:
     if _PERCENT.match(text):
         return SATURATION_PERCENT
     return UNKNOWN
+
+
+def volumetric_factor(path: str | Path, name: str, units: object) -> float | None:
+    """The factor that turns variable ``name`` of ``path`` into m3 m-3: 1 for volumetric
+    units, 0.01 for percent by volume (logged as a conversion); None for every other class,
+    which each reader refuses or proves in its own way."""
+    kind = soil_moisture_units(units)
+    if kind == VOLUMETRIC:
+        return 1.0
+    if kind == VOLUMETRIC_PERCENT:
+        log.warning("%s: %s is in %r (percent by volume): divided by 100 to m3 m-3", path,
+                    name, units)  # fmt: skip
+        return 0.01
+    return None
