@@ -156,7 +156,10 @@ def check_sensor(
     sensor = own_sensors.pop() if own_sensors else claim.sensor  # type: ignore[union-attr]
     renamed = claim is not None and claim.sensor != sensor
     if sensor != expected or renamed:
-        what = f"is an {_family(ds, claim)} {sensor} product ({evidence})"
+        family = _family(ds, claim)
+        what = (
+            f"is {'an' if family.startswith('E') else 'a'} {family} {sensor} product ({evidence})"
+        )
         if renamed:
             what += f", renamed to a {claim.sensor} name"  # type: ignore[union-attr]
         raise ProductError(
@@ -176,6 +179,7 @@ def _days_of(duration: str) -> float | None:
 
 
 def _kind(token: str, days: float | None = None) -> str:
+    """Human words for a composite: from a name token (DEKADAL) or a span in days."""
     if token in _KINDS:
         return _KINDS[token]
     if days is not None and 9 <= days <= 11:
@@ -190,12 +194,12 @@ def check_daily(path: str | Path, ds: netCDF4.Dataset, claim: NameClaim | None) 
     several days (dekadal, monthly) instead of a daily image."""
     evidence: list[tuple[str, str]] = []
     if claim and claim.resolution != "DAILY":
-        evidence.append((claim.resolution, f"its name says {claim.resolution}"))
+        evidence.append((_kind(claim.resolution), f"its name says {claim.resolution}"))
     own = parse_name(_attr(ds, "id"))
     if own and own.resolution != "DAILY":
-        evidence.append((own.resolution, f"attribute id {_attr(ds, 'id')!r}"))
+        evidence.append((_kind(own.resolution), f"attribute id {_attr(ds, 'id')!r}"))
     words = set(re.findall(r"[A-Z]+", _attr(ds, "product").upper())) & set(_KINDS)
-    evidence += [(w, f"attribute product {_attr(ds, 'product')!r}") for w in sorted(words)]
+    evidence += [(_kind(w), f"attribute product {_attr(ds, 'product')!r}") for w in sorted(words)]
     duration = _attr(ds, "time_coverage_duration")
     days = _days_of(duration)
     if days is not None and 1.01 < days <= 366:  # longer: the whole record's span (ESA CCI)
@@ -207,7 +211,7 @@ def check_daily(path: str | Path, ds: netCDF4.Dataset, claim: NameClaim | None) 
     if "nobs" in ds.variables:
         evidence.append(("", "variable 'nobs' (observations per composite)"))
     if evidence:
-        kind = next((_kind(t) for t, _ in evidence if t), "multi-day composite")
+        kind = next((k for k, _ in evidence if k), "multi-day composite")
         raise ProductError(
             path,
             f"is a {kind} image, not a daily one ({'; '.join(e for _, e in evidence)})",
@@ -306,13 +310,17 @@ def sm_scale(path: str | Path, ds: netCDF4.Dataset, name: str = "sm") -> float:
         return factor
     kind = soil_moisture_units(units)
     own = attribute_sensors(ds)
-    evidence = "; ".join(f"{where}" for where, _ in own)
+    evidence = "; ".join(where for where, _ in own)
     if kind == SATURATION_PERCENT:
+        active = [where for where, s in own if s == "ACTIVE"]
+        what = "; ".join(["ESA CCI / C3S ACTIVE, data type SSMS", *active])
+        others = [f"{where}: {s}" for where, s in own if s != "ACTIVE"]
+        if others and not active:
+            what += f"; yet {'; '.join(others)}: the file is not what it claims to be"
         raise ProductError(
             path,
-            f"'{name}' is in {units!r}, percent of saturation: an ACTIVE product (ESA CCI / C3S "
-            f"ACTIVE, data type SSMS{'; ' + evidence if evidence else ''}), which cannot be "
-            "converted to volumetric m3 m-3 without the soil's porosity",
+            f"'{name}' is in {units!r}, percent of saturation: an ACTIVE product ({what}), "
+            "which cannot be converted to volumetric m3 m-3 without the soil's porosity",
             f"use {DAILY_COMBINED}",
         )
     sensors = {s for _, s in own}

@@ -77,9 +77,10 @@ def _check_variable(target: str | Path, ds: netCDF4.Dataset, name: str) -> None:
     var = ds.variables[name]
     units = var.getncattr("units") if "units" in var.ncattrs() else None
     if soil_moisture_units(units) != VOLUMETRIC:
+        found = f"is in {units!r}" if units is not None else "has no units attribute"
         raise ProductError(
             target,
-            f"{name!r} is in {units!r}, not volumetric soil water in {ACCEPTED}",
+            f"{name!r} {found}, not volumetric soil water in {ACCEPTED}",
             f"this is not ERA5-Land volumetric soil water: {_ADVICE}",
         )
 
@@ -104,7 +105,8 @@ def _check_grid(target: str | Path, ds: netCDF4.Dataset, bbox: Sequence[float] |
             raise ProductError(
                 target,
                 f"{name} steps by {step}, not ERA5-Land's {ERA5_LAND_RES} deg",
-                f"this is not an ERA5-Land file (ERA5 is 0.25 deg): {_ADVICE}",
+                f"this is not an ERA5-Land file (ERA5-Land is on 0.1 deg, ERA5 on 0.25 deg): "
+                f"{_ADVICE}",
             )
     if bbox is None:
         return
