@@ -15,7 +15,7 @@ from smdownscale.config import run_grids
 from smdownscale.grid import aggregate_blocked, block_factor
 from smdownscale.harmonise import DAILY_PREDICTORS, check_days, datetime64_days, observed_only
 from smdownscale.netcdf import file_days, write_dataset
-from smdownscale.products.esa_cci import read_esa_cci, resolve_mask_flags
+from smdownscale.products.esa_cci import read_esa_cci_days, resolve_mask_flags
 from smdownscale.rule_io import provenance, setup_logging
 
 STATIC = {
@@ -57,11 +57,19 @@ def main(snakemake) -> None:
     esa_files = list(snakemake.input.esa_cci)
     if len(esa_files) != len(days):
         raise ValueError(f"expected {len(days)} ESA CCI files (one a day), got {len(esa_files)}")
-    images = []
-    for path, day in zip(esa_files, days, strict=True):
-        image = read_esa_cci(path, grid=coarse, mask_flags=mask)
+    images = read_esa_cci_days(
+        esa_files,
+        coarse,
+        mask,
+        version=cfg["esa_cci"]["version"],
+        allow_mixed_versions=cfg["esa_cci"]["allow_mixed_versions"],
+    )
+    for path, day, image in zip(esa_files, days, images, strict=True):
         check_days(path, datetime64_days(image["time"].values), [day])
-        images.append(image)
+    log.info(
+        "ESA CCI product version(s): %s",
+        ", ".join(sorted({im.attrs["product_version"] for im in images})),
+    )
     sm = xr.concat(images, dim="time")
     n_valid = int(sm["sm"].notnull().sum())
     log.info(

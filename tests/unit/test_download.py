@@ -22,6 +22,7 @@ from download_server import CMR_PATH, LocalServer
 
 from smdownscale import rawlayout
 from smdownscale.config import prepare_config
+from smdownscale.demo.write_era5_land import write_era5_land_month
 from smdownscale.demo.write_esa_cci import write_esa_cci
 from smdownscale.demo.write_imerg import write_imerg
 from smdownscale.demo.write_modis import write_mod11a1
@@ -466,9 +467,8 @@ def test_era5_land_request_and_atomic_retrieval(server, tmp_path) -> None:
 
         def retrieve(self, dataset, request, target):
             self.calls.append((dataset, request))
-            with netCDF4.Dataset(target, "w") as ds:
-                ds.createDimension("valid_time", 30)
-                ds.createVariable("swvl1", "f4", ("valid_time",))[:] = 0.2
+            month = int(request["month"])
+            write_era5_land_month(target, int(request["year"]), month, request["area"])
 
     rel = "ERA5-Land/2010/ERA5-Land.daily.2010-04.nc"
     rec = ensure_era5_land(rel, cfg, raw, client=Client())

@@ -130,6 +130,7 @@ def _write_new_layout(path: Path, shape: tuple[int, int] = (406, 964)) -> np.nda
             g = f.create_group(f"Soil_Moisture_Retrieval_Data_{group}")
             g.create_dataset(f"soil_moisture{sfx}", data=values)
             g[f"soil_moisture{sfx}"].attrs["_FillValue"] = np.float32(-9999.0)
+            g[f"soil_moisture{sfx}"].attrs["units"] = np.bytes_(b"cm**3/cm**3")  # as the real
             g.create_dataset(f"latitude{sfx}", data=lat)
             g.create_dataset(f"longitude{sfx}", data=lat)
     return sm

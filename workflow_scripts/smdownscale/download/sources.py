@@ -284,10 +284,14 @@ def _expect(what: str, found: object, expected: object) -> None:
         raise ValueError(f"holds {what} {found}, but its name says {expected}")
 
 
-def check_esa_cci(path: Path, target: Path) -> None:
-    from ..products.esa_cci import esa_cci_date, read_esa_cci
+def check_esa_cci(path: Path, target: Path, allow_mixed_versions: bool = False) -> None:
+    """The reader's own checks (units, daily, sensor, version and day against the target's
+    name), then the day against the target's name (``path`` may be a partial name)."""
+    from ..products.esa_cci import esa_cci_date, esa_cci_version, read_esa_cci
 
-    ds = read_esa_cci(path)
+    ds = read_esa_cci(
+        path, version=esa_cci_version(target), allow_mixed_versions=allow_mixed_versions
+    )
     _expect("day(s)", _days(ds["time"].values), [esa_cci_date(target)])
 
 
@@ -343,6 +347,15 @@ def check_netcdf_variable(path: Path, variables: list[str]) -> None:
                 var[...]
 
 
+def _fine_bbox(cfg: Mapping[str, Any]) -> tuple[float, ...] | None:
+    """The run's fine-grid bbox (west, south, east, north), or None for a partial config."""
+    if "region" not in cfg or "grid" not in cfg:
+        return None
+    from ..config import run_grids
+
+    return tuple(run_grids(cfg)[1].bbox)
+
+
 def relpath_tail(target: Path) -> str:
     """``<folder>/<year>/<name>`` or ``<folder>/<name>``: the raw path ending ``target``."""
     parts = Path(target).parts
@@ -368,10 +381,18 @@ CHECKS: dict[str, Callable[[Path, Path], None]] = {
 
 
 def format_check(key: str, cfg: Mapping[str, Any] | None = None) -> Callable[[Path, Path], None]:
-    """The format check of a product (the references check their configured variable)."""
+    """The format check of a product (ERA5-Land: its configured variables, units, grid over
+    the run's region and daily time axis; TerraClimate: its variable)."""
+    cfg = cfg or {}
+    if key == "esa_cci":
+        mixed = bool(cfg.get("esa_cci", {}).get("allow_mixed_versions", False))
+        return lambda path, target: check_esa_cci(path, target, mixed)
     if key == "era5_land":
-        names = list((cfg or {}).get("download", {}).get("era5_land", {}).get("file_variables", []))
-        return lambda path, target: check_netcdf_variable(path, names or ["swvl1"])
+        from ..products.era5_land import check_era5_land
+
+        names = list(cfg.get("download", {}).get("era5_land", {}).get("file_variables", []))
+        bbox = _fine_bbox(cfg)
+        return lambda path, target: check_era5_land(path, target, names or ["swvl1"], bbox)
     if key == "terraclimate":
         return lambda path, target: check_netcdf_variable(path, ["PDSI"])
     return CHECKS[key]

@@ -55,14 +55,35 @@ fill value, where ``flag & mask_flags != 0``, or where the value is outside [0, 
 the raw stored flag (int8, 127 = fill); the time coordinate is the image's day at 00:00
 (datetime64). The grid is checked against the global 0.25 deg grid of
 :func:`smdownscale.grid.global_grid`.
+
+What the file claims to be is checked against its own attributes and the configuration
+(:mod:`.cci_identity`, one :class:`ProductError` naming the file and what to do for each):
+
+* ``sm:units`` must be m3 m-3 (any usual spelling); percent by volume is divided by 100
+  (logged); percent of saturation (the ESA CCI / C3S ACTIVE products) is refused, since only
+  the soil's porosity, which no file gives, would turn it into m3 m-3. Missing units are
+  taken as m3 m-3 (logged) only when the attributes (title, id, product) show a COMBINED or
+  PASSIVE product, both volumetric in every version; otherwise refused. A name alone is no
+  proof: a renamed file is what these checks are for.
+* a daily image: no DEKADAL/MONTHLY in the name or attribute ``id``, a
+  ``time_coverage_duration`` of one day when it gives the image's span (a year or less; ESA
+  CCI writes the whole record's span there), ``time_coverage_resolution`` one day, no
+  ``nobs`` variable (composites count their observations there);
+* one time step, at 00:00 of the day the name (and attribute ``id``) says;
+* the sensor type (``sensor``, default COMBINED: the product the workflow downscales) by
+  name, ``title``, ``id``, ``product`` and ``sensor_type``;
+* the product version (``product_version``, else ``id``) against the name and ``version``
+  (config ``esa_cci.version``); a mismatch, and files of several versions read together
+  (:func:`read_esa_cci_days`), are errors unless ``allow_mixed_versions`` (config
+  ``esa_cci.allow_mixed_versions``), when they are logged.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
+import logging
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import cftime
@@ -71,7 +92,10 @@ import numpy as np
 import xarray as xr
 
 from ..grid import LatLonGrid, global_grid
-from .base import REDOWNLOAD, ProductError, day_from_name
+from . import cci_identity as ident
+from .base import REDOWNLOAD, ProductError
+
+log = logging.getLogger(__name__)
 
 #: Resolution of the ESA CCI SM grid, degrees.
 ESA_CCI_RES = 0.25
@@ -110,8 +134,6 @@ ALL_FLAGS = sum(FLAG_BITS)
 #: METHOD.md's default: every bit except the advisory barren-ground bit (= 63).
 DEFAULT_MASK_FLAGS = ALL_FLAGS & ~BARREN_GROUND_BIT
 
-_NAME_RE = re.compile(r"ESACCI-SOILMOISTURE-L3S-\w+-\w+-(\d{8})(\d{6})-fv(\d+\.\d+)")
-
 
 def resolve_mask_flags(spec: str | int | Iterable[int | str]) -> int:
     """Turn a config value into a bit mask.
@@ -148,21 +170,24 @@ def resolve_mask_flags(spec: str | int | Iterable[int | str]) -> int:
 
 
 def esa_cci_date(path: str | Path) -> dt.date:
-    """The day of an ESA CCI SM daily image, from its file name (``...-YYYYMMDD000000-fv...``)."""
-    return day_from_name(
-        path,
-        _NAME_RE,
-        "an ESA CCI SM daily image",
-        "ESACCI-SOILMOISTURE-L3S-SSMV-COMBINED-YYYYMMDD000000-fvXX.X.nc",
-    )
+    """The day of an ESA CCI SM (or C3S) image, from its file name (``...-YYYYMMDD000000-...``)."""
+    return _name_claim(path).day
 
 
 def esa_cci_version(path: str | Path) -> str:
     """The product version in an ESA CCI SM file name (``fv04.5`` -> ``"04.5"``)."""
-    m = _NAME_RE.search(Path(path).name)
-    if not m:
-        raise ProductError(path, "file name is not an ESA CCI SM daily image name")
-    return m.group(3)
+    return _name_claim(path).version
+
+
+def _name_claim(path: str | Path) -> ident.NameClaim:
+    claim = ident.parse_name(path)
+    if claim is None:
+        raise ProductError(
+            path,
+            "file name is not an ESA CCI SM daily image name",
+            "expected ESACCI-SOILMOISTURE-L3S-SSMV-COMBINED-YYYYMMDD000000-fvXX.X.nc",
+        )
+    return claim
 
 
 def _open(path: str | Path) -> netCDF4.Dataset:
@@ -213,28 +238,40 @@ def _check_grid(path: str | Path, ds: netCDF4.Dataset) -> None:
             )
 
 
-def _time(path: str | Path, ds: netCDF4.Dataset) -> np.ndarray:
-    """The image's day(s) as datetime64[ns] at 00:00 (from ``time``; else the file name)."""
-    if "time" in ds.variables:
-        var = ds.variables["time"]
-        raw = _read(path, var, (slice(None),))
-        try:
-            dates = cftime.num2date(
-                raw,
-                var.units.replace(" UTC", ""),
-                getattr(var, "calendar", "standard"),
-                only_use_cftime_datetimes=False,
-                only_use_python_datetimes=True,
-            )
-            return np.array([np.datetime64(d.date(), "D") for d in np.atleast_1d(dates)]).astype(
-                "datetime64[ns]"
-            )
-        except (AttributeError, TypeError, ValueError) as exc:
-            warnings.warn(
-                f"{path}: cannot decode 'time' ({exc}); using the date in the file name",
-                stacklevel=3,
-            )
-    return np.array([np.datetime64(esa_cci_date(path), "ns")])
+def _stamps(path: str | Path, ds: netCDF4.Dataset) -> list[dt.datetime] | None:
+    """The ``time`` values as datetimes; None (logged) when there is no decodable ``time``."""
+    if "time" not in ds.variables:
+        log.warning("%s: no 'time' variable; the image's day is taken from its name", path)
+        return None
+    var = ds.variables["time"]
+    raw = _read(path, var, (slice(None),))
+    try:
+        dates = cftime.num2date(
+            raw,
+            var.units.replace(" UTC", ""),
+            getattr(var, "calendar", "standard"),
+            only_use_cftime_datetimes=False,
+            only_use_python_datetimes=True,
+        )
+    except (AttributeError, TypeError, ValueError) as exc:
+        log.warning("%s: cannot decode 'time' (%s); the image's day is taken from its name",
+                    path, exc)  # fmt: skip
+        return None
+    return list(np.atleast_1d(dates))
+
+
+def _day(path: str | Path, ds: netCDF4.Dataset, claim: ident.NameClaim | None) -> dt.date:
+    stamps = _stamps(path, ds)
+    if stamps is not None:
+        return ident.check_day(path, ds, claim, stamps)
+    own = ident.parse_name(str(getattr(ds, "id", "")))
+    if claim is None and own is None:
+        raise ProductError(
+            path,
+            "neither a decodable 'time' variable nor its name or attribute id give its day",
+            "use the file as the provider delivers it, under its own name",
+        )
+    return (claim or own).day  # type: ignore[union-attr]
 
 
 def _check_flag_table(path: str | Path, var: netCDF4.Variable) -> None:
@@ -250,21 +287,46 @@ def _check_flag_table(path: str | Path, var: netCDF4.Variable) -> None:
             )
 
 
+def _identify(
+    path: str | Path, ds: netCDF4.Dataset, sensor: str, version: str | None, allow_mixed: bool
+) -> tuple[dt.date, str, float]:
+    """Check what the file claims to be (module docstring); its day, version and the factor
+    that turns ``sm`` into m3 m-3."""
+    claim = ident.parse_name(path)
+    scale = ident.sm_scale(path, ds)
+    ident.check_daily(path, ds, claim)
+    ident.check_sensor(path, ds, claim, sensor)
+    found = ident.check_version(path, ds, claim, version, allow_mixed)
+    sm_var = ds.variables["sm"]
+    if sm_var.ndim == 3 and sm_var.shape[0] != 1:
+        raise ProductError(
+            path, f"'sm' holds {sm_var.shape[0]} time steps; a daily image holds one"
+        )
+    return _day(path, ds, claim), found, scale
+
+
 def read_esa_cci(
     path: str | Path,
     grid: LatLonGrid | None = None,
     mask_flags: int = DEFAULT_MASK_FLAGS,
+    *,
+    version: str | None = None,
+    allow_mixed_versions: bool = False,
+    sensor: str = "COMBINED",
 ) -> xr.Dataset:
     """Read one ESA CCI SM daily image on ``grid`` (a 0.25 deg sub-grid; None = global).
 
     Returns a Dataset with ``sm`` (time, lat, lon) float32 m3 m-3, NaN where missing, flagged
     (``flag & mask_flags != 0``) or outside [0, 1]; ``flag`` (time, lat, lon) the raw int8
     flag; and ``sm_uncertainty`` (float32 m3 m-3, NaN fill) when the file has it. Coordinates
-    are ``grid``'s (lat descending) and the image's day (datetime64, 00:00).
+    are ``grid``'s (lat descending) and the image's day (datetime64, 00:00). Attributes
+    ``product_version`` (the file's own) and ``sensor``.
 
     Raises :class:`ProductError` naming the file when it is not a readable NetCDF file, has
-    no ``sm`` variable, or is not on the global 0.25 deg grid. A ``grid`` that is not a
-    0.25 deg sub-grid of the global grid raises :class:`smdownscale.grid.GridError`.
+    no ``sm`` variable, is not on the global 0.25 deg grid, or is not what it claims to be:
+    units, daily image, day, ``sensor`` type and ``version`` (None: its name's) are checked
+    as the module docstring says. A ``grid`` that is not a 0.25 deg sub-grid of the global
+    grid raises :class:`smdownscale.grid.GridError`.
     """
     full = global_grid(ESA_CCI_RES)
     grid = full if grid is None else grid
@@ -283,9 +345,10 @@ def read_esa_cci(
                 path, f"'sm' has dimensions {sm_var.dimensions}, not (time, lat, lon)"
             )
         _check_grid(path, ds)
-        times = _time(path, ds)
+        day, found_version, scale = _identify(path, ds, sensor, version, allow_mixed_versions)
+        times = np.array([np.datetime64(day, "ns")])
         index = (slice(None), rows, cols) if sm_var.ndim == 3 else (rows, cols)
-        sm = _unpack(_read(path, sm_var, index), sm_var).reshape(len(times), *grid.shape)
+        sm = _unpack(_read(path, sm_var, index), sm_var).reshape(1, *grid.shape) * scale
         if "flag" in ds.variables:
             flag_var = ds.variables["flag"]
             _check_flag_table(path, flag_var)
@@ -305,7 +368,6 @@ def read_esa_cci(
         sm[bad] = np.nan
         coords = {"time": ("time", times), **grid.coords()}
         dims = ("time", "lat", "lon")
-        version = str(getattr(ds, "product_version", ""))
         out = xr.Dataset(
             {
                 "sm": (
@@ -321,11 +383,12 @@ def read_esa_cci(
                 "flag": (dims, flag, flag_attrs),
             },
             coords=coords,
-            attrs={"source_file": str(path), "product_version": version},
+            attrs={"source_file": str(path), "product_version": found_version, "sensor": sensor},
         )
         if "sm_uncertainty" in ds.variables:
             unc_var = ds.variables["sm_uncertainty"]
-            unc = _unpack(_read(path, unc_var, index), unc_var).reshape(sm.shape)
+            unc_scale = ident.sm_scale(path, ds, "sm_uncertainty")
+            unc = _unpack(_read(path, unc_var, index), unc_var).reshape(sm.shape) * unc_scale
             out["sm_uncertainty"] = (
                 dims,
                 unc,
@@ -334,3 +397,24 @@ def read_esa_cci(
         return out
     finally:
         ds.close()
+
+
+def read_esa_cci_days(
+    paths: Sequence[str | Path],
+    grid: LatLonGrid | None = None,
+    mask_flags: int = DEFAULT_MASK_FLAGS,
+    *,
+    version: str | None = None,
+    allow_mixed_versions: bool = False,
+) -> list[xr.Dataset]:
+    """Read several daily images (:func:`read_esa_cci`); ProductError when they are of
+    different product versions, unless ``allow_mixed_versions`` (then logged)."""
+    images = [
+        read_esa_cci(
+            p, grid, mask_flags, version=version, allow_mixed_versions=allow_mixed_versions
+        )
+        for p in paths
+    ]
+    found = {str(p): im.attrs["product_version"] for p, im in zip(paths, images, strict=True)}
+    ident.check_version_set(found, allow_mixed_versions)
+    return images

@@ -29,11 +29,27 @@ EASE-Grid 2.0 global 36 km (EPSG:6933, cylindrical equal-area, true scale at 30 
 x = -17367530.44516138 m, y = 7314540.830638 m (the north-west corner of cell (0, 0)).
 :func:`ease2_index_of_grid` uses these numbers; they reproduce the file's latitude/longitude
 and EASE row/column indices to within 2e-5 of a cell in the real file.
+
+What the file claims is checked against its own metadata (one :class:`ProductError` naming
+the file and what to do for each):
+
+* ``soil_moisture`` units: ``cm**3/cm**3`` (the real file) or any spelling of m3 m-3;
+  percent by volume is divided by 100 (logged); percent of saturation and other units are
+  refused. Missing units are taken as m3 m-3 (logged) only when
+  ``Metadata/DatasetIdentification`` names the product SPL3SMP, whose specification fixes
+  the unit; otherwise refused.
+* the day: the name's day must be the day of ``Metadata/Extent`` ``rangeBeginningDateTime``
+  and of the name in ``Metadata/DatasetIdentification`` ``fileName``, and the range must
+  span one day (a daily composite). A name without a day takes the metadata's; a file with
+  neither is refused (it used to get no day, NaT, silently).
+* the grid: 406 x 964 datasets whose valid latitude/longitude sit at EASE-Grid 2.0 36 km
+  cell centres.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from pathlib import Path
 
@@ -44,6 +60,9 @@ from pyproj import Transformer
 
 from ..grid import LatLonGrid
 from .base import REDOWNLOAD, ProductError
+from .units import ACCEPTED, MISSING, SATURATION_PERCENT, soil_moisture_units, volumetric_factor
+
+log = logging.getLogger(__name__)
 
 EASE2_M36_NCOLS = 964
 EASE2_M36_NROWS = 406
@@ -115,6 +134,80 @@ def _read_float(path: str | Path, group: h5py.Group, name: str) -> np.ndarray:
     return out
 
 
+def _text(value: object) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _metadata(f: h5py.File, group: str, name: str) -> str:
+    node = f.get(f"Metadata/{group}")
+    return _text(node.attrs[name]).strip() if node is not None and name in node.attrs else ""
+
+
+def _sm_scale(path: str | Path, f: h5py.File, ds: h5py.Dataset) -> float:
+    """The factor that turns ``soil_moisture`` into m3 m-3 (see the module docstring)."""
+    units = _text(ds.attrs["units"]) if "units" in ds.attrs else None
+    factor = volumetric_factor(path, ds.name, units)
+    if factor is not None:
+        return factor
+    kind = soil_moisture_units(units)
+    short = _metadata(f, "DatasetIdentification", "shortName")
+    if kind == MISSING and short == "SPL3SMP":
+        log.warning("%s: %s has no units attribute; taken as m3 m-3 (cm3/cm3), the unit of "
+                    "the SPL3SMP product its metadata name", path, ds.name)  # fmt: skip
+        return 1.0
+    if kind == MISSING:
+        problem = f"{ds.name} has no units attribute, and its metadata do not name SPL3SMP"
+    elif kind == SATURATION_PERCENT:
+        problem = f"{ds.name} is in {units!r}, percent of saturation, not volumetric"
+    else:
+        problem = f"{ds.name} is in {units!r}, not volumetric soil moisture in {ACCEPTED}"
+    raise ProductError(path, problem, "not a SMAP L3_SM_P (SPL3SMP) file as NSIDC delivers it")
+
+
+def _day(path: str | Path, f: h5py.File) -> dt.date:
+    """The file's day: its name's, checked against its metadata (see the module docstring)."""
+    name_day = _NAME_RE.search(Path(path).name)
+    claims: list[tuple[dt.date, str]] = []
+    if name_day:
+        claims.append((dt.datetime.strptime(name_day.group(1), "%Y%m%d").date(), "its name"))
+    own = _NAME_RE.search(_metadata(f, "DatasetIdentification", "fileName"))
+    if own:
+        day = dt.datetime.strptime(own.group(1), "%Y%m%d").date()
+        claims.append((day, "Metadata/DatasetIdentification fileName"))
+    begin = _metadata(f, "Extent", "rangeBeginningDateTime")
+    end = _metadata(f, "Extent", "rangeEndingDateTime")
+    if begin:
+        try:
+            start = dt.datetime.fromisoformat(begin.replace("Z", "+00:00"))
+            stop = dt.datetime.fromisoformat(end.replace("Z", "+00:00")) if end else start
+        except ValueError:
+            raise ProductError(
+                path, f"Metadata/Extent rangeBeginningDateTime {begin!r} is not a date"
+            ) from None
+        if (stop - start).total_seconds() > 86400:
+            raise ProductError(
+                path,
+                f"covers {begin} .. {end}, more than one day",
+                "not a daily SPL3SMP file: use the daily L3_SM_P file of that day",
+            )
+        claims.append((start.date(), f"Metadata/Extent rangeBeginningDateTime {begin}"))
+    if not claims:
+        raise ProductError(
+            path,
+            "neither its name (SMAP_L3_SM_P_YYYYMMDD_...) nor its metadata give its day",
+            "use the file as NSIDC delivers it, under its own name",
+        )
+    days = {d for d, _ in claims}
+    if len(days) > 1:
+        shown = "; ".join(f"{where}: {d}" for d, where in claims)
+        raise ProductError(
+            path,
+            f"its name and its metadata give different days ({shown})",
+            "the file was renamed: download the file of the day you need again",
+        )
+    return days.pop()
+
+
 def _check_ease2(path: str | Path, lat: np.ndarray, lon: np.ndarray) -> None:
     """ProductError unless the file's valid lat/lon sit at the EASE2 36 km cell centres."""
     rows, cols = np.nonzero(np.isfinite(lat) & np.isfinite(lon))
@@ -142,7 +235,8 @@ def read_smap_l3(path: str | Path, pass_: str = "AM") -> xr.Dataset:
     coordinates from the file (NaN where the file has fill). ``y``/``x`` are the EASE-Grid
     2.0 cell-centre coordinates in metres (EPSG:6933); ``time`` is the file's day.
     Raises :class:`ProductError` naming the file when it is not readable HDF5, lacks the
-    retrieval group, is not 406 x 964, or its lat/lon are not on the EASE2 36 km grid.
+    retrieval group, is not 406 x 964, its lat/lon are not on the EASE2 36 km grid, its
+    units are not volumetric, or its name and metadata disagree on its day.
     """
     if not Path(path).is_file():
         raise ProductError(path, "file not found", "download it or check raw/ paths")
@@ -153,16 +247,14 @@ def read_smap_l3(path: str | Path, pass_: str = "AM") -> xr.Dataset:
     with f:
         group, sfx = _group_and_suffix(path, f, pass_)
         sm = _read_float(path, group, f"soil_moisture{sfx}")
+        sm *= _sm_scale(path, f, group[f"soil_moisture{sfx}"])
+        day = np.datetime64(_day(path, f), "ns")
         lat = _read_float(path, group, f"latitude{sfx}")
         lon = _read_float(path, group, f"longitude{sfx}")
         qual = None
         if f"retrieval_qual_flag{sfx}" in group:
             qual = np.asarray(group[f"retrieval_qual_flag{sfx}"][()])
     _check_ease2(path, lat, lon)
-    try:
-        day = np.datetime64(smap_date(path), "ns")
-    except ProductError:
-        day = np.datetime64("NaT", "ns")
     dims = ("y", "x")
     out = xr.Dataset(
         {

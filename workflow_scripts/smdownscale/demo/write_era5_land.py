@@ -1,0 +1,69 @@
+"""Write a month of ERA5-Land daily statistics as the current CDS delivers them (for tests).
+
+Layout of the current CDS NetCDF4 output (``derived-era5-land-daily-statistics``):
+dimensions ``valid_time`` (one a day, 00:00), ``latitude`` (descending) and ``longitude`` on
+the 0.1 deg lattice; ``swvl1`` float32 (valid_time, latitude, longitude), units
+``m**3 m**-3``, NaN fill over sea. This follows the CDS documentation of its NetCDF
+conversion; no real daily-statistics file was inspected (the real ERA5 file in
+shared/realdata is the 2018 6-hourly format). The keyword arguments exist to write the
+mutated files of the reliability tests.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+
+from ..atomic import atomic_path
+
+
+def write_era5_land_month(
+    path: str | Path,
+    year: int,
+    month: int,
+    area: Sequence[float],
+    *,
+    res: float = 0.1,
+    step_hours: int = 24,
+    days: int | None = None,
+    units: str | None = "m**3 m**-3",
+    variable: str = "swvl1",
+    value: float = 0.25,
+) -> Path:
+    """Write ``path`` over ``area`` (north, west, south, east, as a CDS request) and return it.
+
+    ``days`` (default: the whole month) values ``step_hours`` apart from the 1st at 00:00;
+    ``units=None`` leaves the attribute out.
+    """
+    north, west, south, east = area
+    lat = np.round(np.arange(north, south - res / 2, -res), 6)
+    lon = np.round(np.arange(west, east + res / 2, res), 6)
+    ndays = calendar.monthrange(year, month)[1] if days is None else days
+    start = dt.datetime(year, month, 1)
+    hours = np.arange(0, ndays * 24, step_hours)
+    epoch = dt.datetime(1970, 1, 1)
+    seconds = [int((start - epoch).total_seconds()) + int(h) * 3600 for h in hours]
+    with atomic_path(Path(path)) as tmp, netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
+        ds.createDimension("valid_time", len(seconds))
+        ds.createDimension("latitude", lat.size)
+        ds.createDimension("longitude", lon.size)
+        t = ds.createVariable("valid_time", "i8", ("valid_time",))
+        t.setncatts({"units": "seconds since 1970-01-01", "calendar": "proleptic_gregorian"})
+        t[:] = seconds
+        ds.createVariable("latitude", "f8", ("latitude",))[:] = lat
+        ds.createVariable("longitude", "f8", ("longitude",))[:] = lon
+        var = ds.createVariable(
+            variable, "f4", ("valid_time", "latitude", "longitude"), fill_value=np.float32(np.nan)
+        )
+        attrs = {"long_name": "Volumetric soil water layer 1"}
+        if units is not None:
+            attrs["units"] = units
+        var.setncatts(attrs)
+        var[:] = np.full((len(seconds), lat.size, lon.size), value, dtype=np.float32)
+        ds.setncatts({"Conventions": "CF-1.7", "institution": "SYNTHETIC (smdownscale tests)"})
+    return Path(path)
