@@ -49,6 +49,10 @@ COARSE_GRID, FINE_GRID = run_grids(config)
 MODIS_TILES = rawlayout.modis_tiles_for_bbox(FINE_GRID.bbox)
 SRTM_TILES = rawlayout.srtm_tiles_for_bbox(FINE_GRID.bbox)
 IS_DEMO = config["source"] == "demo"
+# A run killed outright (SIGKILL) left its locks and its deleted outputs: repair both.
+if workflow.is_main_process:
+    for _m in runguard.repair_after_kill(os.getcwd(), RUN):
+        logger.warning(_m)
 # Input content, not mtime alone, triggers reruns (smdownscale.fingerprints): a raw or
 # station file whose content changed with its time kept gets the current time.
 if workflow.is_main_process:
@@ -425,6 +429,7 @@ onstart:
     _text = yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=None)
     logger.info(f"resolved configuration (also in {RUN}/run_config.yaml):\n{_text}")
     write_text_atomic(f"{RUN}/run_config.yaml", _text)
+    runguard.claim(os.getcwd())
     _warnings, _notes = runguard.start(RUN)
     for _m in _warnings:
         logger.warning(_m)

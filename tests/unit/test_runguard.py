@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from smdownscale import runguard
@@ -84,3 +85,36 @@ def test_a_missing_run_folder_is_no_error(tmp_path):
     warnings, notes = runguard.start(tmp_path / "nothing")
     assert warnings == [] and "0 file(s) linked" in notes[-1]
     assert runguard.finish(tmp_path / "nothing", success=False) is None
+
+
+def test_stale_locks_of_a_dead_run_are_released_and_live_ones_kept(tmp_path):
+    locks = tmp_path / runguard.LOCKS
+    locks.mkdir(parents=True)
+    (locks / "0.input.lock").write_text("x")
+    (locks / "0.output.lock").write_text("y")
+    # no owner record: cannot tell, the locks stay (Snakemake then says --unlock)
+    assert runguard.release_stale_locks(tmp_path) is None
+    runguard.claim(tmp_path)  # this process: alive
+    assert runguard.release_stale_locks(tmp_path) is None
+    assert len(list(locks.glob("*.lock"))) == 2
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    runguard.claim(tmp_path, pid=dead.pid)
+    message = runguard.release_stale_locks(tmp_path)
+    assert "removed 2 stale Snakemake lock(s) left by a killed run" in message
+    assert not list(locks.glob("*.lock")) and not (tmp_path / runguard.OWNER).exists()
+
+
+def test_repair_after_kill_restores_only_when_no_run_holds_locks(tmp_path):
+    run = make_run(tmp_path)
+    runguard.start(run)
+    (run / "report.html").unlink()
+    locks = tmp_path / runguard.LOCKS
+    locks.mkdir(parents=True)
+    (locks / "0.output.lock").write_text("x")
+    runguard.claim(tmp_path)  # a live run holds the directory
+    assert runguard.repair_after_kill(tmp_path, run) == []
+    assert not (run / "report.html").exists()
+    (locks / "0.output.lock").unlink()
+    assert "restored 1 output file(s)" in runguard.repair_after_kill(tmp_path, run)[0]
+    assert (run / "report.html").read_text() == "old report"

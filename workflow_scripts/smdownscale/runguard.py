@@ -13,6 +13,12 @@ guard against that with hard links, which cost no space and no copying:
 * on error or interruption: every file the rerun deleted and did not remake is linked back
   from the snapshot, and the snapshot is dropped.
 
+A run killed with SIGKILL also leaves Snakemake's directory locks behind, and the next run
+would refuse to start until ``--unlock``. The start hook records which process holds the
+locks (:func:`claim`); the next parse of the Snakefile removes them when that process is
+gone from this machine (:func:`release_stale_locks`), and leaves them (Snakemake then says
+what to do) when it cannot tell.
+
 A restored file is the previous run's own, with its modification time: a resumed run
 remakes it for the same reasons as before (Snakemake's incomplete markers, newer inputs,
 changed params or code). Writers never modify an output in place (Snakemake removes it
@@ -22,8 +28,10 @@ old content. ``raw/`` (the inputs), ``logs/`` and ``benchmarks/`` are not guarde
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -154,3 +162,80 @@ def finish(run_dir: str | Path, success: bool) -> str | None:
     )
     drop(run_dir)
     return message
+
+
+#: Where the start hook records the process that holds Snakemake's locks.
+OWNER = Path(".snakemake") / "smdownscale_owner.json"
+LOCKS = Path(".snakemake") / "locks"
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def claim(workdir: str | Path, pid: int | None = None) -> None:
+    """Record that process ``pid`` (this one) holds the locks of ``workdir``."""
+    owner = Path(workdir) / OWNER
+    owner.parent.mkdir(parents=True, exist_ok=True)
+    record = {"pid": pid or os.getpid(), "host": socket.gethostname(), "boot": _boot_id()}
+    owner.write_text(json.dumps(record))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def release_stale_locks(workdir: str | Path) -> str | None:
+    """Remove the locks of a killed run; the message to log, or None if none were removed.
+
+    Only when the recorded owner ran on this machine since its last boot and is gone
+    (after a reboot every earlier process is gone too); otherwise the locks stay.
+    """
+    workdir = Path(workdir)
+    locks = sorted((workdir / LOCKS).glob("*.lock")) if (workdir / LOCKS).is_dir() else []
+    if not locks:
+        return None
+    try:
+        record = json.loads((workdir / OWNER).read_text())
+    except (OSError, ValueError):
+        return None
+    if record.get("host") != socket.gethostname():
+        return None
+    rebooted = record.get("boot") and record.get("boot") != _boot_id()
+    if not rebooted and _alive(int(record.get("pid", 0)) or 1):
+        return None
+    for lock in locks:
+        lock.unlink(missing_ok=True)
+    (workdir / OWNER).unlink(missing_ok=True)
+    return (
+        f"removed {len(locks)} stale Snakemake lock(s) left by a killed run (process "
+        f"{record.get('pid')} on {record.get('host')} is gone); resuming"
+    )
+
+
+def repair_after_kill(workdir: str | Path, run_dir: str | Path) -> list[str]:
+    """At parse time: release a killed run's locks, then restore what it lost.
+
+    Files are restored only when no lock remains (no other run is active here), so a dry
+    run beside a running workflow changes nothing. Returns the warnings to log.
+    """
+    messages = []
+    released = release_stale_locks(workdir)
+    if released:
+        messages.append(released)
+    lockdir = Path(workdir) / LOCKS
+    if lockdir.is_dir() and any(lockdir.glob("*.lock")):
+        return messages
+    restored = restored_message(restore_missing(run_dir), "a previous run was killed")
+    if restored:
+        messages.append(restored)
+    return messages
