@@ -1,8 +1,9 @@
 """In-situ soil moisture from an ISMN archive, read through the ``ismn`` package.
 
 :func:`read_ismn` takes an ISMN download as the network distributes it -- the ``.zip`` or the
-folder it unpacks to, in the "Header+values" or the "CEOP" (separate files) format, whichever
-``ismn.interface.ISMN_Interface`` recognises -- and returns the tidy station table of
+folder it unpacks to, in the "Header+values" or the "CEOP separate files" format, whichever
+``ismn.interface.ISMN_Interface`` recognises (the old one-file-per-station CEOP format is
+refused by name, see :mod:`.ismn_format`) -- and returns the tidy station table of
 :mod:`.stations`: daily UTC means of the accepted observations of every sensor of the
 requested variable whose sensed layer ends no deeper than ``max_depth_m``.
 
@@ -58,6 +59,7 @@ import ismn
 import pandas as pd
 
 from .base import REDOWNLOAD, ProductError
+from .ismn_format import READ_FORMATS, SENSOR_FILE_PARTS, check_data_file_names, name_parts
 from .station_tally import StationTally
 from .stations import (
     AggregationCounts,
@@ -70,7 +72,7 @@ log = logging.getLogger(__name__)
 
 ISMN_ADVICE = (
     "expected an ISMN download: a .zip or folder holding <NETWORK>/<STATION>/*.stm data files "
-    "in the 'Header+values' or 'CEOP' format"
+    f"in the {READ_FORMATS} format"
 )
 _MISSING_CSV = "*missing*"
 
@@ -93,9 +95,8 @@ def parse_stm_name(file_path: str | PurePosixPath) -> StmName:
     The sensor part may itself contain underscores (newer ISMN files append sensor ids,
     e.g. ``Meter-5TM_1_1``); ValueError for a name with fewer than nine parts.
     """
-    stem = PurePosixPath(file_path).name.removesuffix(".stm")
-    parts = stem.split("_")
-    if len(parts) < 9:
+    parts = name_parts(str(file_path))
+    if len(parts) < SENSOR_FILE_PARTS:
         raise ValueError(f"not an ISMN data file name: {PurePosixPath(file_path).name}")
     return StmName(
         network=parts[1],
@@ -141,8 +142,9 @@ def read_ismn(
     Raises
     ------
     ProductError
-        ``path`` missing, a corrupt zip, no ``<NETWORK>/<STATION>/*.stm`` in it, or a data
-        file that ``ismn`` cannot read (named).
+        ``path`` missing, a corrupt zip, no ``<NETWORK>/<STATION>/*.stm`` in it, data files
+        in ISMN's old one-file-per-station CEOP format or with names that are not ISMN's, or a
+        data file that ``ismn`` cannot read (each named, with what to do).
     """
     archive = Path(path)
     stm_files = list_stm_files(archive)
@@ -170,7 +172,9 @@ def list_stm_files(archive: Path) -> list[str]:
     """The data files ``ismn`` will look at, as POSIX paths relative to the archive root.
 
     ``ismn`` reads ``.stm`` files in station folders: ``<NET>/<STATION>/`` (exactly two
-    levels) in an extracted folder, any folder two or more levels deep in a zip.
+    levels) in an extracted folder, any folder two or more levels deep in a zip. Their names
+    must be per-sensor ISMN names (:func:`.ismn_format.check_data_file_names`: an archive of
+    ISMN's old one-file-per-station CEOP format is refused, saying what to download instead).
     """
     if not archive.exists():
         raise ProductError(archive, "does not exist", ISMN_ADVICE)
@@ -198,6 +202,7 @@ def list_stm_files(archive: Path) -> list[str]:
             f"not an ISMN archive: no <NETWORK>/<STATION>/*.stm data files{extra}",
             ISMN_ADVICE,
         )
+    check_data_file_names(archive, files, ISMN_ADVICE)
     return files
 
 
