@@ -60,6 +60,7 @@ import pandas as pd
 
 from .base import REDOWNLOAD, ProductError
 from .ismn_format import READ_FORMATS, SENSOR_FILE_PARTS, check_data_file_names, name_parts
+from .station_plausibility import check_volumetric
 from .station_tally import StationTally
 from .stations import (
     AggregationCounts,
@@ -73,6 +74,11 @@ log = logging.getLogger(__name__)
 ISMN_ADVICE = (
     "expected an ISMN download: a .zip or folder holding <NETWORK>/<STATION>/*.stm data files "
     f"in the {READ_FORMATS} format"
+)
+RANGE = (
+    "ISMN values are m3 m-3 and ISMN flags implausible ones (C01-C03), so this file is not "
+    "what it claims: download the archive again; if the values stay, leave this network out "
+    "of stations.ismn"
 )
 _MISSING_CSV = "*missing*"
 
@@ -143,8 +149,9 @@ def read_ismn(
     ------
     ProductError
         ``path`` missing, a corrupt zip, no ``<NETWORK>/<STATION>/*.stm`` in it, data files
-        in ISMN's old one-file-per-station CEOP format or with names that are not ISMN's, or a
-        data file that ``ismn`` cannot read (each named, with what to do).
+        in ISMN's old one-file-per-station CEOP format or with names that are not ISMN's, a
+        data file that ``ismn`` cannot read, or accepted values outside [0, 1] m3 m-3 (each
+        named, with what to do).
     """
     archive = Path(path)
     stm_files = list_stm_files(archive)
@@ -232,6 +239,8 @@ def _read(
         pieces, counts = [], AggregationCounts()
         for idx, row in meta[use].iterrows():
             obs = _read_observations(iface, archive, int(idx), row, opt.variable)
+            who = f"{row['network']}/{row['station']} (sensor {row['sensor']})"
+            check_volumetric(f"{archive}/{row['file_path']}", who, obs, opt.accept_flags, RANGE)
             days, c = daily_aggregate(
                 obs, accept_flags=opt.accept_flags, keep_rejected=opt.keep_rejected
             )
