@@ -51,6 +51,11 @@ rule harmonise_stations:
     output:
         table=f"{RUN}/stations/stations.parquet",
         dropped=f"{RUN}/stations/stations_outside_region.csv",
+        checks=report(
+            f"{RUN}/stations/station_checks.csv",
+            caption="report/station_checks.rst",
+            category="Stations",
+        ),
     log:
         f"{LOGS}/harmonise_stations.log",
     conda:

@@ -26,7 +26,7 @@ CERN,C1,36.1,103.7,0.05,0.05,m3 m-3,,TDR
 """
 VALUES = """network,station,time,sm,flag
 NZW,S1,2010-07-01,20,
-NZW,S1,2010-07-01T12:00:00,30,G
+NZW,S1,2010-07-01T12:00:00Z,30,G
 NZW,S1,2010-07-02,99,D01
 NZW,S2,2010-07-01,50,
 NZW,S2,2010-07-06,NA,
@@ -365,7 +365,7 @@ def test_local_clock_times_are_converted_to_utc_days(tmp_path):
     st.write_text(
         "network,station,lat,lon,depth_from,depth_to,units,utc_offset_hours\n"
         "NZW,a,40.0,110.0,0.0,0.1,m3 m-3,8\n"
-        "NZW,b,40.0,110.0,0.0,0.1,m3 m-3,\n"
+        "NZW,b,40.0,110.0,0.0,0.1,m3 m-3,0\n"
     )
     va.write_text(
         "network,station,time,sm\n"
@@ -373,7 +373,7 @@ def test_local_clock_times_are_converted_to_utc_days(tmp_path):
         "NZW,a,2010-05-02T09:00,0.30\n"  # Beijing 09:00 = 2 May 01:00 UTC
         "NZW,a,2010-05-03T07:00+08:00,0.25\n"  # explicit offset: same instant, 2 May UTC
         "NZW,a,2010-05-08,0.40\n"  # a plain date is the observation day as given
-        "NZW,b,2010-05-02T07:00,0.10\n"  # no offset given for b: UTC
+        "NZW,b,2010-05-02T07:00,0.10\n"  # b's clock is UTC
     )
     t = read_csv_stations(st, va)
     a = t[t["station"] == "a"].set_index("time")["sm"]

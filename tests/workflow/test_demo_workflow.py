@@ -68,6 +68,7 @@ def test_every_output_exists_and_no_partial_files(run_dir):
         "coarse/coarse_2010-113.nc",
         "stations/stations.parquet",
         "stations/stations_outside_region.csv",
+        "stations/station_checks.csv",
     ]:
         assert (run_dir / name).is_file(), name
     assert not list(run_dir.rglob(".*.part"))

@@ -6,7 +6,8 @@ Two files:
 stations file
     ``network, station, lat, lon, depth_from, depth_to, units`` and optionally
     ``field_capacity``, ``sensor`` and ``utc_offset_hours`` (the station's clock, e.g. 8 for
-    Beijing time; default 0). One row per station (per station and sensor when the
+    Beijing time, 0 for UTC; required for stations whose times are clock times without an
+    offset). One row per station (per station and sensor when the
     values file has a ``sensor`` column). ``lat``/``lon`` in degrees, depths in m below the
     surface, ``units`` one of ``m3 m-3``, ``percent`` (volumetric, %) or
     ``percent_of_field_capacity`` (relative soil moisture, % of field capacity, as Chinese
@@ -15,17 +16,23 @@ stations file
 values file
     ``network, station, time, sm`` and optionally ``flag`` (and ``sensor``, see above).
     ``time`` is an ISO 8601 date or date-time. A date-time without an explicit offset is
-    local standard time at the station's ``utc_offset_hours`` and converted to UTC; a plain
-    date is the observation day as given (a daily or 10-day value has no clock time).
+    local standard time at the station's ``utc_offset_hours`` and converted to UTC (an error
+    when the station gives none: the reader never guesses UTC); a plain date is the
+    observation day as given (a daily or 10-day value has no clock time). Observations that
+    repeat a timestamp of their sensor are averaged with a WARNING.
     ``sm`` is in the station's ``units``; an empty cell is a missing observation. ``flag``
     uses ISMN-style codes (an observation is used when all its comma-separated codes are in
     ``accept_flags``); an empty flag cell, or no flag column, means ``G``.
 
-Units are converted once, here: ``percent`` -> ``sm / 100``; ``percent_of_field_capacity``
--> ``sm / 100 * field_capacity``; the formula is recorded in ``conversion``. Each accepted
-value must then lie in [0, 1] m3 m-3, which catches a wrong ``units`` entry; flag bad values
-to exclude them instead. Every error names the file, the column and the line (1 = header)
-or the station.
+Before any conversion, each station's accepted values are checked against its declared
+``units`` and clock (:mod:`.station_plausibility`: percent values all within [0, 0.6] are
+m3 m-3 fractions, m3 m-3 values above 1 are percent). Units are then converted once, here:
+``percent`` -> ``sm / 100``; ``percent_of_field_capacity`` -> ``sm / 100 *
+field_capacity``; the formula is recorded in ``conversion``. Each accepted value must then
+lie in [0, 1] m3 m-3; flag bad values to exclude them instead. Every error names the file,
+the column and the line (1 = header) or the station. Sensors deeper than ``max_depth_m``
+and networks without an accepted observation are logged as WARNINGs and counted
+(:mod:`.station_tally`).
 """
 
 from __future__ import annotations
@@ -38,12 +45,15 @@ import numpy as np
 import pandas as pd
 
 from .base import ProductError
+from .station_plausibility import check_clock_times, check_declared_units
+from .station_tally import StationTally
 from .stations import (
     GOOD,
     SOURCE_UNITS,
     AggregationCounts,
     daily_aggregate,
     finalize_station_table,
+    select_surface_sensors,
     sensor_rows,
 )
 
@@ -74,28 +84,50 @@ def read_csv_stations(
     values_path: str | Path,
     accept_flags: Sequence[str] = (GOOD,),
     keep_rejected: bool = False,
+    max_depth_m: float | None = None,
+    tally: StationTally | None = None,
 ) -> pd.DataFrame:
     """Daily tidy station table from a stations CSV and a values CSV (see module doc).
+
+    ``max_depth_m``: skip (WARNING, counted) sensors whose layer ends deeper; None keeps
+    all. ``tally``: where to count per network what was read and left out (a fresh one when
+    None).
 
     Raises :class:`ProductError` naming the file, column and line or station for: a missing
     file or column, unknown units, a missing or implausible field capacity, non-numeric
     coordinates/depths/values, coordinates out of range, unparseable times, values for
-    stations the stations file does not list, and accepted values outside [0, 1] m3 m-3
-    after conversion.
+    stations the stations file does not list, clock times of a station without
+    ``utc_offset_hours``, values that contradict their station's units, and accepted values
+    outside [0, 1] m3 m-3 after conversion.
     """
-    stations = read_stations_file(Path(stations_path))
-    values = read_values_file(Path(values_path))
+    spath, vpath = Path(stations_path), Path(values_path)
+    tally = StationTally() if tally is None else tally
+    stations = read_stations_file(spath)
+    values = read_values_file(vpath)
     keys = ["network", "station"] + (["sensor"] if "sensor" in values.columns else [])
-    _check_unique(Path(stations_path), stations, keys)
-    merged = _attach_stations(Path(values_path), values, stations, keys)
-    _check_range(Path(values_path), merged, accept_flags)
+    _check_unique(spath, stations, keys)
+    _warn_networks_without_values(spath, vpath, stations, values, tally)
+    merged = _attach_stations(vpath, values, stations, keys)
+    if max_depth_m is not None:
+        merged = _drop_deep_sensors(vpath, merged, max_depth_m, tally)
+    check_clock_times(spath, vpath, merged)
+    check_declared_units(spath, vpath, merged, keys, accept_flags)
+    merged = _to_utc_m3(merged)
+    _log_conversions(spath, merged)
+    _check_range(vpath, merged, accept_flags)
     pieces, counts = [], AggregationCounts()
     for _, obs in merged.groupby(keys, sort=True):
         days, c = daily_aggregate(obs[["time", "sm", "flag"]], accept_flags, keep_rejected)
         counts += c
         first = obs.iloc[0]
+        tally.add_sensor(vpath, first["network"], first["station"], first["sensor"], c)
         pieces.append(sensor_rows(days, **{c: first[c] for c in _CONSTANT_COLUMNS}))
-    log.info("%s: %d station(s) with values: %s", values_path, len(pieces), counts.summary())
+    log.info("%s: %d station(s) with values: %s", vpath, len(pieces), counts.summary())
+    tally.warn_unused_networks(
+        vpath,
+        f"if those flags are acceptable, add them to stations.accept_flags (now "
+        f"{list(accept_flags)}); 'missing_value' counts empty sm cells",
+    )
     return finalize_station_table(pieces)
 
 
@@ -134,14 +166,14 @@ def read_stations_file(path: Path) -> pd.DataFrame:
         f"sm = value / 100 * field_capacity ({v:g} m3 m-3)" for v in fc[rel]
     ]
     if "utc_offset_hours" in raw:
-        offset = _numbers(path, raw, "utc_offset_hours", allow_empty=True).fillna(0.0)
+        offset = _numbers(path, raw, "utc_offset_hours", allow_empty=True)
         _fail_where(
             path, raw, "utc_offset_hours", offset.abs() > 14, "UTC offset outside [-14, 14] h"
         )
     else:
-        offset = pd.Series(0.0, index=raw.index)
-    out["utc_offset_hours"] = offset
-    shifted = offset != 0
+        offset = pd.Series(np.nan, index=raw.index)
+    out["utc_offset_hours"] = offset  # NaN: the station's clock is not given
+    shifted = offset.notna() & (offset != 0)
     out.loc[shifted, "conversion"] = [
         f"{c}; clock times UTC{o:+g} h -> UTC"
         for c, o in zip(out.loc[shifted, "conversion"], offset[shifted], strict=True)
@@ -262,7 +294,8 @@ def _check_unique(path: Path, stations: pd.DataFrame, keys: list[str]) -> None:
 def _attach_stations(
     path: Path, values: pd.DataFrame, stations: pd.DataFrame, keys: list[str]
 ) -> pd.DataFrame:
-    """Values joined with their station's row; ProductError for unknown stations."""
+    """Values joined with their station's row (not converted yet); ProductError for
+    unknown stations."""
     merged = values.merge(
         stations.drop(columns="line"),
         on=keys,
@@ -280,10 +313,51 @@ def _attach_stations(
             f"{list(ids)} (first at line {first})",
             "add them to the stations file or fix the network/station names",
         )
-    merged["sm"] = merged["sm"] * merged["scale"]
-    shift = pd.to_timedelta(merged["utc_offset_hours"].where(merged["local_clock"], 0.0), unit="h")
-    merged["time"] = merged["time"] - shift
-    return merged.drop(columns=["_merge", "scale", "utc_offset_hours", "local_clock"])
+    return merged.drop(columns="_merge")
+
+
+def _warn_networks_without_values(
+    spath: Path, vpath: Path, stations: pd.DataFrame, values: pd.DataFrame, tally: StationTally
+) -> None:
+    """WARNING (and a tally row of zeros) for networks of the stations file without values."""
+    silent = sorted(set(stations["network"]) - set(values["network"]))
+    for network in silent:
+        tally.add_network(vpath, network)
+    if silent:
+        log.warning(
+            "%s: no value rows for network(s) %s of %s, which contribute no station: check "
+            "the values file and its network names",
+            vpath,
+            silent,
+            spath,
+        )
+
+
+def _log_conversions(spath: Path, merged: pd.DataFrame) -> None:
+    """INFO: which stations' values were converted, and how."""
+    cols = ["network", "station", "conversion"]
+    done = merged.loc[merged["conversion"] != "none", cols].drop_duplicates()
+    for conversion, group in done.groupby("conversion", sort=True):
+        who = sorted(set(group["network"] + "/" + group["station"]))
+        log.info("%s: converted (%s) for %d station(s): %s", spath, conversion, len(who), who)
+
+
+def _drop_deep_sensors(
+    path: Path, merged: pd.DataFrame, max_depth_m: float, tally: StationTally
+) -> pd.DataFrame:
+    """The rows of sensors no deeper than ``max_depth_m``; the others warned and counted."""
+    kept, deep = select_surface_sensors(merged, max_depth_m)
+    tally.skip_too_deep(path, deep, max_depth_m)
+    return kept
+
+
+def _to_utc_m3(merged: pd.DataFrame) -> pd.DataFrame:
+    """Values in m3 m-3 and local clock times shifted to UTC (after the checks)."""
+    out = merged.copy()
+    out["sm"] = out["sm"] * out["scale"]
+    offset = out["utc_offset_hours"].where(out["local_clock"], 0.0).fillna(0.0)
+    out["time"] = out["time"] - pd.to_timedelta(offset, unit="h")
+    return out.drop(columns=["scale", "utc_offset_hours", "local_clock"])
 
 
 def _check_range(path: Path, merged: pd.DataFrame, accept_flags: Sequence[str]) -> None:

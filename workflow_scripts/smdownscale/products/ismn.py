@@ -1,8 +1,9 @@
 """In-situ soil moisture from an ISMN archive, read through the ``ismn`` package.
 
 :func:`read_ismn` takes an ISMN download as the network distributes it -- the ``.zip`` or the
-folder it unpacks to, in the "Header+values" or the "CEOP" (separate files) format, whichever
-``ismn.interface.ISMN_Interface`` recognises -- and returns the tidy station table of
+folder it unpacks to, in the "Header+values" or the "CEOP separate files" format, whichever
+``ismn.interface.ISMN_Interface`` recognises (the old one-file-per-station CEOP format is
+refused by name, see :mod:`.ismn_format`) -- and returns the tidy station table of
 :mod:`.stations`: daily UTC means of the accepted observations of every sensor of the
 requested variable whose sensed layer ends no deeper than ``max_depth_m``.
 
@@ -11,10 +12,14 @@ Choices:
 - Depth: a sensor is used when ``depth_to <= max_depth_m`` (its whole sensed layer lies in
   the top ``max_depth_m``). The default 0.1 m keeps the 0-5 cm and 5 cm probes that match a
   satellite's sensing depth; cosmic-ray probes (e.g. COSMOS, 0-0.19 m) need a larger value.
+  Skipped sensors are logged as a WARNING and counted per network (:mod:`.station_tally`),
+  and so is a network none of whose observations is accepted.
 - Flags: an observation is used when every code of its ISMN flag is in ``accept_flags``
   (default ``("G",)``, "good"); ISMN writes combined flags such as ``"D03,D05"``. Values
   are already volumetric (m3 m-3) in ISMN files, so ``conversion`` is ``"none"``.
-- Times in ISMN files are UTC; days are UTC days.
+- Times in ISMN files are UTC (ISMN converts every network's clock to UTC; neither format has
+  a time-zone field); days are UTC days. Observations repeating a timestamp of their sensor
+  are averaged with the others and counted with a WARNING.
 - Identity: network, station and sensor are taken from the data file's name
   (``<CSE>_<NETWORK>_<STATION>_<var>_<from>_<to>_<sensor>_<start>_<end>.stm``), the name ISMN
   itself parses. ``ismn`` instead calls the network after the archive's top folder, which is
@@ -54,6 +59,9 @@ import ismn
 import pandas as pd
 
 from .base import REDOWNLOAD, ProductError
+from .ismn_format import READ_FORMATS, SENSOR_FILE_PARTS, check_data_file_names, name_parts
+from .station_plausibility import check_volumetric
+from .station_tally import StationTally
 from .stations import (
     AggregationCounts,
     daily_aggregate,
@@ -65,7 +73,12 @@ log = logging.getLogger(__name__)
 
 ISMN_ADVICE = (
     "expected an ISMN download: a .zip or folder holding <NETWORK>/<STATION>/*.stm data files "
-    "in the 'Header+values' or 'CEOP' format"
+    f"in the {READ_FORMATS} format"
+)
+RANGE = (
+    "ISMN values are m3 m-3 and ISMN flags implausible ones (C01-C03), so this file is not "
+    "what it claims: download the archive again; if the values stay, leave this network out "
+    "of stations.ismn"
 )
 _MISSING_CSV = "*missing*"
 
@@ -88,9 +101,8 @@ def parse_stm_name(file_path: str | PurePosixPath) -> StmName:
     The sensor part may itself contain underscores (newer ISMN files append sensor ids,
     e.g. ``Meter-5TM_1_1``); ValueError for a name with fewer than nine parts.
     """
-    stem = PurePosixPath(file_path).name.removesuffix(".stm")
-    parts = stem.split("_")
-    if len(parts) < 9:
+    parts = name_parts(str(file_path))
+    if len(parts) < SENSOR_FILE_PARTS:
         raise ValueError(f"not an ISMN data file name: {PurePosixPath(file_path).name}")
     return StmName(
         network=parts[1],
@@ -109,6 +121,7 @@ def read_ismn(
     accept_flags: Sequence[str] = ("G",),
     meta_dir: str | Path | None = None,
     keep_rejected: bool = False,
+    tally: StationTally | None = None,
 ) -> pd.DataFrame:
     """Daily tidy station table from an ISMN archive (zip or extracted folder).
 
@@ -127,32 +140,48 @@ def read_ismn(
         directory removed on return. Must not lie inside a folder archive.
     keep_rejected
         Keep days without accepted observations (``sm`` NaN, ``flag`` = the reasons).
+    tally
+        Where to count, per network, the sensors read and skipped and the observations
+        accepted and rejected (a fresh one when None). Sensors skipped as too deep, networks
+        without an accepted observation and repeated timestamps are logged as WARNINGs.
 
     Raises
     ------
     ProductError
-        ``path`` missing, a corrupt zip, no ``<NETWORK>/<STATION>/*.stm`` in it, or a data
-        file that ``ismn`` cannot read (named).
+        ``path`` missing, a corrupt zip, no ``<NETWORK>/<STATION>/*.stm`` in it, data files
+        in ISMN's old one-file-per-station CEOP format or with names that are not ISMN's, a
+        data file that ``ismn`` cannot read, or accepted values outside [0, 1] m3 m-3 (each
+        named, with what to do).
     """
     archive = Path(path)
     stm_files = list_stm_files(archive)
+    options = _Options(variable, max_depth_m, tuple(accept_flags), keep_rejected)
+    tally = StationTally() if tally is None else tally
     if meta_dir is None:
         with tempfile.TemporaryDirectory(prefix="ismn-meta-") as tmp:
-            return _read(
-                archive, stm_files, variable, max_depth_m, accept_flags, Path(tmp), keep_rejected
-            )
+            return _read(archive, stm_files, options, Path(tmp), tally)
     meta_root = Path(meta_dir).resolve()
     if archive.is_dir() and meta_root.is_relative_to(archive.resolve()):
         raise ValueError(f"meta_dir {meta_root} must not lie inside the ISMN archive {archive}")
     meta_path = meta_root / f"{archive.name}-{archive_fingerprint(archive)}"
-    return _read(archive, stm_files, variable, max_depth_m, accept_flags, meta_path, keep_rejected)
+    return _read(archive, stm_files, options, meta_path, tally)
+
+
+@dataclass(frozen=True)
+class _Options:
+    variable: str
+    max_depth_m: float
+    accept_flags: tuple[str, ...]
+    keep_rejected: bool
 
 
 def list_stm_files(archive: Path) -> list[str]:
     """The data files ``ismn`` will look at, as POSIX paths relative to the archive root.
 
     ``ismn`` reads ``.stm`` files in station folders: ``<NET>/<STATION>/`` (exactly two
-    levels) in an extracted folder, any folder two or more levels deep in a zip.
+    levels) in an extracted folder, any folder two or more levels deep in a zip. Their names
+    must be per-sensor ISMN names (:func:`.ismn_format.check_data_file_names`: an archive of
+    ISMN's old one-file-per-station CEOP format is refused, saying what to download instead).
     """
     if not archive.exists():
         raise ProductError(archive, "does not exist", ISMN_ADVICE)
@@ -180,6 +209,7 @@ def list_stm_files(archive: Path) -> list[str]:
             f"not an ISMN archive: no <NETWORK>/<STATION>/*.stm data files{extra}",
             ISMN_ADVICE,
         )
+    check_data_file_names(archive, files, ISMN_ADVICE)
     return files
 
 
@@ -195,13 +225,7 @@ def archive_fingerprint(archive: Path) -> str:
 
 
 def _read(
-    archive: Path,
-    stm_files: list[str],
-    variable: str,
-    max_depth_m: float,
-    accept_flags: Sequence[str],
-    meta_path: Path,
-    keep_rejected: bool,
+    archive: Path, stm_files: list[str], opt: _Options, meta_path: Path, tally: StationTally
 ) -> pd.DataFrame:
     meta_path.mkdir(parents=True, exist_ok=True)
     with _quiet_ismn():
@@ -210,20 +234,29 @@ def _read(
         _report_ismn_log(archive, meta_path / f"{iface.root.name}.log")
         meta = _file_table(archive, iface.metadata)
         _check_all_read(archive, stm_files, meta)
-        use = (meta["variable"] == variable) & (meta["depth_to"] <= max_depth_m + 1e-9)
-        _report_skipped(archive, meta, variable, max_depth_m)
+        use = (meta["variable"] == opt.variable) & (meta["depth_to"] <= opt.max_depth_m + 1e-9)
+        _report_skipped(archive, meta, opt, tally)
         pieces, counts = [], AggregationCounts()
         for idx, row in meta[use].iterrows():
+            obs = _read_observations(iface, archive, int(idx), row, opt.variable)
+            who = f"{row['network']}/{row['station']} (sensor {row['sensor']})"
+            check_volumetric(f"{archive}/{row['file_path']}", who, obs, opt.accept_flags, RANGE)
             days, c = daily_aggregate(
-                _read_observations(iface, archive, int(idx), row, variable),
-                accept_flags=accept_flags,
-                keep_rejected=keep_rejected,
+                obs, accept_flags=opt.accept_flags, keep_rejected=opt.keep_rejected
             )
             counts += c
+            tally.add_sensor(archive, row["network"], row["station"], row["sensor"], c)
             pieces.append(sensor_rows(days, **_constants(row)))
     finally:
         iface.close_files()
-    log.info("%s: %d %s sensor(s) read: %s", archive, int(use.sum()), variable, counts.summary())
+    log.info(
+        "%s: %d %s sensor(s) read: %s", archive, int(use.sum()), opt.variable, counts.summary()
+    )
+    tally.warn_unused_networks(
+        archive,
+        "if those flags are acceptable, add them to stations.accept_flags "
+        f"(now {list(opt.accept_flags)})",
+    )
     return finalize_station_table(pieces)
 
 
@@ -344,30 +377,14 @@ def _check_all_read(archive: Path, stm_files: list[str], meta: pd.DataFrame) -> 
         )
 
 
-def _report_skipped(archive: Path, meta: pd.DataFrame, variable: str, max_depth_m: float) -> None:
-    other_var = meta["variable"] != variable
-    deep = ~other_var & (meta["depth_to"] > max_depth_m + 1e-9)
+def _report_skipped(archive: Path, meta: pd.DataFrame, opt: _Options, tally: StationTally) -> None:
+    """Log the files not read: other variables (INFO), sensors too deep (WARNING, counted)."""
+    other_var = meta["variable"] != opt.variable
+    deep = ~other_var & (meta["depth_to"] > opt.max_depth_m + 1e-9)
     if other_var.any():
         log.info("%s: %d file(s) of other variables skipped", archive, int(other_var.sum()))
-    if deep.any():
-        names = (
-            meta.loc[deep, "network"]
-            + "/"
-            + meta.loc[deep, "station"]
-            + " "
-            + meta.loc[deep, "depth_from"].map("{:g}".format)
-            + "-"
-            + meta.loc[deep, "depth_to"].map("{:g}".format)
-            + " m"
-        )
-        log.info(
-            "%s: %d %s sensor(s) skipped, deeper than depth_to <= %g m: %s",
-            archive,
-            int(deep.sum()),
-            variable,
-            max_depth_m,
-            list(names),
-        )
+    cols = ["network", "station", "sensor", "depth_from", "depth_to"]
+    tally.skip_too_deep(archive, meta.loc[deep, cols], opt.max_depth_m)
     renamed = meta["folder_network"] != meta["network"]
     if renamed.any():
         log.info(

@@ -28,6 +28,9 @@ finite and every code of its flag (ISMN writes combined flags as ``"D03,D05"``) 
 their number (``n_obs`` lets later stages demand a minimum). A day whose observations were
 all rejected is dropped unless ``keep_rejected`` is set; then it stays with ``sm`` NaN,
 ``n_obs`` 0 and the rejection reasons in ``flag``. Days without any observation have no row.
+Observations that repeat a timestamp of the same sensor are all counted in the mean; their
+number (``n_duplicate_times``) and the first such time are counted so that the readers can
+warn about them.
 """
 
 from __future__ import annotations
@@ -82,6 +85,10 @@ class AggregationCounts:
     n_days: int = 0
     n_days_rejected: int = 0
     rejected_by_flag: Counter[str] = field(default_factory=Counter)
+    #: Observations whose timestamp repeats an earlier one of the same sensor.
+    n_duplicate_times: int = 0
+    #: The earliest repeated timestamp (ISO 8601, UTC), "" when none.
+    first_duplicate_time: str = ""
 
     def __iadd__(self, other: AggregationCounts) -> AggregationCounts:
         self.n_obs += other.n_obs
@@ -89,16 +96,28 @@ class AggregationCounts:
         self.n_days += other.n_days
         self.n_days_rejected += other.n_days_rejected
         self.rejected_by_flag.update(other.rejected_by_flag)
+        self.n_duplicate_times += other.n_duplicate_times
+        firsts = [t for t in (self.first_duplicate_time, other.first_duplicate_time) if t]
+        self.first_duplicate_time = min(firsts, default="")
         return self
+
+    def by_flag(self) -> str:
+        """The rejections by reason, e.g. ``"D05: 5, U: 736"``; ``""`` when none."""
+        return ", ".join(f"{k}: {v}" for k, v in sorted(self.rejected_by_flag.items()))
 
     def summary(self) -> str:
         """One line for the log."""
-        rej = ", ".join(f"{k}: {v}" for k, v in sorted(self.rejected_by_flag.items())) or "none"
+        rej = self.by_flag() or "none"
         return (
             f"{self.n_obs} observations, {self.n_accepted} accepted, "
             f"{self.n_obs - self.n_accepted} rejected (by flag: {rej}); "
             f"{self.n_days} days with accepted observations, "
             f"{self.n_days_rejected} days with none"
+            + (
+                f"; {self.n_duplicate_times} observations repeat a timestamp"
+                if self.n_duplicate_times
+                else ""
+            )
         )
 
 
@@ -179,6 +198,7 @@ def daily_aggregate(
     values = pd.to_numeric(obs["sm"]).to_numpy(dtype="float64")
     reasons = rejection_reasons(values, obs["flag"].to_numpy(dtype=object), accept)
     accepted = reasons == ""
+    repeated = times[times.duplicated()]
     frame = pd.DataFrame(
         {
             "time": times.dt.floor("D").to_numpy(),
@@ -203,6 +223,8 @@ def daily_aggregate(
         n_days=int(good.sum()),
         n_days_rejected=int((~good).sum()),
         rejected_by_flag=Counter(reasons[~accepted].tolist()),
+        n_duplicate_times=len(repeated),
+        first_duplicate_time=f"{repeated.min():%Y-%m-%d %H:%M}" if len(repeated) else "",
     )
     if not keep_rejected:
         days = days[good]
