@@ -1,0 +1,413 @@
+"""Reliability cases (issue 13): MOD11A1, MOD13A2, MCD43C3, SRTM and IMERG inputs.
+
+Each case is one input, genuine or mutated, and its one expected outcome
+(:mod:`reliability_expect`): a genuine file reads without a warning; a file that is not what
+its name says (another day, tile, product or collection inside, no ``CoreMetadata.0``, a
+DEM of another kind, a file cut short) stops with one message naming the file, what it
+really is and what to do. Demo cases start from files the demo writers make; real-format
+cases from copies of the granules in ``../shared/realdata`` (skipped with the reason when
+that folder is absent); nothing is ever written into the real-data folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import pytest
+from pyhdf.SD import SD, SDC
+from reliability_expect import Outcome, check, error, ok
+
+from smdownscale import rawlayout
+from smdownscale.demo import write_modis
+from smdownscale.demo.write_modis import write_mcd43c3, write_mod11a1, write_mod13a2
+from smdownscale.products.mcd43c3 import read_mcd43c3_albedo
+from smdownscale.products.modis_metadata import joined_attribute, parse_core_metadata
+from smdownscale.products.modis_sinusoidal import TileGeoref, read_mod11a1_lst, read_mod13a2_ndvi
+
+DAY = dt.date(2010, 4, 7)  # A2010097, also the start of a MOD13A2 composite
+TILE = (26, 5)
+OTHER_TILE = (27, 5)
+#: The real granules in ../shared/realdata: path, day and tile.
+REAL = {
+    "MOD11A1": ("modis/MOD11A1.A2021227.h11v05.061.2021228105320.hdf", dt.date(2021, 8, 15),
+                (11, 5)),
+    "MOD13A2": ("modis/MOD13A2.A2021225.h11v06.061.2021320163717.hdf", dt.date(2021, 8, 13),
+                (11, 6)),
+}  # fmt: skip
+N = 1200
+
+READ: dict[str, Callable[[Path], Any]] = {
+    "MOD11A1": lambda p: read_mod11a1_lst(p, qc="any"),
+    "MOD13A2": lambda p: read_mod13a2_ndvi(p, qc="any"),
+    "MCD43C3": lambda p: read_mcd43c3_albedo(p, bbox=(110.0, 39.0, 111.0, 40.0)),
+}
+
+
+def name_of(product: str, day: dt.date = DAY, tile: tuple[int, int] | None = TILE) -> str:
+    """The raw-layout name of a granule (what it stands for)."""
+    if product == "MCD43C3":
+        return Path(rawlayout.mcd43c3(day)).name
+    assert tile is not None
+    return Path(rawlayout.modis_tile(product, day, *tile)).name
+
+
+# ------------------------------------------------------------------------- genuine sources
+
+
+class Sources:
+    """Genuine files, each written (demo) or located (real) once per module, copied per case."""
+
+    def __init__(self, folder: Path, request: pytest.FixtureRequest) -> None:
+        self.folder = folder
+        self.request = request
+        self.cache: dict[tuple, Path] = {}
+
+    def real(self, product: str) -> Path:
+        return self.request.getfixturevalue("realdata") / REAL[product][0]
+
+    def demo(
+        self, product: str, day: dt.date = DAY, tile: tuple[int, int] = TILE, drop: tuple = ()
+    ) -> Path:
+        """A demo granule of ``product`` holding ``day`` (and ``tile``); ``drop`` names global
+        attributes left out, as a tool that re-saves the file without them would."""
+        key = (product, day, tile, drop)
+        if key not in self.cache:
+            path = self.folder / f"{len(self.cache)}" / name_of(product, day, tile)
+            path.parent.mkdir()
+            real_write = write_modis._write_grid_file
+
+            def write(path, grid, struct, sds, attrs, deflate_level):  # noqa: ANN001, ANN202
+                kept = [(k, v) for k, v in attrs if k not in drop]
+                return real_write(path, grid, struct, sds, kept, deflate_level)
+
+            with mock.patch.object(write_modis, "_write_grid_file", write):
+                self.cache[key] = _write_demo(product, path, day, tile)
+        return self.cache[key]
+
+
+def _write_demo(product: str, path: Path, day: dt.date, tile: tuple[int, int]) -> Path:
+    if product == "MCD43C3":
+        albedo = np.full((3600, 7200), np.nan, np.float32)
+        albedo[980:1040, 5780:5840] = 0.2  # 41..38 N, 109..112 E
+        return write_mcd43c3(path, albedo, albedo, day)
+    values = np.full((N, N), np.nan)
+    values[:200, :200] = 300.0 if product == "MOD11A1" else 0.4
+    if product == "MOD11A1":
+        return write_mod11a1(path, values, np.zeros((N, N), np.uint8), *tile, day)
+    rel = np.where(np.isfinite(values), 0, -1).astype(np.int8)
+    return write_mod13a2(path, values, rel, np.zeros((N, N), np.uint16), *tile, day)
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Sources:
+    return Sources(tmp_path_factory.mktemp("genuine"), request)
+
+
+# ------------------------------------------------------------------------------ mutations
+
+Make = Callable[[Sources, Path], Path]
+
+
+def saved_as(source: Callable[[Sources], Path], name: str, *edits: Callable[[Path], None]) -> Make:
+    """A copy of a genuine file under ``name`` (what it then stands for), then ``edits``."""
+
+    def make(src: Sources, tmp: Path) -> Path:
+        path = tmp / name
+        shutil.copyfile(source(src), path)  # copyfile: the real files' read-only mode stays
+        for edit in edits:
+            edit(path)
+        return path
+
+    return make
+
+
+def demo(product: str, day: dt.date = DAY, tile: tuple[int, int] = TILE, drop: tuple = ()):  # noqa: ANN201
+    return lambda src: src.demo(product, day, tile, drop)
+
+
+def real(product: str):  # noqa: ANN201
+    return lambda src: src.real(product)
+
+
+def real_name(product: str, day: dt.date | None = None, tile: tuple[int, int] | None = None) -> str:
+    _, real_day, real_tile = REAL[product]
+    return name_of(product, day or real_day, tile or real_tile)
+
+
+def text_file(name: str, content: str) -> Make:
+    def make(src: Sources, tmp: Path) -> Path:
+        path = tmp / name
+        path.write_text(content)
+        return path
+
+    return make
+
+
+def cut_in_half(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def set_attr(name: str, change: Callable[[str], str]) -> Callable[[Path], None]:
+    """Rewrite a global text attribute of an HDF4 file in place."""
+
+    def edit(path: Path) -> None:
+        sd = SD(str(path), SDC.WRITE)
+        try:
+            sd.attr(name).set(SDC.CHAR8, change(sd.attributes()[name]))
+        finally:
+            sd.end()
+
+    return edit
+
+
+def odl(name: str, value: str) -> Callable[[str], str]:
+    """Set the VALUE of ODL object ``name`` (the first one) in a CoreMetadata text."""
+
+    def change(text: str) -> str:
+        pattern = rf"(OBJECT\s*=\s*{name}\s*\n(?:.*\n)*?\s*VALUE\s*=\s*)(.*)"
+        new, n = re.subn(pattern, lambda m: m.group(1) + value, text, count=1)
+        assert n == 1, name
+        return new
+
+    return change
+
+
+def both(*changes: Callable[[str], str]) -> Callable[[str], str]:
+    def change(text: str) -> str:
+        for c in changes:
+            text = c(text)
+        return text
+
+    return change
+
+
+def corners_of(h: int, v: int) -> Callable[[str], str]:
+    """StructMetadata.0 with the grid corners of tile (h, v) (NUL padding kept)."""
+    g = TileGeoref.nominal(h, v)
+
+    def change(text: str) -> str:
+        text = re.sub(
+            r"UpperLeftPointMtrs=\([^)]*\)",
+            "UpperLeftPointMtrs=({:.6f},{:.6f})".format(*g.upper_left_m),
+            text,
+        )
+        return re.sub(r"LowerRightMtrs=\([^)]*\)",
+                      "LowerRightMtrs=({:.6f},{:.6f})".format(*g.lower_right_m), text)  # fmt: skip
+
+    return change
+
+
+def resaved_without(drop: str) -> Callable[[Path], None]:
+    """Re-save an HDF4 file as a tool that keeps the data and StructMetadata but not ``drop``
+    would (HDF4 cannot delete an attribute, so the file is written anew)."""
+
+    def edit(path: Path) -> None:
+        tmp = path.with_name(path.name + ".src")
+        path.rename(tmp)
+        src, dst = SD(str(tmp)), SD(str(path), SDC.WRITE | SDC.CREATE | SDC.TRUNC)
+        try:
+            for key, (value, _, nt, _) in src.attributes(full=1).items():
+                if key != drop:
+                    dst.attr(key).set(nt, value)
+            for name, (_, shape, nt, _) in src.datasets().items():
+                s = src.select(name)
+                d = dst.create(name, nt, shape)
+                for key, (value, _, ant, _) in s.attributes(full=1).items():
+                    d.attr(key).set(ant, value)
+                d.setcompress(SDC.COMP_DEFLATE, 1)
+                d[:] = s.get()
+                d.endaccess()
+                s.endaccess()
+        finally:
+            dst.end()
+            src.end()
+            tmp.unlink()
+
+    return edit
+
+
+# ----------------------------------------------------------------------------------- cases
+
+
+def case(cid: str, product: str, make: Make, outcome: Outcome, realdata: bool = False) -> Any:
+    marks = [pytest.mark.realdata] if realdata else []
+    return pytest.param(product, make, outcome, id=cid, marks=marks)
+
+
+def another(what: str, product: str, stem: str) -> Outcome:
+    """The error for a granule of another ``what`` saved under the name of ``stem``."""
+    return error(
+        rf"^{{file}}: is {product[:3]}.* by its own CoreMetadata\.0, not .* as its name says "
+        rf"\(a granule of another {what} saved under this name: delete it and download "
+        rf"{re.escape(stem)} again\)$"
+    )
+
+
+def no_core(stem: str) -> Outcome:
+    return error(
+        r"^{file}: has no CoreMetadata\.0 global attribute.*\(it was written or altered by "
+        rf"another tool: delete it and download {re.escape(stem)} again from LP DAAC\)$"
+    )
+
+
+def html_page() -> Outcome:
+    return error(
+        r"^{file}: is not a readable HDF4 file: it is an HTML page \(a login or error page saved "
+        r"in place of the data\) \(check the login \(Earthdata credentials\) or the URL, then "
+        r"delete it and download it again\)$"
+    )
+
+
+def other_product(sds: str, product: str, really: str) -> Outcome:
+    return error(
+        rf"^{{file}}: has no SDS '{sds}' .*by its own CoreMetadata\.0 it is {really}\.A.*, "
+        rf"not {product} \(another product saved under this name: delete it and "
+        rf"download the {product} granule again\)$"
+    )
+
+
+def stem(name: str) -> str:
+    return name.removesuffix(".hdf")
+
+
+M11, M13, MCD = name_of("MOD11A1"), name_of("MOD13A2"), name_of("MCD43C3")
+NEXT = DAY + dt.timedelta(days=1)
+R11, R13 = real_name("MOD11A1"), real_name("MOD13A2")
+
+MODIS_CASES = [
+    # ---- MOD11A1
+    case("MOD11A1-demo-genuine", "MOD11A1", saved_as(demo("MOD11A1"), M11), ok()),
+    case("MOD11A1-real-genuine", "MOD11A1", saved_as(real("MOD11A1"), R11), ok(), True),
+    case("MOD11A1-demo-next-day-inside", "MOD11A1",
+         saved_as(demo("MOD11A1", NEXT), M11), another("day", "MOD11A1", stem(M11))),
+    case("MOD11A1-real-other-day-inside", "MOD11A1",
+         saved_as(real("MOD11A1"), real_name("MOD11A1", dt.date(2021, 8, 16))),
+         another("day", "MOD11A1", "MOD11A1.A2021228.h11v05.061"), True),
+    case("MOD11A1-demo-other-tile-inside", "MOD11A1",
+         saved_as(demo("MOD11A1", tile=OTHER_TILE), M11), another("tile", "MOD11A1", stem(M11))),
+    case("MOD11A1-real-other-tile-inside", "MOD11A1",
+         saved_as(real("MOD11A1"), real_name("MOD11A1", tile=(11, 6))),
+         another("tile", "MOD11A1", "MOD11A1.A2021227.h11v06.061"), True),
+    case("MOD11A1-demo-aqua-MYD11A1-inside", "MOD11A1",
+         saved_as(demo("MOD11A1"), M11,
+                  set_attr("CoreMetadata.0", lambda t: t.replace("MOD11A1", "MYD11A1"))),
+         another("product", "MYD11A1", stem(M11))),
+    case("MOD11A1-demo-collection-006-inside", "MOD11A1",
+         saved_as(demo("MOD11A1"), M11, set_attr("CoreMetadata.0", both(
+             odl("VERSIONID", "6"), lambda t: t.replace(".061.", ".006.")))),
+         another("collection", "MOD11A1", stem(M11))),
+    case("MOD11A1-demo-without-CoreMetadata", "MOD11A1",
+         saved_as(demo("MOD11A1", drop=("CoreMetadata.0",)), M11), no_core(stem(M11))),
+    case("MOD11A1-real-resaved-without-CoreMetadata", "MOD11A1",
+         saved_as(real("MOD11A1"), R11, resaved_without("CoreMetadata.0")),
+         no_core(stem(R11)), True),
+    case("MOD11A1-demo-CoreMetadata-contradicts-itself", "MOD11A1",
+         saved_as(demo("MOD11A1"), M11,
+                  set_attr("CoreMetadata.0", odl("RANGEBEGINNINGDATE", '"2010-04-08"'))),
+         error(r"^{file}: CoreMetadata\.0 contradicts itself: LOCALGRANULEID "
+               r"MOD11A1\.A2010097\.h26v05\.061\.\d{13}\.hdf against .*range "
+               r"2010-04-08\.\.2010-04-07, tile numbers 26/05 \(the file was altered or damaged: "
+               r"delete it and download it again\)$")),
+    case("MOD11A1-demo-grid-corners-of-other-tile", "MOD11A1",
+         saved_as(demo("MOD11A1"), M11, set_attr("StructMetadata.0", corners_of(*OTHER_TILE))),
+         error(r"^{file}: its grid corners \(StructMetadata\.0\) are those of tile h27v05, but "
+               r"its name and CoreMetadata\.0 say .*tile h26v05 \(the file was altered or "
+               r"damaged: delete it and download it again\)$")),
+    case("MOD11A1-demo-cut-in-half", "MOD11A1",
+         saved_as(demo("MOD11A1"), M11, cut_in_half),
+         error(r"^{file}: is not a readable HDF4 file \(.*\): it is cut short or damaged \(the "
+               r"file is incomplete or corrupt: delete it and download it again\)$")),
+    case("MOD11A1-html-login-page", "MOD11A1",
+         text_file(M11, "<html><body>Earthdata Login</body></html>\n"), html_page()),
+    case("MOD11A1-demo-unnamed-copy", "MOD11A1", saved_as(demo("MOD11A1"), "lst_tile.hdf"),
+         error(r"^{file}: file name is not a MOD11A1 granule name, so the day and tile it "
+               r"stands for are unknown \(name it as the provider does, e.g. "
+               r"MOD11A1\.A2010097\.h26v05\.061\.hdf\)$")),
+    case("MOD11A1-real-MOD13A2-inside", "MOD11A1",
+         saved_as(real("MOD13A2"), real_name("MOD11A1", dt.date(2021, 8, 13), (11, 6))),
+         other_product("LST_Day_1km", "MOD11A1", "MOD13A2"), True),
+    # ---- MOD13A2
+    case("MOD13A2-demo-genuine", "MOD13A2", saved_as(demo("MOD13A2"), M13), ok()),
+    case("MOD13A2-real-genuine", "MOD13A2", saved_as(real("MOD13A2"), R13), ok(), True),
+    case("MOD13A2-demo-next-composite-inside", "MOD13A2",
+         saved_as(demo("MOD13A2", dt.date(2010, 4, 23)), M13),
+         another("day", "MOD13A2", stem(M13))),
+    case("MOD13A2-real-other-tile-inside", "MOD13A2",
+         saved_as(real("MOD13A2"), real_name("MOD13A2", tile=(11, 5))),
+         another("tile", "MOD13A2", "MOD13A2.A2021225.h11v05.061"), True),
+    case("MOD13A2-real-MOD11A1-inside", "MOD13A2",
+         saved_as(real("MOD11A1"), real_name("MOD13A2", dt.date(2021, 8, 15), (11, 5))),
+         other_product("1 km 16 days NDVI", "MOD13A2", "MOD11A1"), True),
+    case("MOD13A2-demo-without-CoreMetadata", "MOD13A2",
+         saved_as(demo("MOD13A2", drop=("CoreMetadata.0",)), M13), no_core(stem(M13))),
+    case("MOD13A2-real-cut-in-half", "MOD13A2", saved_as(real("MOD13A2"), R13, cut_in_half),
+         error(r"^{file}: is not a readable HDF4 file \(.*\): it is cut short or damaged"), True),
+    # ---- MCD43C3
+    case("MCD43C3-demo-genuine", "MCD43C3", saved_as(demo("MCD43C3"), MCD), ok()),
+    case("MCD43C3-demo-next-day-inside", "MCD43C3",
+         saved_as(demo("MCD43C3", NEXT), MCD), another("day", "MCD43C3", stem(MCD))),
+    case("MCD43C3-demo-collection-006-inside", "MCD43C3",
+         saved_as(demo("MCD43C3"), MCD, set_attr("CoreMetadata.0", both(
+             odl("VERSIONID", "6"), lambda t: t.replace(".061.", ".006.")))),
+         another("collection", "MCD43C3", stem(MCD))),
+    case("MCD43C3-demo-without-CoreMetadata", "MCD43C3",
+         saved_as(demo("MCD43C3", drop=("CoreMetadata.0",)), MCD), no_core(stem(MCD))),
+    case("MCD43C3-demo-window-not-holding-its-day", "MCD43C3",
+         saved_as(demo("MCD43C3"), MCD, set_attr("CoreMetadata.0", both(
+             odl("RANGEBEGINNINGDATE", '"2010-05-01"'), odl("RANGEENDINGDATE", '"2010-05-16"')))),
+         error(r"^{file}: CoreMetadata\.0 contradicts itself: LOCALGRANULEID "
+               r"MCD43C3\.A2010097\.061\.\d{13}\.hdf against .*range 2010-05-01\.\.2010-05-16")),
+    case("MCD43C3-real-MOD11A1-inside", "MCD43C3", saved_as(real("MOD11A1"), MCD),
+         other_product("Albedo_WSA_shortwave", "MCD43C3", "MOD11A1"), True),
+    case("MCD43C3-html-error-page", "MCD43C3", text_file(MCD, "<html>503</html>"), html_page()),
+    case("MCD43C3-empty-file", "MCD43C3", text_file(MCD, ""),
+         error(r"^{file}: is not a readable HDF4 file: it is empty \(the file is incomplete or "
+               r"corrupt: delete it and download it again\)$")),
+]  # fmt: skip
+
+
+def _holds_values(result: Any) -> bool:
+    if hasattr(result, "values") and isinstance(result.values, np.ndarray):
+        return bool(np.isfinite(result.values).any())
+    return bool(np.isfinite(result["wsa"].values).any())  # the MCD43C3 Dataset
+
+
+@pytest.mark.parametrize(("product", "make", "outcome"), MODIS_CASES)
+def test_modis(
+    product: str, make: Make, outcome: Outcome, sources: Sources, tmp_path: Path, caplog
+) -> None:
+    path = make(sources, tmp_path)
+    outcome = replace(outcome, pattern=outcome.pattern.replace("{file}", re.escape(str(path))))
+    result = check(outcome, lambda: READ[product](path), caplog)
+    if outcome.kind == "ok":
+        assert _holds_values(result)
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("product", ["MOD11A1", "MOD13A2"])
+def test_demo_core_metadata_carries_what_the_real_granules_do(
+    product: str, sources: Sources
+) -> None:
+    """The demo writes the identity fields as the real granules do, so the same check runs."""
+
+    def core(path: Path) -> str:
+        return joined_attribute(SD(str(path)).attributes(), "CoreMetadata") or ""
+
+    real_text, demo_text = core(sources.real(product)), core(sources.demo(product))
+    real_core, demo_core = parse_core_metadata(real_text), parse_core_metadata(demo_text)
+    assert None not in vars(real_core).values() and None not in vars(demo_core).values()
+    stamp = re.compile(rf"{product}\.A\d{{7}}\.h\d\dv\d\d\.061\.\d{{13}}\.hdf")
+    assert stamp.fullmatch(real_core.local_id) and stamp.fullmatch(demo_core.local_id)
+    assert (demo_core.short_name, demo_core.version) == (real_core.short_name, 61)
+    for key in ("HORIZONTALTILENUMBER", "VERTICALTILENUMBER", "RANGEBEGINNINGDATE"):
+        for text in (real_text, demo_text):
+            assert re.search(rf'VALUE\s+= "{key}"|OBJECT\s+= {key}\n', text), key
