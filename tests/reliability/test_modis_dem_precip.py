@@ -28,9 +28,11 @@ from reliability_expect import Outcome, check, error, ok
 from smdownscale import rawlayout
 from smdownscale.demo import write_modis
 from smdownscale.demo.write_modis import write_mcd43c3, write_mod11a1, write_mod13a2
+from smdownscale.demo.write_srtm import write_srtm_tile
 from smdownscale.products.mcd43c3 import read_mcd43c3_albedo
 from smdownscale.products.modis_metadata import joined_attribute, parse_core_metadata
 from smdownscale.products.modis_sinusoidal import TileGeoref, read_mod11a1_lst, read_mod13a2_ndvi
+from smdownscale.products.srtm import read_srtm_tile
 
 DAY = dt.date(2010, 4, 7)  # A2010097, also the start of a MOD13A2 composite
 TILE = (26, 5)
@@ -411,3 +413,138 @@ def test_demo_core_metadata_carries_what_the_real_granules_do(
     for key in ("HORIZONTALTILENUMBER", "VERTICALTILENUMBER", "RANGEBEGINNINGDATE"):
         for text in (real_text, demo_text):
             assert re.search(rf'VALUE\s+= "{key}"|OBJECT\s+= {key}\n', text), key
+
+
+# ------------------------------------------------------------------------------------- SRTM
+
+SRTM_NAME = Path(rawlayout.srtm(39, 110)).name  # N39E110.SRTMGL3.hgt.zip
+
+
+def _terrain(n: int = 1201) -> np.ndarray:
+    """Smooth synthetic terrain (metres), the kind of field a DEM holds."""
+    y, x = np.mgrid[0:n, 0:n]
+    return 1200.0 + 400.0 * np.sin(x / 97.0) * np.cos(y / 53.0) + 0.3 * x
+
+
+def _geotiff(width: int, height: int) -> bytes:
+    """A minimal classic little-endian int16 TIFF (one strip), as a GMTED2010 tile is."""
+    import struct
+
+    data = np.rint(_terrain(max(width, height))[:height, :width]).astype("<i2").tobytes()
+    tags = [(256, 3, width), (257, 3, height), (258, 3, 16), (259, 3, 1), (262, 3, 1),
+            (273, 4, 0), (277, 3, 1), (278, 3, height), (279, 4, len(data)),
+            (339, 3, 2)]  # fmt: skip
+    ifd_at = 8
+    strip_at = ifd_at + 2 + 12 * len(tags) + 4
+    out = bytearray(b"II*\x00" + struct.pack("<I", ifd_at) + struct.pack("<H", len(tags)))
+    for tag, kind, value in tags:
+        value = strip_at if tag == 273 else value
+        out += struct.pack("<HHI", tag, kind, 1)
+        out += struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value)
+    return bytes(out + struct.pack("<I", 0) + data)
+
+
+def srtm_zip(member: str, data: bytes) -> Make:
+    """A zip under the SRTM tile's name holding ``member`` (like the provider's archive)."""
+
+    def make(src: Sources, tmp: Path) -> Path:
+        import zipfile
+
+        path = tmp / SRTM_NAME
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(member, data)
+        return path
+
+    return make
+
+
+def raw_file(name: str, data: bytes | Callable[[], bytes]) -> Make:
+    def make(src: Sources, tmp: Path) -> Path:
+        path = tmp / name
+        path.write_bytes(data() if callable(data) else data)
+        return path
+
+    return make
+
+
+def demo_srtm(*edits: Callable[[Path], None]) -> Make:
+    def make(src: Sources, tmp: Path) -> Path:
+        path = write_srtm_tile(tmp / SRTM_NAME, 39, 110, _terrain())
+        for edit in edits:
+            edit(path)
+        return path
+
+    return make
+
+
+def _hgt(values: np.ndarray, dtype: str = ">i2") -> bytes:
+    return np.rint(values).astype(dtype).tobytes()
+
+
+def get_srtmgl3() -> str:
+    return (
+        r" \(the workflow reads SRTMGL3 v003 tiles \(3 arc-second \.hgt in a zip\) from LP "
+        r"DAAC: put N39E110\.SRTMGL3\.hgt\.zip there\)$"
+    )
+
+
+REDOWNLOAD_RE = r" \(the file is incomplete or corrupt: delete it and download it again\)$"
+
+SRTM_CASES = [
+    case("SRTM-demo-genuine", "SRTM", demo_srtm(), ok()),
+    case("SRTM-bare-hgt-genuine", "SRTM", raw_file("N39E110.hgt", lambda: _hgt(_terrain())),
+         ok()),
+    case("SRTM-GMTED-GeoTIFF-as-hgt-zip", "SRTM", raw_file(SRTM_NAME, lambda: _geotiff(480, 360)),
+         error(r"^{file}: not a readable zip archive: it is a 480 x 360 int16 GeoTIFF image, a "
+               r"tile of another DEM \(GMTED2010, ASTER, \.\.\.\), not an SRTMGL3 \.hgt\.zip"
+               + get_srtmgl3())),
+    case("SRTM-GMTED-zip-holding-GeoTIFF", "SRTM",
+         srtm_zip("30n090e_20101117_gmted_mea075.tif", _geotiff(480, 360)),
+         error(r"^{file}: zip holds no \.hgt file \(members: 30n090e_20101117_gmted_mea075\.tif\) "
+               r"but a GeoTIFF: a tile of GMTED2010, not SRTMGL3" + get_srtmgl3())),
+    case("SRTM-1-arc-second-3601-hgt", "SRTM",
+         srtm_zip("N39E110.hgt", _hgt(_terrain(3601))),
+         error(r"^{file}: N39E110\.hgt has 25934402 bytes, not 2884802 \(1201 x 1201 int16\): "
+               r"a 3601 x 3601 grid, a 1 arc-second tile \(SRTMGL1 or NASADEM\), not SRTMGL3"
+               + get_srtmgl3())),
+    case("SRTM-1200x1200-hgt", "SRTM", srtm_zip("N39E110.hgt", _hgt(_terrain(1200))),
+         error(r"^{file}: N39E110\.hgt has 2880000 bytes, not 2884802 \(1201 x 1201 int16\): a "
+               r"1200 x 1200 grid of int16 values, another DEM's tile" + get_srtmgl3())),
+    case("SRTM-float32-1201-hgt", "SRTM", srtm_zip("N39E110.hgt", _hgt(_terrain(), ">f4")),
+         error(r"^{file}: N39E110\.hgt has 5769604 bytes, .*: a 1201 x 1201 grid of 4-byte "
+               r"\(int32 or float32\) values, another DEM's tile" + get_srtmgl3())),
+    case("SRTM-bare-hgt-cut-short", "SRTM",
+         raw_file("N39E110.hgt", lambda: _hgt(_terrain())[:1_000_001]),
+         error(r"^{file}: N39E110\.hgt has 1000001 bytes, not 2884802 \(1201 x 1201 int16\): it "
+               r"is cut short" + REDOWNLOAD_RE)),
+    case("SRTM-zip-cut-in-half", "SRTM", demo_srtm(cut_in_half),
+         error(r"^{file}: not a readable zip archive \(.*\): it is cut short or damaged"
+               + REDOWNLOAD_RE)),
+    case("SRTM-little-endian-hgt", "SRTM", srtm_zip("N39E110.hgt", _hgt(_terrain(), "<i2")),
+         error(r"^{file}: N39E110\.hgt reads as noise in big-endian order and smoothly "
+               r"little-endian: .*re-saved by another tool\)" + get_srtmgl3())),
+    case("SRTM-other-tile-inside", "SRTM", srtm_zip("N40E110.hgt", _hgt(_terrain())),
+         error(r"^{file}: holds N40E110\.hgt, the tile at 40, 110, not N39E110 as its name says "
+               r"\(a tile of another place saved under this name: delete it and download "
+               r"N39E110\.SRTMGL3\.hgt\.zip again\)$")),
+    case("SRTM-html-login-page", "SRTM", raw_file(SRTM_NAME, b"<!DOCTYPE html><html>Login"),
+         error(r"^{file}: not a readable zip archive: it is an HTML page \(a login or error page "
+               r"saved in place of the tile\) \(check the Earthdata login or the URL, then delete "
+               r"it and download it again\)$")),
+    case("SRTM-zip-without-hgt", "SRTM", srtm_zip("README.txt", b"nothing here"),
+         error(r"^{file}: zip holds no \.hgt file \(members: README\.txt\)" + REDOWNLOAD_RE)),
+    case("SRTM-empty-file", "SRTM", raw_file(SRTM_NAME, b""),
+         error(r"^{file}: not a readable zip archive: it is empty" + REDOWNLOAD_RE)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("product", "make", "outcome"), SRTM_CASES)
+def test_srtm(
+    product: str, make: Make, outcome: Outcome, sources: Sources, tmp_path: Path, caplog
+) -> None:
+    path = make(sources, tmp_path)
+    outcome = replace(outcome, pattern=outcome.pattern.replace("{file}", re.escape(str(path))))
+    tile = check(outcome, lambda: read_srtm_tile(path), caplog)
+    if outcome.kind == "ok":
+        assert (tile.attrs["lat_south"], tile.attrs["lon_west"]) == (39, 110)
+        np.testing.assert_allclose(tile.values, np.rint(_terrain()), atol=0)
