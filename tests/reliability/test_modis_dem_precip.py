@@ -23,12 +23,15 @@ from unittest import mock
 import numpy as np
 import pytest
 from pyhdf.SD import SD, SDC
-from reliability_expect import Outcome, check, error, ok
+from reliability_expect import Outcome, check, conversion, error, ok
 
 from smdownscale import rawlayout
 from smdownscale.demo import write_modis
+from smdownscale.demo.write_imerg import imerg_file_name, write_imerg
 from smdownscale.demo.write_modis import write_mcd43c3, write_mod11a1, write_mod13a2
 from smdownscale.demo.write_srtm import write_srtm_tile
+from smdownscale.grid import LatLonGrid
+from smdownscale.products.imerg import read_imerg
 from smdownscale.products.mcd43c3 import read_mcd43c3_albedo
 from smdownscale.products.modis_metadata import joined_attribute, parse_core_metadata
 from smdownscale.products.modis_sinusoidal import TileGeoref, read_mod11a1_lst, read_mod13a2_ndvi
@@ -46,10 +49,14 @@ REAL = {
 }  # fmt: skip
 N = 1200
 
+BBOX = (110.0, 39.0, 111.0, 40.0)  # west, south, east, north: inside every demo file
+
 READ: dict[str, Callable[[Path], Any]] = {
     "MOD11A1": lambda p: read_mod11a1_lst(p, qc="any"),
     "MOD13A2": lambda p: read_mod13a2_ndvi(p, qc="any"),
-    "MCD43C3": lambda p: read_mcd43c3_albedo(p, bbox=(110.0, 39.0, 111.0, 40.0)),
+    "MCD43C3": lambda p: read_mcd43c3_albedo(p, bbox=BBOX),
+    "SRTM": lambda p: read_srtm_tile(p),
+    "IMERG": lambda p: read_imerg(p, bbox=BBOX),
 }
 
 
@@ -240,9 +247,18 @@ def resaved_without(drop: str) -> Callable[[Path], None]:
 # ----------------------------------------------------------------------------------- cases
 
 
-def case(cid: str, product: str, make: Make, outcome: Outcome, realdata: bool = False) -> Any:
+def case(
+    cid: str,
+    product: str,
+    make: Make,
+    outcome: Outcome,
+    realdata: bool = False,
+    then: Callable[[Any], None] | None = None,
+) -> Any:
+    """One row: id, product (its reader), how the input is made, the expected outcome, and
+    for a read that succeeds what must hold of the result (default: it holds values)."""
     marks = [pytest.mark.realdata] if realdata else []
-    return pytest.param(product, make, outcome, id=cid, marks=marks)
+    return pytest.param(product, make, outcome, then, id=cid, marks=marks)
 
 
 def another(what: str, product: str, stem: str) -> Outcome:
@@ -377,23 +393,6 @@ MODIS_CASES = [
 ]  # fmt: skip
 
 
-def _holds_values(result: Any) -> bool:
-    if hasattr(result, "values") and isinstance(result.values, np.ndarray):
-        return bool(np.isfinite(result.values).any())
-    return bool(np.isfinite(result["wsa"].values).any())  # the MCD43C3 Dataset
-
-
-@pytest.mark.parametrize(("product", "make", "outcome"), MODIS_CASES)
-def test_modis(
-    product: str, make: Make, outcome: Outcome, sources: Sources, tmp_path: Path, caplog
-) -> None:
-    path = make(sources, tmp_path)
-    outcome = replace(outcome, pattern=outcome.pattern.replace("{file}", re.escape(str(path))))
-    result = check(outcome, lambda: READ[product](path), caplog)
-    if outcome.kind == "ok":
-        assert _holds_values(result)
-
-
 @pytest.mark.realdata
 @pytest.mark.parametrize("product", ["MOD11A1", "MOD13A2"])
 def test_demo_core_metadata_carries_what_the_real_granules_do(
@@ -481,6 +480,11 @@ def _hgt(values: np.ndarray, dtype: str = ">i2") -> bytes:
     return np.rint(values).astype(dtype).tobytes()
 
 
+def same_terrain(tile: Any) -> None:
+    assert (tile.attrs["lat_south"], tile.attrs["lon_west"]) == (39, 110)
+    np.testing.assert_array_equal(tile.values, np.rint(_terrain()).astype(np.float32))
+
+
 def get_srtmgl3() -> str:
     return (
         r" \(the workflow reads SRTMGL3 v003 tiles \(3 arc-second \.hgt in a zip\) from LP "
@@ -491,9 +495,9 @@ def get_srtmgl3() -> str:
 REDOWNLOAD_RE = r" \(the file is incomplete or corrupt: delete it and download it again\)$"
 
 SRTM_CASES = [
-    case("SRTM-demo-genuine", "SRTM", demo_srtm(), ok()),
+    case("SRTM-demo-genuine", "SRTM", demo_srtm(), ok(), then=same_terrain),
     case("SRTM-bare-hgt-genuine", "SRTM", raw_file("N39E110.hgt", lambda: _hgt(_terrain())),
-         ok()),
+         ok(), then=same_terrain),
     case("SRTM-GMTED-GeoTIFF-as-hgt-zip", "SRTM", raw_file(SRTM_NAME, lambda: _geotiff(480, 360)),
          error(r"^{file}: not a readable zip archive: it is a 480 x 360 int16 GeoTIFF image, a "
                r"tile of another DEM \(GMTED2010, ASTER, \.\.\.\), not an SRTMGL3 \.hgt\.zip"
@@ -538,13 +542,172 @@ SRTM_CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("product", "make", "outcome"), SRTM_CASES)
-def test_srtm(
-    product: str, make: Make, outcome: Outcome, sources: Sources, tmp_path: Path, caplog
+# ------------------------------------------------------------------------------------ IMERG
+
+IMERG_NAME = imerg_file_name(DAY)  # 3B-DAY.MS.MRG.3IMERG.20100407-S000000-E235959.V07B.nc4
+IMERG_WINDOW = LatLonGrid(north=41.0, south=38.0, west=109.0, east=112.0, res=0.1)
+
+
+def _rain() -> np.ndarray:
+    rng = np.random.default_rng(3)
+    return np.where(
+        rng.random(IMERG_WINDOW.shape) < 0.4, rng.gamma(0.8, 8.0, IMERG_WINDOW.shape), 0
+    )
+
+
+def demo_imerg(name: str = IMERG_NAME, day: dt.date = DAY, *edits: Callable[[Any], None]) -> Make:
+    """A demo IMERG daily file (a GES DISC subset) for ``day`` saved as ``name``; ``edits``
+    change it through an open netCDF4 Dataset, or through the path for a byte-level edit."""
+
+    def make(src: Sources, tmp: Path) -> Path:
+        import netCDF4
+
+        path = write_imerg(tmp / name, day, _rain(), grid=IMERG_WINDOW)
+        for edit in edits:
+            if getattr(edit, "on_path", False):
+                edit(path)
+                continue
+            with netCDF4.Dataset(path, "a") as ds:
+                edit(ds)
+        return path
+
+    return make
+
+
+def on_path(edit: Callable[[Path], None]) -> Callable[[Path], None]:
+    edit.on_path = True  # type: ignore[attr-defined]
+    return edit
+
+
+def nc_attrs(**attrs: str) -> Callable[[Any], None]:
+    return lambda ds: ds.setncatts(attrs)
+
+
+def time_bounds(seconds: int) -> Callable[[Any], None]:
+    def edit(ds: Any) -> None:
+        t0 = int(ds["time"][0])
+        ds["time_bnds"][:] = [[t0, t0 + seconds]]
+
+    return edit
+
+
+def rain_units(units: str, factor: float = 1.0) -> Callable[[Any], None]:
+    def edit(ds: Any) -> None:
+        var = ds["precipitation"]
+        var.set_auto_maskandscale(False)
+        raw = var[:]
+        var[:] = np.where(raw == var._FillValue, raw, raw / factor)
+        if units:
+            var.units = units
+        else:
+            var.delncattr("units")
+
+    return edit
+
+
+def rename(old: str, new: str) -> Callable[[Any], None]:
+    return lambda ds: ds.renameVariable(old, new)
+
+
+def same_rain(da: Any) -> None:
+    """The read field is the demo's rain (mm/day) on the bbox window, whatever the units."""
+    rows = slice(round((41.0 - 40.2) / 0.1), round((41.0 - 38.8) / 0.1))
+    cols = slice(round((109.8 - 109.0) / 0.1), round((111.2 - 109.0) / 0.1))
+    np.testing.assert_allclose(da.values, _rain()[rows, cols], rtol=1e-5, atol=1e-5)
+    assert da["time"].values == np.datetime64(DAY)
+
+
+def v06_file(src: Sources, tmp: Path) -> Path:
+    """A V06 daily file as GES DISC wrote them: precipitationCal in mm (a day's total)."""
+    name = IMERG_NAME.replace("V07B", "V06")
+    return demo_imerg(name, DAY, rain_units("mm"), rename("precipitation", "precipitationCal"))(
+        src, tmp
+    )
+
+
+def far_imerg(src: Sources, tmp: Path) -> Path:
+    """A subset of another region (120..123 E) under the day's name."""
+    far = LatLonGrid(north=41.0, south=38.0, west=120.0, east=123.0, res=0.1)
+    return write_imerg(tmp / IMERG_NAME, DAY, np.zeros(far.shape), grid=far)
+
+
+IMERG_CASES = [
+    case("IMERG-demo-genuine", "IMERG", demo_imerg(), ok(), then=same_rain),
+    case("IMERG-demo-V06-genuine", "IMERG", v06_file, ok(), then=same_rain),
+    case("IMERG-demo-next-day-inside", "IMERG", demo_imerg(IMERG_NAME, NEXT),
+         error(r"^{file}: holds 2010-04-08 by its own time axis / BeginDate, but its name says "
+               r"2010-04-07 \(another day's file saved under this name: delete it and download "
+               r"the file of 2010-04-07 again\)$")),
+    case("IMERG-monthly-file-as-daily", "IMERG",
+         demo_imerg(IMERG_NAME, DAY, nc_attrs(BeginDate="2010-04-01", EndDate="2010-04-30")),
+         error(r"^{file}: it covers 2010-04-01\.\.2010-04-30 \(BeginDate\.\.EndDate\), not one "
+               r"day: not an IMERG daily \(3B-DAY\) file \(another IMERG product saved under "
+               r"this name, such as half-hourly 3B-HHR or monthly 3B-MO: delete it and download "
+               r"the daily file\)$")),
+    case("IMERG-half-hourly-time-bounds", "IMERG", demo_imerg(IMERG_NAME, DAY, time_bounds(1800)),
+         error(r"^{file}: its time_bnds span 0\.5 hours \(2010-04-07 00:00:00\.\.2010-04-07 "
+               r"00:30:00\), not one day: not an IMERG daily \(3B-DAY\) file")),
+    case("IMERG-daily-rate-in-mm-per-hour", "IMERG",
+         demo_imerg(IMERG_NAME, DAY, rain_units("mm/hr", 24.0)),
+         conversion(r"'precipitation' is a daily mean rate in mm/hr, multiplied by 24 to "
+                    r"mm/day$"), then=same_rain),
+    case("IMERG-units-kg-m2-s", "IMERG", demo_imerg(IMERG_NAME, DAY, rain_units("kg m-2 s-1")),
+         error(r"^{file}: 'precipitation' has units 'kg m-2 s-1'; expected mm/day, mm or mm/hr "
+               r"\(not an IMERG daily file: put the GPM_3IMERGDF file there\)$")),
+    case("IMERG-units-missing", "IMERG", demo_imerg(IMERG_NAME, DAY, rain_units("")),
+         error(r"^{file}: 'precipitation' has units ''; expected mm/day")),
+    case("IMERG-V06-variable-under-V07B-name", "IMERG",
+         demo_imerg(IMERG_NAME, DAY, rename("precipitation", "precipitationCal")),
+         error(r"^{file}: holds the variable 'precipitationCal' of IMERG V06, but its name says "
+               r"V07B \(a file of another IMERG version saved under this name: delete it and "
+               r"download the V07B file\)$")),
+    case("IMERG-FileHeader-ProductVersion-V06", "IMERG",
+         demo_imerg(IMERG_NAME, DAY, nc_attrs(FileHeader="ProductVersion=V06B;\n")),
+         error(r"^{file}: holds ProductVersion V06B \(FileHeader\), but its name says V07B")),
+    case("IMERG-time-axis-undecodable", "IMERG",
+         demo_imerg(IMERG_NAME, DAY, lambda ds: ds["time"].setncattr("units", "seconds")),
+         error(r"^{file}: its 'time' axis cannot be decoded \(units 'seconds'\), so the day it "
+               r"holds is unknown \(not an IMERG daily file as GES DISC writes it: delete it and "
+               r"download it again\)$")),
+    case("IMERG-cut-in-half", "IMERG", demo_imerg(IMERG_NAME, DAY, on_path(cut_in_half)),
+         error(r"^{file}: is not a readable NetCDF file \(.*\): it is cut short or damaged"
+               + REDOWNLOAD_RE)),
+    case("IMERG-html-error-page", "IMERG", text_file(IMERG_NAME, "<html>401</html>"),
+         error(r"^{file}: is not a readable NetCDF file: it is an HTML page")),
+    case("IMERG-subset-not-covering-region", "IMERG",
+         far_imerg,
+         error(r"^{file}: covers lon 120\.\.123, lat 38\.\.41, not the bbox .*\(download a subset "
+               r"that covers the region\)$")),
+    case("MOD11A1-IMERG-netcdf-under-name", "MOD11A1", demo_imerg(M11),
+         error(r"^{file}: is not a readable HDF4 file: it is an HDF5 / NetCDF-4 file \(another "
+               r"format saved under this name: delete it and download the file again\)$")),
+]  # fmt: skip
+
+CASES = MODIS_CASES + SRTM_CASES + IMERG_CASES
+
+
+def _holds_values(result: Any) -> None:
+    values = result["wsa"].values if hasattr(result, "data_vars") else result.values
+    assert np.isfinite(values).any()
+
+
+@pytest.mark.parametrize(("product", "make", "outcome", "then"), CASES)
+def test_input(
+    product: str,
+    make: Make,
+    outcome: Outcome,
+    then: Callable[[Any], None] | None,
+    sources: Sources,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     path = make(sources, tmp_path)
     outcome = replace(outcome, pattern=outcome.pattern.replace("{file}", re.escape(str(path))))
-    tile = check(outcome, lambda: read_srtm_tile(path), caplog)
-    if outcome.kind == "ok":
-        assert (tile.attrs["lat_south"], tile.attrs["lon_west"]) == (39, 110)
-        np.testing.assert_allclose(tile.values, np.rint(_terrain()), atol=0)
+    result = check(outcome, lambda: READ[product](path), caplog)
+    if outcome.kind != "error":
+        (then or _holds_values)(result)
+
+
+def test_at_least_twenty_cases_over_every_product() -> None:
+    products = {p.values[0] for p in CASES}
+    assert products == set(READ) and len(CASES) >= 20

@@ -90,5 +90,5 @@ def not_readable(path: str | Path, expected: str, detail: str) -> ProductError:
     return ProductError(
         path,
         f"{problem}: it is {kind}",
-        f"another format saved under this name: delete it and download the {expected} file",
+        "another format saved under this name: delete it and download the file again",
     )
