@@ -9,7 +9,12 @@ The layout copies real v061 granules as the HDF4 library sees them (checked agai
 * global attributes ``HDFEOSVersion`` (``HDFEOS_V2.19``), ``StructMetadata.0`` (ODL, NUL-padded
   to 32000 characters as HDF-EOS writes it), ``CoreMetadata.0`` / ``ArchiveMetadata.0`` (ECS
   ODL inventory metadata, a subset of the real objects) and the product DOI attributes, in
-  the real files' order;
+  the real files' order. ``CoreMetadata.0`` holds every field the readers check
+  (:mod:`smdownscale.products.modis_metadata`) as the real granules write them:
+  ``LOCALGRANULEID`` is the provider's name built from the granule's product, day, tile and
+  production time (not the path written to, so a granule saved under another name is caught),
+  ``SHORTNAME``, ``VERSIONID`` 61, ``RANGEBEGINNINGDATE`` / ``RANGEENDINGDATE`` and the tile
+  numbers;
 * each SDS with the real name, number type, attribute names, types and order, and DEFLATE
   compression at the real level (1 for MOD11A1, 5 for MOD13A2).
 
@@ -125,7 +130,8 @@ class _Granule:
 
     short_name: str
     long_name: str
-    local_id: str
+    nominal: dt.date  # the day in the granule's name (AYYYYDDD)
+    tile: tuple[int, int] | None
     day_night: str
     parameter: str
     begin: dt.date
@@ -137,10 +143,16 @@ class _Granule:
     algorithm: str
     doi: str
 
+    def local_id(self, produced: dt.datetime) -> str:
+        """The provider's file name, as the real granules record it in ``LOCALGRANULEID``:
+        built from what the granule holds (product, day, tile) and its production time."""
+        tile = f".h{self.tile[0]:02d}v{self.tile[1]:02d}" if self.tile else ""
+        return f"{self.short_name}.A{self.nominal:%Y%j}{tile}.061.{produced:%Y%j%H%M%S}.hdf"
+
 
 def _core_metadata(g: _Granule, produced: dt.datetime) -> str:
     ecs = (
-        _odl_object("LOCALGRANULEID", g.local_id, 4)
+        _odl_object("LOCALGRANULEID", g.local_id(produced), 4)
         + _odl_object("PRODUCTIONDATETIME", f"{produced:%Y-%m-%dT%H:%M:%S.000Z}", 4)
         + _odl_object("DAYNIGHTFLAG", g.day_night, 4)
         + _odl_object("REPROCESSINGACTUAL", "reprocessed", 4)
@@ -408,7 +420,6 @@ def _check_shape(name: str, arr: np.ndarray, shape: tuple[int, int]) -> np.ndarr
 def _tile_granule(
     short_name: str,
     long_name: str,
-    path: Path,
     h: int,
     v: int,
     begin: dt.date,
@@ -435,7 +446,8 @@ def _tile_granule(
     return _Granule(
         short_name=short_name,
         long_name=long_name,
-        local_id=path.name,
+        nominal=begin,
+        tile=(h, v),
         day_night=day_night,
         parameter=parameter,
         begin=begin,
@@ -574,7 +586,7 @@ def write_mod11a1(
     granule = _tile_granule(
         "MOD11A1",
         "MODIS/Terra Land Surface Temperature/Emissivity Daily L3 Global 1km SIN Grid",
-        path, h, v, date, date, "Both", "MOD 1KM L3 LST", "MOD_PR11A",
+        h, v, date, date, "Both", "MOD 1KM L3 LST", "MOD_PR11A",
     )  # fmt: skip
     _write_tile(path, MOD11A1_GRID, h, v, sds, granule, mod11a1_layout=True, deflate_level=1)
     return path
@@ -686,7 +698,7 @@ def write_mod13a2(
     granule = _tile_granule(
         "MOD13A2",
         "MODIS/Terra Vegetation Indices 16-Day L3 Global 1km SIN Grid",
-        path, h, v, date, end, "Day", "1 km 16 days NDVI", "MOD_PR13A1",
+        h, v, date, end, "Day", "1 km 16 days NDVI", "MOD_PR13A1",
     )  # fmt: skip
     _write_tile(path, MOD13A2_GRID, h, v, sds, granule, mod11a1_layout=False, deflate_level=5)
     return path
@@ -728,7 +740,8 @@ def write_mcd43c3(path: str | Path, wsa: np.ndarray, bsa: np.ndarray, date: dt.d
     granule = _Granule(
         short_name="MCD43C3",
         long_name="MODIS/Terra+Aqua BRDF/Albedo Albedo Daily L3 Global 0.05Deg CMG",
-        local_id=path.name,
+        nominal=date,
+        tile=None,
         day_night="Day",
         parameter="Albedo_WSA_shortwave",
         begin=date - dt.timedelta(days=8),

@@ -18,7 +18,14 @@ the reader accepts any window and any axis order or orientation: it finds the ``
 ``lon`` dimensions by name, reads only the requested window, and returns (lat, lon) with lat
 descending (north to south, the project convention) and lon ascending. Older V06 files name
 the variable ``precipitationCal`` (units ``mm``: a daily accumulation, which is the same
-number as mm/day); a ``mm/hr`` variable is multiplied by 24.
+number as mm/day); a ``mm/hr`` variable is multiplied by 24 (logged).
+
+What a file says of itself is checked against its name (the day and version it stands for):
+the day of its ``time`` axis and ``BeginDate`` against the name's day; ``time_bnds`` and
+``BeginDate``..``EndDate`` must span one day (a half-hourly or monthly file is refused); the
+version in the name (``V07B``) against the variable names (``precipitation`` since V07,
+``precipitationCal`` before) and ``ProductVersion`` in ``FileHeader`` when present; a time
+axis that cannot be decoded is an error, not a fall back to the name.
 
 Regridding to the fine grid (:func:`imerg_to_grid`): ``bilinear`` interpolates between 0.1 deg
 cell centres (:func:`smdownscale.regrid.bilinear`; NaN wherever any of the four surrounding
@@ -34,6 +41,7 @@ Values never become negative.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from pathlib import Path
 from typing import Literal
@@ -45,13 +53,16 @@ import xarray as xr
 
 from ..grid import LatLonGrid
 from ..regrid import bilinear
-from .base import REDOWNLOAD, ProductError, day_from_name
+from .base import REDOWNLOAD, ProductError, day_from_name, not_readable
+
+log = logging.getLogger(__name__)
 
 IMERG_RES = 0.1
 IMERG_FILL = np.float32(-9999.9)
 #: Candidate names of the precipitation variable, newest first.
 PRECIP_NAMES = ("precipitation", "precipitationCal")
 _NAME_RE = re.compile(r"3IMERG\.(\d{8})-S\d{6}-E\d{6}")
+_VERSION_RE = re.compile(r"\.(V(\d\d)[A-Z]?)\.nc4?(?:\.part)?$")
 _UNIT_FACTORS = {"mm/day": 1.0, "mm day-1": 1.0, "mm d-1": 1.0, "mm": 1.0, "mm/hr": 24.0}
 _UNIT_FACTORS.update({"mm/h": 24.0, "mm h-1": 24.0, "mm hr-1": 24.0})
 
@@ -94,27 +105,106 @@ def _coord(path: str | Path, ds: netCDF4.Dataset, name: str) -> np.ndarray:
     return np.round(values, 4)
 
 
-def _day(path: str | Path, ds: netCDF4.Dataset) -> np.datetime64:
-    """The file's day at 00:00, from ``time``, else from the file name.
+def _decode(path: str | Path, var: netCDF4.Variable, values: np.ndarray) -> list[dt.datetime]:
+    """Times of ``var`` (units ``seconds since ...``) as datetimes; ProductError if undecodable.
 
     IMERG labels its time axis ``calendar = "julian"`` while storing plain Unix seconds
     (the proleptic Gregorian count); decoding with a true Julian calendar would shift
     dates by about 13 days, so the numbers are decoded with the standard calendar.
     """
+    units = str(getattr(var, "units", ""))
+    try:
+        out = cftime.num2date(
+            np.asarray(values, dtype=np.float64).ravel(),
+            units.replace(" UTC", "").rstrip("Z"),
+            "standard",
+            only_use_cftime_datetimes=False,
+            only_use_python_datetimes=True,
+        )
+    except (AttributeError, ValueError, OSError, RuntimeError, TypeError):
+        raise ProductError(
+            path,
+            f"its {var.name!r} axis cannot be decoded (units {units!r}), so the day it holds "
+            "is unknown",
+            "not an IMERG daily file as GES DISC writes it: delete it and download it again",
+        ) from None
+    return list(out)
+
+
+def _not_daily(path: str | Path, what: str) -> ProductError:
+    return ProductError(
+        path,
+        f"{what}, not one day: not an IMERG daily (3B-DAY) file",
+        "another IMERG product saved under this name, such as half-hourly 3B-HHR or monthly "
+        "3B-MO: delete it and download the daily file",
+    )
+
+
+def _day(path: str | Path, ds: netCDF4.Dataset) -> np.datetime64:
+    """The file's day at 00:00, from ``time`` (else its name), checked against what the file
+    says of itself: ``time_bnds`` and ``BeginDate``/``EndDate`` must span that one day, and a
+    file named like an IMERG daily file must hold its name's day."""
     var = ds.variables.get("time")
+    named = imerg_date(path) if _NAME_RE.search(Path(path).name) else None
+    day = None
     if var is not None and var.size == 1:
-        try:
-            d = cftime.num2date(
-                np.asarray(var[:]).ravel()[0],
-                str(var.units).replace(" UTC", "").rstrip("Z"),
-                "standard",
-                only_use_cftime_datetimes=False,
-                only_use_python_datetimes=True,
+        day = _decode(path, var, var[:])[0].date()
+        bounds = ds.variables.get(str(getattr(var, "bounds", "")))
+        if bounds is not None and bounds.size == 2:
+            start, end = _decode(path, var, bounds[:])
+            hours = (end - start).total_seconds() / 3600
+            if not 23 <= hours <= 25:
+                raise _not_daily(path, f"its time_bnds span {hours:g} hours ({start}..{end})")
+    attrs = ds.ncattrs()
+    if "BeginDate" in attrs and "EndDate" in attrs:
+        begin, end = str(ds.getncattr("BeginDate")), str(ds.getncattr("EndDate"))
+        if begin != end:
+            raise _not_daily(path, f"it covers {begin}..{end} (BeginDate..EndDate)")
+        day = day or _as_date(path, begin)
+        if _as_date(path, begin) != day:
+            raise ProductError(
+                path, f"its BeginDate {begin} is not the day of its time axis, {day}", REDOWNLOAD
             )
-            return np.datetime64(d.date(), "ns")
-        except (AttributeError, ValueError, OSError, RuntimeError):
-            pass
-    return np.datetime64(imerg_date(path), "ns")
+    if day is None:
+        return np.datetime64(imerg_date(path), "ns")
+    if named is not None and day != named:
+        raise ProductError(
+            path,
+            f"holds {day} by its own time axis / BeginDate, but its name says {named}",
+            "another day's file saved under this name: delete it and download the file of "
+            f"{named} again",
+        )
+    return np.datetime64(day, "ns")
+
+
+def _as_date(path: str | Path, text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text[:10])
+    except ValueError:
+        raise ProductError(path, f"its BeginDate {text!r} is not a date", REDOWNLOAD) from None
+
+
+def _check_version(path: str | Path, ds: netCDF4.Dataset, name: str) -> None:
+    """The version in the file name (``V07B``) against the file's own: its variable names
+    (V06 ``precipitationCal``, V07 ``precipitation``) and ``ProductVersion`` in FileHeader."""
+    m = _VERSION_RE.search(Path(path).name)
+    if not m:
+        return
+    version, major = m.group(1), int(m.group(2))
+    header = str(getattr(ds, "FileHeader", ""))
+    own = re.search(r"ProductVersion=(V\d\d[A-Z]?)", header)
+    if own and own.group(1)[:3] != version[:3]:
+        found = f"ProductVersion {own.group(1)} (FileHeader)"
+    elif (name == "precipitation") != (major >= 7):
+        found = f"the variable {name!r} of IMERG {'V07' if name == 'precipitation' else 'V06'}"
+    else:
+        return
+    raise ProductError(
+        path,
+        f"holds {found}, but its name says {version}",
+        f"a file of another IMERG version saved under this name: delete it and download the "
+        f"{version} file",
+    )
 
 
 def read_imerg(path: str | Path, bbox: Bbox | None = None, margin_deg: float = 0.2) -> xr.DataArray:
@@ -131,7 +221,7 @@ def read_imerg(path: str | Path, bbox: Bbox | None = None, margin_deg: float = 0
     try:
         ds = netCDF4.Dataset(path, "r")
     except OSError as exc:
-        raise ProductError(path, f"not a readable NetCDF file ({exc})", REDOWNLOAD) from None
+        raise not_readable(path, "NetCDF", str(exc)) from None
     try:
         ds.set_auto_maskandscale(False)
         name = next((n for n in PRECIP_NAMES if n in ds.variables), None)
@@ -148,7 +238,13 @@ def read_imerg(path: str | Path, bbox: Bbox | None = None, margin_deg: float = 0
             raise ProductError(path, f"{name!r} has dimensions {dims}, without lat and lon")
         units = str(getattr(var, "units", "")).strip()
         if units not in _UNIT_FACTORS:
-            raise ProductError(path, f"{name!r} has units {units!r}; expected mm/day, mm or mm/hr")
+            raise ProductError(
+                path,
+                f"{name!r} has units {units!r}; expected mm/day, mm or mm/hr",
+                "not an IMERG daily file: put the GPM_3IMERGDF file there",
+            )
+        _check_version(path, ds, name)
+        day = _day(path, ds)
         lat = _coord(path, ds, "lat")
         lon = _coord(path, ds, "lon")
         if bbox is None:
@@ -194,13 +290,17 @@ def read_imerg(path: str | Path, bbox: Bbox | None = None, margin_deg: float = 0
         with np.errstate(invalid="ignore"):
             bad = (raw == fill) | ~np.isfinite(values) | (values < 0)
         values[bad] = np.nan
-        values *= np.float32(_UNIT_FACTORS[units])
+        if _UNIT_FACTORS[units] != 1.0:
+            log.info(
+                "%s: %r is a daily mean rate in %s, multiplied by %g to mm/day",
+                path, name, units, _UNIT_FACTORS[units],
+            )  # fmt: skip
+            values *= np.float32(_UNIT_FACTORS[units])
         lat_w, lon_w = lat[rows], lon[cols]
         if lat_w.size > 1 and lat_w[0] < lat_w[-1]:
             lat_w, values = lat_w[::-1], values[::-1, :]
         if lon_w.size > 1 and lon_w[0] > lon_w[-1]:
             lon_w, values = lon_w[::-1], values[:, ::-1]
-        day = _day(path, ds)
     finally:
         ds.close()
     return xr.DataArray(

@@ -12,6 +12,10 @@ against, so these are documented assumptions; the reader checks what it relies o
   ``Albedo_BSA_shortwave`` (black-sky at local solar noon, directional hemispherical), int16,
   ``scale_factor`` 0.001, ``add_offset`` 0, ``_FillValue`` 32767, ``valid_range`` [0, 32766].
   Values are read as raw * scale_factor + add_offset from the attributes when present.
+* ``CoreMetadata.0`` names the granule (``LOCALGRANULEID``, ``SHORTNAME``, ``VERSIONID``) and
+  its 16-day retrieval window (``RANGEBEGINNINGDATE`` .. ``RANGEENDINGDATE``), which holds the
+  product day; the reader refuses a file whose metadata say another product, collection or
+  day than its name (:mod:`smdownscale.products.modis_metadata`).
 
 The shortwave albedo handed to the models is the blue-sky albedo at a diffuse fraction of 0.5,
 i.e. the mean of white- and black-sky albedo (Lucht et al. 2000; Schaaf et al. 2002); it is
@@ -29,7 +33,15 @@ import xarray as xr
 from ..grid import LatLonGrid
 from ..regrid import bilinear
 from .base import REDOWNLOAD, ProductError
-from .modis_sinusoidal import attr_scalar, open_hdf4, parse_struct_metadata, struct_metadata_text
+from .modis_metadata import check_granule
+from .modis_sinusoidal import (
+    attr_scalar,
+    global_attributes,
+    not_there,
+    open_hdf4,
+    parse_struct_metadata,
+    struct_metadata_text,
+)
 
 WSA = "Albedo_WSA_shortwave"
 BSA = "Albedo_BSA_shortwave"
@@ -96,11 +108,7 @@ def _read_window(sd: Any, path: Path, name: str, rows: slice, cols: slice) -> np
     from pyhdf.error import HDF4Error
 
     if name not in sd.datasets():
-        raise ProductError(
-            path,
-            f"has no SDS {name!r} (it holds {sorted(sd.datasets())})",
-            "is this really an MCD43C3 v061 file? download it again",
-        )
+        raise not_there(sd, path, name, list(sd.datasets()), "MCD43C3")
     try:
         sds = sd.select(name)
         try:
@@ -145,6 +153,7 @@ def read_mcd43c3_albedo(
         _check_cmg_struct(sd, path)
         wsa = _read_window(sd, path, WSA, rows, cols)
         bsa = _read_window(sd, path, BSA, rows, cols)
+        check_granule(path, global_attributes(sd, path), "MCD43C3")
     finally:
         sd.end()
     attrs = {"units": "1", "source_file": path.name}

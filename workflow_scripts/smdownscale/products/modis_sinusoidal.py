@@ -15,6 +15,10 @@ File format (checked against real v061 granules, see ``tests/unit/test_modis.py`
   opposite of the multiply convention of MOD11A1; ``1 km 16 days pixel reliability`` is int8
   (-1 fill, 0 good, 1 marginal, 2 snow/ice, 3 cloudy).
 
+Every read checks the granule's own ``CoreMetadata.0`` (product, collection, day, tile) and its
+grid corners against the file's name, which is what the file stands for
+(:mod:`smdownscale.products.modis_metadata`): another granule under the name is an error.
+
 Mapping to the fine lat/lon grid is an exact inverse mapping: for each fine-cell centre compute
 its sinusoidal (x, y) on the MODIS sphere and take the tile pixel holding it (nearest neighbour
 in the tile's own pixel grid). The mapping depends only on the tiles' georeferencing, so it is
@@ -33,7 +37,8 @@ import numpy as np
 
 from ..grid import LatLonGrid
 from ..rawlayout import MODIS_SPHERE_RADIUS_M, MODIS_TILE_SIZE_M, MODIS_XMIN_M, MODIS_YMAX_M
-from .base import REDOWNLOAD, ProductError
+from .base import REDOWNLOAD, ProductError, not_readable
+from .modis_metadata import check_granule, granule_of, joined_attribute
 
 QcLevel = Literal["strict", "good", "any"]
 
@@ -176,13 +181,7 @@ def parse_struct_metadata(text: str) -> list[GridStruct]:
 
 def struct_metadata_text(global_attrs: dict[str, object]) -> str | None:
     """``StructMetadata.0``, ``.1``, ... joined (HDF-EOS splits it every 32000 characters)."""
-    parts = []
-    i = 0
-    while f"StructMetadata.{i}" in global_attrs:
-        value = global_attrs[f"StructMetadata.{i}"]
-        parts.append(value if isinstance(value, str) else str(value))
-        i += 1
-    return "".join(p.split("\x00", 1)[0] for p in parts) if parts else None
+    return joined_attribute(global_attrs, "StructMetadata")
 
 
 def tile_hv(upper_left_m: tuple[float, float]) -> tuple[int, int]:
@@ -205,7 +204,39 @@ def open_hdf4(path: Path) -> Any:
     try:
         return SD(str(path), SDC.READ)
     except HDF4Error as err:
-        raise ProductError(path, f"is not a readable HDF4 file ({err})", REDOWNLOAD) from None
+        raise not_readable(path, "HDF4", str(err)) from None
+
+
+def global_attributes(sd: Any, path: Path) -> dict[str, object]:
+    """The file's global attributes; ProductError naming the file when they cannot be read."""
+    from pyhdf.error import HDF4Error
+
+    try:
+        return sd.attributes()
+    except HDF4Error as err:
+        raise ProductError(path, f"cannot read global attributes ({err})", REDOWNLOAD) from None
+
+
+def not_there(sd: Any, path: Path, name: str, names: list[str], product: str) -> ProductError:
+    """The error for a file without SDS ``name``: what it holds, and which granule its own
+    ``CoreMetadata.0`` says it is (a neighbouring product's file has other SDS)."""
+    try:
+        granule = granule_of(sd.attributes())
+    except Exception:  # the message is built for an error already found: never mask it
+        granule = None
+    if granule and not granule.startswith(f"{product}."):
+        return ProductError(
+            path,
+            f"has no SDS {name!r} (it holds {sorted(names)}): by its own CoreMetadata.0 it is "
+            f"{granule}, not {product}",
+            f"another product saved under this name: delete it and download the {product} "
+            "granule again",
+        )
+    return ProductError(
+        path,
+        f"has no SDS {name!r} (it holds {sorted(names)})",
+        f"is this really a {product} v061 file? download the {product} granule again",
+    )
 
 
 def read_sds(sd: Any, path: Path, name: str, product: str) -> tuple[np.ndarray, dict[str, object]]:
@@ -217,11 +248,7 @@ def read_sds(sd: Any, path: Path, name: str, product: str) -> tuple[np.ndarray, 
     except HDF4Error as err:
         raise ProductError(path, f"cannot list the SDS of the file ({err})", REDOWNLOAD) from None
     if name not in names:
-        raise ProductError(
-            path,
-            f"has no SDS {name!r} (it holds {sorted(names)})",
-            f"is this really a {product} v061 file? download the {product} granule again",
-        )
+        raise not_there(sd, path, name, names, product)
     try:
         sds = sd.select(name)
         try:
@@ -248,12 +275,7 @@ def _corner_mismatch_m(
 
 def _georef_from_sd(sd: Any, path: Path, sds_name: str, product: str) -> TileGeoref:
     """Tile georeferencing from ``StructMetadata.0`` (the grid holding ``sds_name``)."""
-    from pyhdf.error import HDF4Error
-
-    try:
-        text = struct_metadata_text(sd.attributes())
-    except HDF4Error as err:
-        raise ProductError(path, f"cannot read global attributes ({err})", REDOWNLOAD) from None
+    text = struct_metadata_text(global_attributes(sd, path))
     if text is None:
         raise ProductError(
             path,
@@ -346,14 +368,23 @@ def _check_dtype(path: Path, name: str, raw: np.ndarray, expected: type, product
 def _read_value_and_quality(
     path: Path, product: str, value_sds: str, value_dtype: type, quality_sds: str
 ) -> tuple[np.ndarray, dict[str, object], np.ndarray, TileGeoref]:
-    """A tile's raw value SDS (checked dtype), its attributes, its quality SDS and georef."""
+    """A tile's raw value SDS (checked dtype), its attributes, its quality SDS and georef,
+    once the granule's own metadata agree with its name (:func:`check_granule`)."""
     sd = open_hdf4(path)
     try:
         raw, attrs = read_sds(sd, path, value_sds, product)
         quality, _ = read_sds(sd, path, quality_sds, product)
         georef = _georef_from_sd(sd, path, value_sds, product)
+        name = check_granule(path, global_attributes(sd, path), product)
     finally:
         sd.end()
+    if name.tile != (georef.h, georef.v):
+        raise ProductError(
+            path,
+            f"its grid corners (StructMetadata.0) are those of tile h{georef.h:02d}v{georef.v:02d}"
+            f", but its name and CoreMetadata.0 say {name.describe()}",
+            "the file was altered or damaged: delete it and download it again",
+        )
     _check_dtype(path, value_sds, raw, value_dtype, product)
     _check_shape(path, value_sds, raw, georef)
     _check_shape(path, quality_sds, quality, georef)

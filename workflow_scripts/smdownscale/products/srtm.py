@@ -17,7 +17,9 @@ and aspect in degrees from centred differences with metric spacing on a sphere.
 
 from __future__ import annotations
 
+import math
 import re
+import struct
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,7 +28,7 @@ import numpy as np
 import xarray as xr
 
 from ..grid import LatLonGrid
-from .base import REDOWNLOAD, ProductError
+from .base import REDOWNLOAD, ProductError, sniff
 
 SRTM_SAMPLES = 1201
 SRTM_VOID = -32768
@@ -46,45 +48,157 @@ def parse_tile_name(name: str) -> tuple[int, int]:
     return lat, lon
 
 
+#: What to do with a file that is some other elevation product.
+GET_SRTMGL3 = (
+    "the workflow reads SRTMGL3 v003 tiles (3 arc-second .hgt in a zip) from LP DAAC: put "
+    "{name} there"
+)
+#: Members of a DEM archive other than .hgt, and what they are.
+_OTHER_DEM_MEMBERS = {
+    (".tif", ".tiff"): "a GeoTIFF",
+    (".bil", ".flt", ".adf", ".hdr"): "an ESRI grid",
+    (".dt0", ".dt1", ".dt2"): "a DTED tile",
+    (".asc",): "an ASCII grid",
+    (".nc", ".nc4", ".h5"): "a NetCDF/HDF5 grid",
+}
+
+
+def _get(path: Path) -> str:
+    """The advice for a file that is another product: fetch the SRTMGL3 tile of its name."""
+    m = _TILE_RE.search(path.name)
+    return GET_SRTMGL3.format(name=f"{m.group(0)}.SRTMGL3.hgt.zip" if m else "the SRTMGL3 tile")
+
+
+def _which_dem(names: str) -> str:
+    return "GMTED2010" if "gmted" in names.lower() else "another DEM (GMTED2010, ASTER, ...)"
+
+
+def _tiff_shape(head: bytes) -> str:
+    """``4800 x 3600 int16`` from a classic TIFF header (first IFD), '' when it cannot tell."""
+    try:
+        order = "<" if head[:2] == b"II" else ">"
+        (ifd,) = struct.unpack_from(f"{order}I", head, 4)
+        (count,) = struct.unpack_from(f"{order}H", head, ifd)
+        tags: dict[int, int] = {}
+        for i in range(count):
+            entry = ifd + 2 + 12 * i
+            tag, kind = struct.unpack_from(f"{order}HH", head, entry)
+            (tags[tag],) = struct.unpack_from(order + ("H" if kind == 3 else "I"), head, entry + 8)
+    except struct.error:
+        return ""
+    if 256 not in tags or 257 not in tags:
+        return ""
+    bits, fmt = tags.get(258, 0), {1: "uint", 2: "int", 3: "float"}.get(tags.get(339, 1), "")
+    return f"{tags[256]} x {tags[257]}" + (f" {fmt}{bits}" if bits and fmt else "")
+
+
+def _not_a_zip(path: Path, exc: Exception) -> ProductError:
+    """What a ``.hgt.zip`` that is no zip really is, and what to do."""
+    kind = sniff(path)
+    if "TIFF" in kind:
+        with open(path, "rb") as f:
+            shape = _tiff_shape(f.read(65536))
+        return ProductError(
+            path,
+            f"not a readable zip archive: it is a {shape + ' ' if shape else ''}GeoTIFF image, "
+            f"a tile of {_which_dem(path.name)}, not an SRTMGL3 .hgt.zip",
+            _get(path),
+        )
+    if kind == "an HTML page":
+        return ProductError(
+            path,
+            "not a readable zip archive: it is an HTML page (a login or error page saved in "
+            "place of the tile)",
+            "check the Earthdata login or the URL, then delete it and download it again",
+        )
+    if kind == "empty":
+        return ProductError(path, "not a readable zip archive: it is empty", REDOWNLOAD)
+    if kind in ("unknown", "a zip archive"):
+        return ProductError(
+            path, f"not a readable zip archive ({exc}): it is cut short or damaged", REDOWNLOAD
+        )
+    return ProductError(
+        path, f"not a readable zip archive: it is {kind}, not an SRTMGL3 .hgt.zip", _get(path)
+    )
+
+
 def _hgt_bytes(path: Path) -> tuple[bytes, str]:
     """The raw ``.hgt`` bytes and member name of a ``.hgt.zip`` (or a bare ``.hgt``)."""
     if path.suffix.lower() == ".hgt":
         return path.read_bytes(), path.name
     try:
         with zipfile.ZipFile(path) as zf:
-            members = [n for n in zf.namelist() if n.lower().endswith(".hgt")]
-            if not members:
-                raise ProductError(
-                    path,
-                    f"zip holds no .hgt file (members: {', '.join(zf.namelist()) or 'none'})",
-                    REDOWNLOAD,
-                )
-            return zf.read(members[0]), members[0]
+            names = zf.namelist()
+            members = [n for n in names if n.lower().endswith(".hgt")]
+            if members:
+                return zf.read(members[0]), members[0]
     except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
-        raise ProductError(path, f"not a readable zip archive ({exc})", REDOWNLOAD) from None
+        raise _not_a_zip(path, exc) from None
+    listed = ", ".join(names) or "none"
+    for endings, what in _OTHER_DEM_MEMBERS.items():
+        if any(n.lower().endswith(endings) for n in names):
+            raise ProductError(
+                path,
+                f"zip holds no .hgt file (members: {listed}) but {what}: a tile of "
+                f"{_which_dem(' '.join(names) + path.name)}, not SRTMGL3",
+                _get(path),
+            )
+    raise ProductError(path, f"zip holds no .hgt file (members: {listed})", REDOWNLOAD)
+
+
+def _size_problem(path: Path, member: str, size: int) -> ProductError:
+    """Why ``size`` bytes are not an SRTMGL3 .hgt, from what the size tells."""
+    expected = SRTM_SAMPLES * SRTM_SAMPLES * 2
+    head = f"{member} has {size} bytes, not {expected} (1201 x 1201 int16)"
+    for width, what in ((2, "int16"), (4, "4-byte (int32 or float32)")):
+        n = math.isqrt(size // width)
+        if size % width == 0 and n * n * width == size and n > 1:
+            if width == 2 and n == 3601:
+                return ProductError(
+                    path,
+                    f"{head}: a 3601 x 3601 grid, a 1 arc-second tile (SRTMGL1 or NASADEM), "
+                    "not SRTMGL3",
+                    _get(path),
+                )
+            if width == 2 or n == SRTM_SAMPLES:
+                return ProductError(
+                    path, f"{head}: a {n} x {n} grid of {what} values, another DEM's tile",
+                    _get(path),
+                )  # fmt: skip
+    if size < expected:
+        return ProductError(path, f"{head}: it is cut short", REDOWNLOAD)
+    return ProductError(path, f"{head}: no square grid of int16 samples", _get(path))
+
+
+def _byte_order_swapped(data: bytes) -> bool:
+    """Whether the samples are far smoother read little-endian: terrain is smooth in the
+    true byte order, while the swapped order puts each sample's low byte in its high byte."""
+    be = np.frombuffer(data, dtype=">i2").reshape(SRTM_SAMPLES, SRTM_SAMPLES)
+    le = np.frombuffer(data, dtype="<i2").reshape(SRTM_SAMPLES, SRTM_SAMPLES)
+    ok = (be[:, 1:] != SRTM_VOID) & (be[:, :-1] != SRTM_VOID)
+    if not ok.any():
+        return False
+    rough_be = np.abs(np.diff(be.astype(np.int32), axis=1))[ok].mean()
+    rough_le = np.abs(np.diff(le.astype(np.int32), axis=1))[ok].mean()
+    return bool(rough_be > 100 and rough_be > 10 * rough_le)
 
 
 def read_srtm_tile(path: str | Path) -> xr.DataArray:
     """One SRTMGL3 tile as a (lat, lon) DataArray of float32 metres, NaN at voids.
 
     Coordinates are the sample points: lat N+1 ... N (descending), lon E ... E+1.
-    Raises :class:`ProductError` naming the file when the zip is unreadable or holds no
-    ``.hgt``, when the ``.hgt`` is not 1201 x 1201 int16, or when no tile name is found.
+    Raises :class:`ProductError` naming the file and saying what it really is when the zip
+    is unreadable (an HTML page, a GeoTIFF such as a GMTED2010 tile, cut short) or holds no
+    ``.hgt`` (another DEM's GeoTIFF or grid), when the ``.hgt`` is not 1201 x 1201 int16
+    (a 1 arc-second 3601 x 3601 tile, another grid, cut short) or is little-endian, and when
+    its tile (the member's name) is not the one the file's name says.
     """
     path = Path(path)
     if not path.is_file():
         raise ProductError(path, "file not found", "download it or check raw/ paths")
     data, member = _hgt_bytes(path)
-    expected = SRTM_SAMPLES * SRTM_SAMPLES * 2
-    if len(data) != expected:
-        hint = ""
-        if len(data) == 3601 * 3601 * 2:
-            hint = "; this is a 1 arc-second SRTMGL1 tile, not SRTMGL3"
-        raise ProductError(
-            path,
-            f"{member} has {len(data)} bytes, not {expected} (1201 x 1201 int16){hint}",
-            REDOWNLOAD,
-        )
+    if len(data) != SRTM_SAMPLES * SRTM_SAMPLES * 2:
+        raise _size_problem(path, member, len(data))
     try:
         lat_south, lon_west = parse_tile_name(member)
     except ValueError:
@@ -92,6 +206,22 @@ def read_srtm_tile(path: str | Path) -> xr.DataArray:
             lat_south, lon_west = parse_tile_name(path.name)
         except ValueError:
             raise ProductError(path, f"no tile name like N39E110 in {member!r}") from None
+    if _TILE_RE.search(path.name) and parse_tile_name(path.name) != (lat_south, lon_west):
+        named = _TILE_RE.search(path.name).group(0)  # type: ignore[union-attr]
+        raise ProductError(
+            path,
+            f"holds {member}, the tile at {lat_south}, {lon_west}, not {named} as its name says",
+            f"a tile of another place saved under this name: delete it and download "
+            f"{named}.SRTMGL3.hgt.zip again",
+        )
+    if _byte_order_swapped(data):
+        raise ProductError(
+            path,
+            f"{member} reads as noise in big-endian order and smoothly little-endian: its "
+            "samples are little-endian, not the big-endian int16 of SRTM .hgt (re-saved by "
+            "another tool)",
+            _get(path),
+        )
     raw = np.frombuffer(data, dtype=">i2").reshape(SRTM_SAMPLES, SRTM_SAMPLES)
     elev = raw.astype(np.float32)
     elev[raw == SRTM_VOID] = np.nan
