@@ -8,8 +8,6 @@ resampling). This is the one check that demo writers, readers and grids fit toge
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,41 +15,12 @@ import pandas as pd
 import pytest
 import xarray as xr
 import yaml
+from workflow_run import CONFIG, snakemake
 
 from smdownscale.config import prepare_config, run_grids
 from smdownscale.grid import block_factor, block_mean
 
 pytestmark = pytest.mark.workflow
-REPO = Path(__file__).resolve().parents[2]
-CONFIG = Path(__file__).with_name("tiny.yaml")
-
-
-def snakemake(work: Path, configfile: Path, *args: str, timeout: int = 300):
-    """Run this repository's workflow in ``work`` with ``configfile``; the completed process."""
-    exe = Path(sys.executable).with_name("snakemake")
-    cmd = [
-        str(exe),
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(work),
-        "--configfile",
-        str(configfile),
-        *args,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("wf")
-    res = snakemake(
-        work, CONFIG, "--cores", "2", "--rerun-incomplete", "--quiet", "rules", timeout=900
-    )
-    if res.returncode != 0:
-        logs = "\n".join(p.read_text()[-3000:] for p in (work / "results").rglob("*.log"))
-        pytest.fail(f"snakemake failed:\n{res.stderr[-5000:]}\n{logs}")
-    return work / "results" / "tiny"
 
 
 @pytest.fixture(scope="module")
