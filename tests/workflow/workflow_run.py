@@ -11,8 +11,10 @@ CONFIG = Path(__file__).with_name("tiny.yaml")
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 
-def command(work: Path, configfile: Path, *args: str) -> list[str]:
-    """The README's run command for ``configfile``, in the folder ``work``."""
+def command(work: Path, configfile: Path | tuple[Path, ...], *args: str) -> list[str]:
+    """The README's run command for ``configfile`` (or several, merged in order), in the
+    folder ``work``."""
+    files = configfile if isinstance(configfile, tuple) else (configfile,)
     return [
         str(SNAKEMAKE),
         "-s",
@@ -20,12 +22,12 @@ def command(work: Path, configfile: Path, *args: str) -> list[str]:
         "--directory",
         str(work),
         "--configfile",
-        str(configfile),
+        *map(str, files),
         *args,
     ]
 
 
-def snakemake(work: Path, configfile: Path, *args: str, timeout: int = 300):
+def snakemake(work: Path, configfile: Path | tuple[Path, ...], *args: str, timeout: int = 300):
     """Run the workflow in ``work`` with ``configfile``; the completed process."""
     return subprocess.run(
         command(work, configfile, *args), capture_output=True, text=True, timeout=timeout

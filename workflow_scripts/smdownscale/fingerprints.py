@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,6 +88,20 @@ def check(paths: Iterable[str | Path], record_path: str | Path) -> CheckResult:
     if new != old:
         write_text_atomic(record_path, json.dumps(new, indent=0, sort_keys=True))
     return result
+
+
+def recorded_sha256(record_path: str | Path) -> Callable[[str | Path], str]:
+    """``sha256(path)`` that takes a file's hash from the record of the last :func:`check`
+    when its stat key is unchanged, and hashes it otherwise (the record is not written)."""
+    record = _load(Path(record_path))
+
+    def sha256(path: str | Path) -> str:
+        rec = record.get(str(Path(path)))
+        if rec and rec.get("stat") == stat_key(path) and rec.get("sha256"):
+            return str(rec["sha256"])
+        return sha256_file(path)
+
+    return sha256
 
 
 def files_under(*paths: str | Path) -> list[Path]:

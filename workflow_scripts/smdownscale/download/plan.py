@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,9 +117,15 @@ class Availability:
     sizes: dict[str, int | None] = field(default_factory=dict)
 
 
-def available_files(cfg: Mapping[str, Any], raw: str | Path | None = None) -> Availability:
+def available_files(
+    cfg: Mapping[str, Any],
+    raw: str | Path | None = None,
+    elsewhere: Collection[str] = frozenset(),
+) -> Availability:
     """The required files minus the granules fetched catalogues show do not exist; a product
-    whose catalogue is not there yet keeps every file (and the catalogue is listed)."""
+    whose catalogue is not there yet keeps every file (and the catalogue is listed). Files
+    in ``elsewhere`` (raw paths of granules a provider archive holds: see
+    :mod:`smdownscale.rawindex`) need no catalogue."""
     raw = Path(raw) if raw is not None else raw_dir(cfg)
     req = required_files(cfg)
     out = Availability()
@@ -131,7 +137,10 @@ def available_files(cfg: Mapping[str, Any], raw: str | Path | None = None) -> Av
             keep = list(req[key])
         else:
             by_part: dict[str, list[str]] = {}
+            keep = [rel for rel in req[key] if rel in elsewhere]
             for rel in req[key]:
+                if rel in elsewhere:
+                    continue
                 by_part.setdefault(catalogue_part(key, rel), []).append(rel)
             for part, rels in by_part.items():
                 cat_path = raw / catalogue_relpath(key, part)
@@ -164,17 +173,20 @@ class EstimateRow:
 
 
 def estimate(
-    cfg: Mapping[str, Any], raw: str | Path | None = None
+    cfg: Mapping[str, Any],
+    raw: str | Path | None = None,
+    elsewhere: Collection[str] = frozenset(),
 ) -> tuple[list[EstimateRow], Availability]:
-    """Files and bytes per product: needed, present, documented absent, and left to fetch."""
+    """Files and bytes per product: needed, present (in the raw folder or ``elsewhere``, a
+    provider archive), documented absent, and left to fetch."""
     raw = Path(raw) if raw is not None else raw_dir(cfg)
-    av = available_files(cfg, raw)
+    av = available_files(cfg, raw, elsewhere)
     rows = []
     for key, rels in av.files.items():
         product = PRODUCTS[key]
         present = to_fetch = nbytes = exact = 0
         for rel in rels:
-            if (raw / rel).is_file():
+            if rel in elsewhere or (raw / rel).is_file():
                 present += 1
                 continue
             to_fetch += 1
@@ -236,11 +248,31 @@ def station_files(cfg: Mapping[str, Any]) -> list[str]:
     return [*s["ismn"], *(c["stations"] for c in s["csv"]), *(c["values"] for c in s["csv"])]
 
 
-def offline_problems(cfg: Mapping[str, Any], raw: str | Path | None = None) -> list[str]:
-    """Everything an offline run would have to fetch: catalogues, raw files (minus the
-    documented absences), and user-supplied station files that are not there."""
+def to_fetch(
+    cfg: Mapping[str, Any],
+    raw: str | Path | None = None,
+    elsewhere: Collection[str] = frozenset(),
+) -> dict[str, list[str]]:
+    """Per product the raw paths the run needs that are neither in the raw folder nor in a
+    provider archive (``elsewhere``), documented absences aside."""
     raw = Path(raw) if raw is not None else raw_dir(cfg)
-    av = available_files(cfg, raw)
+    av = available_files(cfg, raw, elsewhere)
+    return {
+        key: [r for r in rels if r not in elsewhere and not (raw / r).is_file()]
+        for key, rels in av.files.items()
+    }
+
+
+def offline_problems(
+    cfg: Mapping[str, Any],
+    raw: str | Path | None = None,
+    elsewhere: Collection[str] = frozenset(),
+) -> list[str]:
+    """Everything an offline run would have to fetch: catalogues, raw files (minus the
+    documented absences and the files of provider archives, ``elsewhere``), and
+    user-supplied station files that are not there."""
+    raw = Path(raw) if raw is not None else raw_dir(cfg)
+    av = available_files(cfg, raw, elsewhere)
     from_files = cfg["download"]["catalogues"] == "files"
     # catalogues taken from the files in place are built offline, and what is not in place
     # is then absent rather than missing
@@ -248,7 +280,7 @@ def offline_problems(cfg: Mapping[str, Any], raw: str | Path | None = None) -> l
     for key, rels in av.files.items():
         if from_files and key in CATALOGUED:
             continue
-        missing += [str(raw / r) for r in rels if not (raw / r).is_file()]
+        missing += [str(raw / r) for r in rels if r not in elsewhere and not (raw / r).is_file()]
     missing += [p for p in station_files(cfg) if not Path(p).exists()]
     return missing
 
@@ -281,9 +313,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("configfile", help="the workflow config, e.g. config/three_north.yaml")
     args = ap.parse_args(argv)
+    from ..rawindex import Archives, run_granules
+
     cfg = prepare_config(yaml.safe_load(Path(args.configfile).read_text()))
-    rows, av = estimate(cfg)
+    elsewhere = Archives(cfg, str(raw_dir(cfg))).found_elsewhere(run_granules(cfg))
+    rows, av = estimate(cfg, elsewhere=elsewhere)
     print(f"run '{cfg['run']}', raw folder {raw_dir(cfg)}")
+    if elsewhere:
+        print(f"{len(elsewhere):,} file(s) are in provider archives (config archives)")
     print(format_estimate(rows, av))
     return 0
 
