@@ -340,7 +340,7 @@ def download_catalogue_files():
     """Every provider catalogue the run needs (one per product and year; SRTM one)."""
     return [
         raw(f"catalogue/{key}/{part}.json")
-        for key, part in catalogue_parts(required_files(config))
+        for key, part in catalogue_parts(required_files(config, RAW))
     ]
 
 
@@ -354,7 +354,7 @@ def download_targets():
 
     return {
         key: files_of(key, [raw(r) for r in rels])
-        for key, rels in required_files(config).items()
+        for key, rels in required_files(config, RAW).items()
     }
 
 

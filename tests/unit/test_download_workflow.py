@@ -182,3 +182,33 @@ def test_download_rules_fetch_verify_and_skip_absent_tiles(world) -> None:
     assert "offline mode" in out and "IMERG: 1 missing" in out
     assert str(imerg.relative_to(work)) in out
     assert srv.count() == before
+
+
+def test_offline_dry_run_never_asks_for_unused_references(tmp_path) -> None:
+    """A real run with an empty raw folder, offline: the missing list names the products and
+    station files, never ERA5-Land or TerraClimate, unless an evaluation reads them."""
+    (tmp_path / "raw").mkdir()
+    cfg = {
+        "run": "refs",
+        "source": "real",
+        "offline": True,
+        "paths": {"raw": "raw"},
+        "region": {"bbox": [110.0, 39.0, 111.0, 40.0]},
+        "dates": {"start": "2010-04-07", "end": "2010-04-30"},
+        "bma": {"train_end": "2010-04-20"},
+        "stations": {"csv": [{"stations": "st.csv", "values": "va.csv"}]},
+    }
+    configfile = tmp_path / "refs.yaml"
+    configfile.write_text(yaml.safe_dump(cfg))
+    res = snakemake(tmp_path, configfile, "-n")
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and "offline mode" in out and "IMERG: 24 missing" in out
+    assert "ERA5" not in out and "TerraClimate" not in out
+    listing = (tmp_path / "results/refs/logs/offline_missing.txt").read_text()
+    assert "ERA5" not in listing and "TerraClimate" not in listing
+
+    cfg["evaluation"] = {"drought": True}
+    configfile.write_text(yaml.safe_dump(cfg))
+    res = snakemake(tmp_path, configfile, "-n")
+    out = res.stdout + res.stderr
+    assert "TerraClimate: 1 missing" in out and "ERA5" not in out
