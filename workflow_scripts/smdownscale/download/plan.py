@@ -339,6 +339,7 @@ def station_file_help(path: str, cfg: Mapping[str, Any]) -> str:
         f"the station file {path} (stations.csv) is not there. CSV networks are supplied by "
         "the user (the Three-North paper's NZW, CERN and QXZ networks are not public: ask "
         "their operators); the columns are described in "
-        "workflow_scripts/smdownscale/products/csv_stations.py. Or remove the network from "
-        "stations.csv."
+        "workflow_scripts/smdownscale/products/csv_stations.py, and a provider's own columns, "
+        "units, flags and clock can be described in the network's stations.csv item (README "
+        "'Station data'). Or remove the network from stations.csv."
     )
