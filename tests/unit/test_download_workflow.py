@@ -33,6 +33,7 @@ from smdownscale.grid import LatLonGrid
 pytestmark = pytest.mark.workflow
 REPO = Path(__file__).resolve().parents[2]
 DAY = dt.date(2010, 4, 7)  # also the first day of the MOD13A2 composite 2010-097
+AFTER = DAY + dt.timedelta(days=1)
 TOKEN = "wf-token-5d1e"
 STAMP = "2021190123456"
 
@@ -105,6 +106,9 @@ def world(tmp_path_factory):
             "source": "real",
             "region": {"bbox": [110.0, 39.0, 111.25, 39.25]},
             "dates": {"start": str(DAY), "end": str(DAY)},
+            # one day trains the weights; the config demands evaluation days apart from
+            # them, which this test's targets (downloads, static, predictors) never read
+            "bma": {"eval_start": str(AFTER), "eval_end": str(AFTER)},
             "stations": {"csv": [{"stations": "st.csv", "values": "va.csv"}]},
             "download": {
                 "urls": {
