@@ -377,7 +377,7 @@ def required_downloads():
     the run needs except the granules provider archives hold."""
     return {
         key: [r for r in rels if r not in ELSEWHERE]
-        for key, rels in required_files(config).items()
+        for key, rels in required_files(config, RAW).items()
     }
 
 

@@ -33,6 +33,7 @@ from smdownscale.grid import LatLonGrid
 pytestmark = pytest.mark.workflow
 REPO = Path(__file__).resolve().parents[2]
 DAY = dt.date(2010, 4, 7)  # also the first day of the MOD13A2 composite 2010-097
+AFTER = DAY + dt.timedelta(days=1)
 TOKEN = "wf-token-5d1e"
 STAMP = "2021190123456"
 
@@ -105,6 +106,9 @@ def world(tmp_path_factory):
             "source": "real",
             "region": {"bbox": [110.0, 39.0, 111.25, 39.25]},
             "dates": {"start": str(DAY), "end": str(DAY)},
+            # one day trains the weights; the config demands evaluation days apart from
+            # them, which this test's targets (downloads, static, predictors) never read
+            "bma": {"eval_start": str(AFTER), "eval_end": str(AFTER)},
             "stations": {"csv": [{"stations": "st.csv", "values": "va.csv"}]},
             "download": {
                 "urls": {
@@ -182,3 +186,33 @@ def test_download_rules_fetch_verify_and_skip_absent_tiles(world) -> None:
     assert "offline mode" in out and "IMERG: 1 missing" in out
     assert str(imerg.relative_to(work)) in out
     assert srv.count() == before
+
+
+def test_offline_dry_run_never_asks_for_unused_references(tmp_path) -> None:
+    """A real run with an empty raw folder, offline: the missing list names the products and
+    station files, never ERA5-Land or TerraClimate, unless an evaluation reads them."""
+    (tmp_path / "raw").mkdir()
+    cfg = {
+        "run": "refs",
+        "source": "real",
+        "offline": True,
+        "paths": {"raw": "raw"},
+        "region": {"bbox": [110.0, 39.0, 111.0, 40.0]},
+        "dates": {"start": "2010-04-07", "end": "2010-04-30"},
+        "bma": {"train_end": "2010-04-20"},
+        "stations": {"csv": [{"stations": "st.csv", "values": "va.csv"}]},
+    }
+    configfile = tmp_path / "refs.yaml"
+    configfile.write_text(yaml.safe_dump(cfg))
+    res = snakemake(tmp_path, configfile, "-n")
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and "offline mode" in out and "IMERG: 24 missing" in out
+    assert "ERA5" not in out and "TerraClimate" not in out
+    listing = (tmp_path / "results/refs/logs/offline_missing.txt").read_text()
+    assert "ERA5" not in listing and "TerraClimate" not in listing
+
+    cfg["evaluation"] = {"drought": True}
+    configfile.write_text(yaml.safe_dump(cfg))
+    res = snakemake(tmp_path, configfile, "-n")
+    out = res.stdout + res.stderr
+    assert "TerraClimate: 1 missing" in out and "ERA5" not in out

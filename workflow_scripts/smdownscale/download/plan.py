@@ -39,9 +39,9 @@ def run_days(cfg: Mapping[str, Any]) -> list[dt.date]:
     return [d for p in run_periods(cfg) for d in p.days]
 
 
-def required_files(cfg: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Product key -> raw paths (relative to the raw folder) the run reads, before any
-    catalogue says which exist."""
+def required_files(cfg: Mapping[str, Any], raw: str | Path | None = None) -> dict[str, list[str]]:
+    """Product key -> raw paths (relative to the raw folder ``raw``, default the run's) the
+    run reads, before any catalogue says which exist."""
     periods = run_periods(cfg)
     _, fine = run_grids(cfg)
     tiles = rawlayout.modis_tiles_for_bbox(fine.bbox)
@@ -56,21 +56,48 @@ def required_files(cfg: Mapping[str, Any]) -> dict[str, list[str]]:
         "imerg": [rawlayout.imerg(d) for d in days],
         "srtm": [rawlayout.srtm(la, lo) for la, lo in rawlayout.srtm_tiles_for_bbox(fine.bbox)],
     }
-    out.update(reference_files(cfg))
+    out.update(reference_files(cfg, raw))
     return out
 
 
-def reference_files(cfg: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The evaluation references configured under ``download.references``."""
-    refs = cfg["download"]["references"]
-    days = run_days(cfg)
+#: Evaluation switch (``evaluation.<key>``) -> the references it reads.
+EVALUATION_REFERENCES: dict[str, tuple[str, ...]] = {
+    "reference_models": ("era5_land",),
+    "drought": ("terraclimate",),
+}
+REFERENCES = ("era5_land", "terraclimate")
+
+
+def needed_references(cfg: Mapping[str, Any]) -> list[str]:
+    """The references the switched-on evaluations read (none by default)."""
+    on = [k for k, refs in EVALUATION_REFERENCES.items() if cfg["evaluation"][k]]
+    return [r for r in REFERENCES if any(r in EVALUATION_REFERENCES[k] for k in on)]
+
+
+def reference_files(cfg: Mapping[str, Any], raw: str | Path | None = None) -> dict[str, list[str]]:
+    """The evaluation references' raw paths: every file of a reference a switched-on
+    evaluation reads; of one only listed under ``download.references``, every file when
+    online and the files already in ``raw`` when offline (so that an offline run never asks
+    for a reference nothing uses)."""
+    needed = needed_references(cfg)
+    listed = [r for r in REFERENCES if r in cfg["download"]["references"] and r not in needed]
+    raw = Path(raw) if raw is not None else raw_dir(cfg)
     out: dict[str, list[str]] = {}
-    if "era5_land" in refs:
-        months = sorted({(d.year, d.month) for d in days})
-        out["era5_land"] = [era5_land(y, m) for y, m in months]
-    if "terraclimate" in refs:
-        out["terraclimate"] = [terraclimate(y) for y in sorted({d.year for d in days})]
+    for key in REFERENCES:
+        if key not in needed and key not in listed:
+            continue
+        rels = _reference_paths(key, run_days(cfg))
+        if key in listed and cfg["offline"]:
+            rels = [r for r in rels if (raw / r).is_file()]
+        if rels:
+            out[key] = rels
     return out
+
+
+def _reference_paths(key: str, days: Sequence[dt.date]) -> list[str]:
+    if key == "era5_land":
+        return [era5_land(y, m) for y, m in sorted({(d.year, d.month) for d in days})]
+    return [terraclimate(y) for y in sorted({d.year for d in days})]
 
 
 def catalogue_part(key: str, relpath: str) -> str:
@@ -127,7 +154,7 @@ def available_files(
     in ``elsewhere`` (raw paths of granules a provider archive holds: see
     :mod:`smdownscale.rawindex`) need no catalogue."""
     raw = Path(raw) if raw is not None else raw_dir(cfg)
-    req = required_files(cfg)
+    req = required_files(cfg, raw)
     out = Availability()
     for key in ORDER:
         if key not in req:
@@ -269,8 +296,9 @@ def offline_problems(
     elsewhere: Collection[str] = frozenset(),
 ) -> list[str]:
     """Everything an offline run would have to fetch: catalogues, raw files (minus the
-    documented absences and the files of provider archives, ``elsewhere``), and
-    user-supplied station files that are not there."""
+    documented absences and the files of provider archives, ``elsewhere``; evaluation
+    references only where a switched-on evaluation reads them, see
+    :func:`reference_files`), and user-supplied station files that are not there."""
     raw = Path(raw) if raw is not None else raw_dir(cfg)
     av = available_files(cfg, raw, elsewhere)
     from_files = cfg["download"]["catalogues"] == "files"
@@ -347,6 +375,7 @@ def station_file_help(path: str, cfg: Mapping[str, Any]) -> str:
         f"the station file {path} (stations.csv) is not there. CSV networks are supplied by "
         "the user (the Three-North paper's NZW, CERN and QXZ networks are not public: ask "
         "their operators); the columns are described in "
-        "workflow_scripts/smdownscale/products/csv_stations.py. Or remove the network from "
-        "stations.csv."
+        "workflow_scripts/smdownscale/products/csv_stations.py, and a provider's own columns, "
+        "units, flags and clock can be described in the network's stations.csv item (README "
+        "'Station data'). Or remove the network from stations.csv."
     )
