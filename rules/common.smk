@@ -94,9 +94,27 @@ def raw(relpath):
     return f"{RAW}/{relpath}"
 
 
+def in_place(paths):
+    """Real data: the raw files already in place, flagged before_update so that Snakemake
+    reads them as they are instead of adding the download job whose update() output they
+    are; the missing ones stay plain, to be fetched by their download rule.
+
+    Snakemake keeps a record (.snakemake/metadata) only of the files its own jobs wrote. A
+    file put in place by hand, or by another tool, as the output of a download job that
+    never ran would be a job without a record: dry runs would list it as having "missing
+    provenance/metadata" and the report would print "Missing metadata" for every such
+    file. A file the workflow downloaded is read the same way: once in place, it is an
+    input, and a newer file still remakes what was made from it (its modification time
+    counts as any input's). The demo's raw files are its own rules' outputs: kept plain.
+    """
+    if IS_DEMO:
+        return list(paths)
+    return [before_update(p) if os.path.exists(p) else p for p in paths]
+
+
 def raw_esa_cci(wildcards):
     v = config["esa_cci"]["version"]
-    return [raw(rawlayout.esa_cci(d, v)) for d in period(wildcards).days]
+    return in_place(raw(rawlayout.esa_cci(d, v)) for d in period(wildcards).days)
 
 
 def raw_mod11a1(wildcards):
@@ -143,7 +161,7 @@ def raw_srtm():
     tiles = [raw(rawlayout.srtm(lat, lon)) for lat, lon in SRTM_TILES]
     if IS_DEMO:
         return tiles
-    return lambda wildcards: provider_has("srtm", tiles)
+    return lambda wildcards: in_place(provider_has("srtm", tiles))
 
 
 def raw_period_files(wildcards):
@@ -158,7 +176,7 @@ def raw_period_files(wildcards):
     }
     if IS_DEMO:
         return files
-    return {key: provider_has(key, paths) for key, paths in files.items()}
+    return {key: in_place(provider_has(key, paths)) for key, paths in files.items()}
 
 
 def provider_has(key, paths):
@@ -350,7 +368,7 @@ def download_targets():
     does not hide the others from a dry run)."""
 
     def files_of(key, paths):
-        return lambda wildcards: provider_has(key, paths)
+        return lambda wildcards: in_place(provider_has(key, paths))
 
     return {
         key: files_of(key, [raw(r) for r in rels])
