@@ -59,6 +59,7 @@ if workflow.is_main_process:
     _check = fingerprints.check(
         fingerprints.files_under(RAW, *station_files(config)),
         f"{RUN}/input_fingerprints.json",
+        emit=logger.info,
     )
     if _check.hashed_bytes > 2**30:
         logger.info(
