@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
 
-from smdownscale import fingerprints, rawlayout, runguard
+from smdownscale import fingerprints, rawlayout, run_summary, runguard
 from smdownscale.atomic import write_text_atomic
 from smdownscale.calendar import composite_starts
 from smdownscale.config import (
@@ -440,8 +440,9 @@ def tuning_dates():
 
 
 # Hooks of the main process (not run by dry runs): the previous good outputs survive an
-# interrupted or failed rerun (smdownscale.runguard), and the resolved configuration is
-# printed and stored beside the outputs.
+# interrupted or failed rerun (smdownscale.runguard), the resolved configuration is
+# printed and stored beside the outputs, and a run that succeeds ends by saying where the
+# product, the validation table and the report are (smdownscale.run_summary).
 onstart:
     import yaml
 
@@ -458,6 +459,19 @@ onstart:
 
 onsuccess:
     runguard.finish(RUN, success=True)
+    logger.info(
+        run_summary.summary(
+            RUN,
+            list(PERIODS),
+            run_summary.report_commands(
+                RUN,
+                Path(workflow.main_snakefile),
+                Path.cwd(),
+                [str(c) for c in workflow.overwrite_configfiles or ()],
+            ),
+            started=workflow.start_time,
+        )
+    )
 
 
 onerror:
