@@ -25,11 +25,13 @@ demo: $(STAMP)
 
 # Your own configuration: `make run CONFIG=my_region.yaml [TARGET=<rule or file>]`. The
 # config files are checked first (a missing file or a YAML error is named with its line),
-# then merged and validated, then the workflow runs with them.
+# then merged and validated, then the workflow runs with them; a whole run (no TARGET)
+# ends with its report, as `make demo` does.
 run: $(STAMP)
 	@test -n "$(CONFIG)" || { echo "usage: make run CONFIG=<file.yaml> [TARGET=<rule or file>]" >&2; exit 2; }
 	PYTHONPATH=workflow_scripts $(BIN)/python -m smdownscale.configfile $(CONFIG)
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --configfile $(CONFIG) $(TARGET)
+	$(if $(TARGET),,$(MAKE) --no-print-directory report CONFIG="$(CONFIG)")
 
 # The multi-world skill table (rules/skill.smk): the workflow on the demo and the worlds of
 # config/skill/, one at a time, each brought up to date by its own Snakemake run (hence
@@ -41,9 +43,14 @@ skill: $(STAMP)
 	cat results/skill/skill.md && \
 	echo "make skill: wall time $$(( $$(date +%s) - start )) s"
 
-# the Snakemake HTML report of the demo run (every figure and table with its caption)
+# The Snakemake HTML report of a run (every figure and table with its caption), written to
+# results/<run>/report.html: the demo's by default, any run's with the config files of
+# `make run`: `make report CONFIG=my_region.yaml` (the run's name comes from the config).
+REPORT = $(BIN)/snakemake --profile profiles/default --cores $(CORES) $(if $(CONFIG),--configfile $(CONFIG) )--report
 report: $(STAMP)
-	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --report results/demo/report.html
+	@run=$$(PYTHONPATH=workflow_scripts $(BIN)/python -m smdownscale.configfile --run-name $(or $(CONFIG),config/config.yaml)) && \
+	echo "$(REPORT) results/$$run/report.html" && $(REPORT) results/$$run/report.html && \
+	echo "report: results/$$run/report.html"
 
 dryrun: $(STAMP)
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES) -n
