@@ -2,7 +2,8 @@
 #   make demo   build .venv if needed, then run the whole workflow on the embedded demo world
 #   make test   build .venv if needed, then run the test suite and the lint/format checks
 # Everything is installed from envs/requirements.lock into .venv; nothing else is assumed
-# beyond Python 3.11 with venv (Debian: python3.11 python3.11-venv).
+# beyond Python 3.11 with venv (Debian: python3.11 python3.11-venv). `make test` also
+# installs Debian's chromium when it is missing (the report test opens the report in it).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -10,7 +11,7 @@ BIN    := $(VENV)/bin
 CORES  ?= 2
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo run skill test unit workflow-test lint format dryrun report lock clean-venv
+.PHONY: demo run skill test unit workflow-test lint format dryrun report browser lock clean-venv
 
 $(STAMP): envs/requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
@@ -55,9 +56,21 @@ report: $(STAMP)
 dryrun: $(STAMP)
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES) -n
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory lint
+
+# Headless Chromium, with which tests/workflow/test_report.py opens the tiny run's report
+# (Debian's chromium package; installed when missing, as root or through sudo).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	else \
+		echo "make browser: chromium is missing and cannot be installed here (needs root or sudo: apt-get install chromium); the report's browser check will be skipped" >&2; \
+	fi
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not workflow"
