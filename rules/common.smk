@@ -5,7 +5,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
 
-from smdownscale import fingerprints, providerlayout, rawindex, rawlayout, runguard
+from smdownscale import (
+    fingerprints,
+    providerlayout,
+    rawindex,
+    rawlayout,
+    run_summary,
+    runguard,
+)
 from smdownscale.atomic import write_text_atomic
 from smdownscale.calendar import composite_starts
 from smdownscale.config import (
@@ -85,6 +92,7 @@ if workflow.is_main_process:
         fingerprints.files_under(RAW, *station_files(config))
         + ARCHIVES.found_paths(RUN_GRANULES),
         f"{RUN}/input_fingerprints.json",
+        emit=logger.info,
     )
     if _check.hashed_bytes > 2**30:
         logger.info(
@@ -120,6 +128,24 @@ def raw(relpath):
     return f"{RAW}/{relpath}"
 
 
+def in_place(paths):
+    """Real data: the raw files already in place, flagged before_update so that Snakemake
+    reads them as they are instead of adding the download job whose update() output they
+    are; the missing ones stay plain, to be fetched by their download rule.
+
+    Snakemake keeps a record (.snakemake/metadata) only of the files its own jobs wrote. A
+    file put in place by hand, or by another tool, as the output of a download job that
+    never ran would be a job without a record: dry runs would list it as having "missing
+    provenance/metadata" and the report would print "Missing metadata" for every such
+    file. A file the workflow downloaded is read the same way: once in place, it is an
+    input, and a newer file still remakes what was made from it (its modification time
+    counts as any input's). The demo's raw files are its own rules' outputs: kept plain.
+    """
+    if IS_DEMO:
+        return list(paths)
+    return [before_update(p) if os.path.exists(p) else p for p in paths]
+
+
 def period_granules(wildcards):
     """The granules a period reads, by product: its days' ESA CCI, MOD11A1 tiles, MCD43C3
     and IMERG files, and the tiles of every 16-day MOD13A2 composite holding one of its
@@ -137,7 +163,7 @@ def granule_paths(key, granules):
         return paths
     to_fetch = [p for g, p in zip(granules, paths) if ARCHIVES.found(g) is None]
     kept = set(provider_has(key, to_fetch))
-    return [p for g, p in zip(granules, paths) if ARCHIVES.found(g) or p in kept]
+    return in_place([p for g, p in zip(granules, paths) if ARCHIVES.found(g) or p in kept])
 
 
 def raw_esa_cci(wildcards):
@@ -395,7 +421,7 @@ def download_targets():
     does not hide the others from a dry run)."""
 
     def files_of(key, paths):
-        return lambda wildcards: provider_has(key, paths)
+        return lambda wildcards: in_place(provider_has(key, paths))
 
     return {
         key: files_of(key, [raw(r) for r in rels])
@@ -513,8 +539,9 @@ def tuning_dates():
 
 
 # Hooks of the main process (not run by dry runs): the previous good outputs survive an
-# interrupted or failed rerun (smdownscale.runguard), and the resolved configuration is
-# printed and stored beside the outputs.
+# interrupted or failed rerun (smdownscale.runguard), the resolved configuration is
+# printed and stored beside the outputs, and a run that succeeds ends by saying where the
+# product, the validation table and the report are (smdownscale.run_summary).
 onstart:
     import yaml
 
@@ -531,6 +558,19 @@ onstart:
 
 onsuccess:
     runguard.finish(RUN, success=True)
+    logger.info(
+        run_summary.summary(
+            RUN,
+            list(PERIODS),
+            run_summary.report_commands(
+                RUN,
+                Path(workflow.main_snakefile),
+                Path.cwd(),
+                [str(c) for c in workflow.overwrite_configfiles or ()],
+            ),
+            started=workflow.start_time,
+        )
+    )
 
 
 onerror:

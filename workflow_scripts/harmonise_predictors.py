@@ -28,6 +28,7 @@ from smdownscale.products.modis_sinusoidal import (
     read_mod11a1_lst,
     read_mod13a2_ndvi,
 )
+from smdownscale.progress import Progress
 from smdownscale.rawindex import files_by_day, read_index
 from smdownscale.rawlayout import modis_tiles_for_bbox
 from smdownscale.rule_io import provenance, setup_logging
@@ -109,6 +110,9 @@ def main(snakemake) -> None:
     with scratch_cubes(scratch, list(DAILY_PREDICTORS), shape) as cubes:
         # pass 1: one day at a time into the scratch cubes
         ndvi, ndvi_k = None, -1
+        regrid = Progress(
+            f"period {period.id}, pass 1 (read and regrid)", len(days), log.info, unit="days"
+        )
         for i, day in enumerate(days):
             if composite_of[i] != ndvi_k:
                 ndvi_k = composite_of[i]
@@ -134,12 +138,22 @@ def main(snakemake) -> None:
                 np.isfinite(albedo).mean(),
                 np.isfinite(precip).mean(),
             )
+            regrid.advance()
 
         # pass 2: blocks of rows of every day -> gap fill, gap flag, compressed file
+        fill_write = Progress(
+            f"period {period.id}, pass 2 (gap fill and write)", fine.nlat, log.info, unit="rows"
+        )
+
+        def write_block(name, rows, cube):
+            out.write(name, cube, rows=rows)
+            if name == "gap_flag":  # a block's last write
+                fill_write.advance(rows.stop - rows.start)
+
         with GridFileWriter(out_path, fine, days, specs, attrs) as out:
             counts = fill_and_flag(
                 lambda name, rows: cubes[name].read_rows(rows),
-                lambda name, rows, cube: out.write(name, cube, rows=rows),
+                write_block,
                 fine.nlat,
                 fill,
                 gcfg["max_days"],
