@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 CORES  ?= 2
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo run skill test unit workflow-test lint format dryrun report browser lock clean-venv
+.PHONY: demo plan run skill test unit workflow-test lint format dryrun report browser lock clean-venv
 
 $(STAMP): envs/requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
@@ -28,6 +28,16 @@ demo: $(STAMP)
 # config files are checked first (a missing file or a YAML error is named with its line),
 # then merged and validated, then the workflow runs with them; a whole run (no TARGET)
 # ends with its report, as `make demo` does.
+# Before a run: the config checked, the input files present and missing (counts, bytes),
+# the jobs a dry run would start, and a run-time estimate from the measured per-cell costs.
+plan: $(STAMP)
+	@test -n "$(CONFIG)" || { echo "usage: make plan CONFIG=<file.yaml>" >&2; exit 2; }
+	PYTHONPATH=workflow_scripts $(BIN)/python -m smdownscale.configfile $(CONFIG)
+	@PYTHONPATH=workflow_scripts $(BIN)/python -m smdownscale.download.plan $(CONFIG)
+	@$(BIN)/snakemake --profile profiles/default --cores $(CORES) --configfile $(CONFIG) -n --quiet rules 2>&1 | \
+	  sed -n '/^Job stats/,/^total/p'
+	@PYTHONPATH=workflow_scripts $(BIN)/python -m smdownscale.runplan --cores $(CORES) $(CONFIG)
+
 run: $(STAMP)
 	@test -n "$(CONFIG)" || { echo "usage: make run CONFIG=<file.yaml> [TARGET=<rule or file>]" >&2; exit 2; }
 	PYTHONPATH=workflow_scripts $(BIN)/python -m smdownscale.configfile $(CONFIG)
