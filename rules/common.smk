@@ -163,7 +163,9 @@ def granule_paths(key, granules):
         return paths
     to_fetch = [p for g, p in zip(granules, paths) if ARCHIVES.found(g) is None]
     kept = set(provider_has(key, to_fetch))
-    return in_place([p for g, p in zip(granules, paths) if ARCHIVES.found(g) or p in kept])
+    return in_place(
+        [p for g, p in zip(granules, paths) if ARCHIVES.found(g) or p in kept]
+    )
 
 
 def raw_esa_cci(wildcards):
