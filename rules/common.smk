@@ -46,8 +46,9 @@ except ConfigError as e:
     raise WorkflowError(str(e)) from None
 config.clear()
 config.update(_resolved)
-if evaluation_problem(config):
-    raise WorkflowError(evaluation_problem(config))
+_problem = evaluation_problem(config)
+if _problem:
+    raise WorkflowError(_problem)
 
 RUN = f"results/{config['run']}"
 RAW = os.path.normpath(config["paths"]["raw"] or f"{RUN}/raw")
