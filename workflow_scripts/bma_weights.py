@@ -31,6 +31,7 @@ from smdownscale.bma_report import (
 )
 from smdownscale.bma_stations import parameter_columns, read_station_table
 from smdownscale.config import run_grids
+from smdownscale.grid import block_factor
 from smdownscale.kriging import SOURCE_MEANINGS, variogram_table
 from smdownscale.netcdf import GridFileWriter, VarSpec
 from smdownscale.rule_io import provenance, setup_logging
@@ -115,7 +116,8 @@ def main(snakemake) -> None:
     cfg = snakemake.config
     b = cfg["bma"]
     members = cfg["members"]["use"]
-    _, fine = run_grids(cfg)
+    coarse, fine = run_grids(cfg)
+    blend = cfg["members"]["region_blend"]  # coarse cells, as the members' predictions
     posteriors = read_station_table(snakemake.input.posteriors)
     stations = posteriors[posteriors.converged.astype(bool)]
     with open(snakemake.input.selection) as fh:
@@ -127,7 +129,12 @@ def main(snakemake) -> None:
     log.info("parameters: %s", "kriged" if pk.kriged else f"pooled regional fits ({pk.reason})")
     with netCDF4.Dataset(snakemake.input.regions) as reg:
         labels = np.ma.filled(reg.variables["region"][:], -1).astype(np.int64)
-    grid = pk.on_grid(fine, cell_regions=labels, dtype=np.float32)
+    grid = pk.on_grid(
+        fine,
+        cell_regions=labels,
+        dtype=np.float32,
+        blend_cells=blend * block_factor(fine, coarse),
+    )
     ensemble = b["ensemble"]
     used = selection["ensemble"] if ensemble == "bma" else ensemble
     attrs = provenance(cfg, "BMA parameters on the fine grid", [str(p) for p in snakemake.input])
@@ -136,6 +143,7 @@ def main(snakemake) -> None:
             "members": " ".join(members),
             "n_stations": pk.n_stations,
             "parameters": "ordinary kriging" if pk.kriged else f"pooled fits: {pk.reason}",
+            "region_blend_coarse_cells": 0.0 if pk.kriged else float(blend),
             "bias_shrinkage_toward_identity": float(selection["shrinkage"]),
             "product_ensemble": used,
             "choices": " | ".join(selection["reasons"]),
@@ -162,7 +170,11 @@ def main(snakemake) -> None:
         ", ".join(f"{SOURCE_MEANINGS[k]} {int(n)}" for k, n in enumerate(counts) if n),
         grid.n_refined,
     )
-    title = "kriged" if pk.kriged else "pooled regional fits (piecewise constant by region)"
+    title = (
+        "kriged"
+        if pk.kriged
+        else f"pooled regional fits, blended across region borders (SD {blend:g} coarse cells)"
+    )
     plot_weights(
         snakemake.output.weights, snakemake.output.figure, members, stations,
         f"BMA weights: {title}; product: {used}",
@@ -200,7 +212,7 @@ def main(snakemake) -> None:
     with atomic_path(snakemake.output.participation) as tmp:
         table.to_csv(tmp, index=False)
     caption = (
-        f"**What ran.** {paths_caption(paths, selection, ensemble)} "
+        f"**What ran.** {paths_caption(paths, selection, ensemble, blend)} "
         f"{variogram_sentence(fit.attrs())} "
         f"**Stations.** {participation_sentence(table)}"
     )

@@ -400,3 +400,68 @@ def test_variogram_table_holds_the_bins_and_the_fitted_curve(field_stations):
     model = table[table.kind == "model"]
     assert len(model) == 50 and model.gamma.iloc[0] == pytest.approx(fit.nugget_fraction)
     assert model.gamma.is_monotonic_increasing and model.gamma.max() <= 1.0 + 1e-9
+
+
+def test_pooled_values_are_mixed_across_region_borders_as_the_members_are():
+    """Blended per-region values: the members' region weights applied to the regions'
+    values, whatever the row block, on the simplex, exact far from borders."""
+    from smdownscale.prediction import region_weights
+
+    fields = [f"w_{m}" for m in MEMBERS] + ["a_rf", "log_sigma"]
+    ws = {0: (0.7, 0.1, 0.1, 0.1), 1: (0.1, 0.2, 0.3, 0.4), 2: (0.25, 0.25, 0.25, 0.25)}
+    rows = {
+        c: (
+            {f"w_{m}": v for m, v in zip(MEMBERS, ws[c], strict=True)}
+            | {"a_rf": 0.01 * c, "log_sigma": -3.0 + 0.5 * c},
+            dict.fromkeys(fields, 0.01 * (c + 1)),
+            SOURCE_POOLED,
+        )
+        for c in (0, 1)
+    }
+    rows[-1] = (
+        {f"w_{m}": 0.25 for m in MEMBERS} | {"a_rf": 0.0, "log_sigma": -2.0},
+        dict.fromkeys(fields, 0.05),
+        SOURCE_POOLED_ALL_IDENTITY,
+    )
+    pooled = RegionValues.from_rows(fields, rows)
+    table = {f: np.full(3, rows[0][0][f]) for f in fields}
+    lon, lat = np.array([101.0, 102.0, 103.0]), np.array([37.0, 38.0, 39.0])
+    grid = small_grid()
+    cells = np.zeros(grid.shape, dtype=np.int16)
+    cells[:, 60:] = 1
+    cells[40:, 100:] = 2  # a region without its own row: the default values
+    cells[-5:, :5] = -1
+    pk = ParameterKriging(table, lon, lat, KrigingSettings(min_stations=10), fallback=pooled)
+    blend = 4.0
+    kg = pk.on_grid(grid, cell_regions=cells, blend_cells=blend)
+    blk, source = kg.block_with_source(0, grid.nlat)
+    # the members' weights (regions present) applied to each region's values
+    weights = region_weights(cells, [0, 1, 2], blend)
+    for f in fields:
+        own = {c: rows[c if c in (0, 1) else -1][0][f] for c in (0, 1, 2)}
+        expect = sum(weights[c] * own[c] for c in (0, 1, 2))
+        inside = cells >= 0
+        np.testing.assert_allclose(blk[f][0][inside], expect[inside], atol=2e-3)
+    # the 1e-3 cut aside, exactly the normalised convolution; far from borders unchanged
+    ls = blk["log_sigma"][0]
+    assert ls[10, 10] == pytest.approx(-3.0)
+    assert ls[10, 80] == pytest.approx(-2.5)
+    assert ls[-1, 0] == pytest.approx(-2.0)  # no region: its own row
+    mid = ls[10, 55:65]
+    assert np.all(np.diff(mid) > 0) and -3.0 < mid[0] and mid[-1] < -2.5
+    np.testing.assert_allclose(sum(blk[f"w_{m}"][0] for m in MEMBERS), 1.0, atol=1e-12)
+    assert all((blk[f"w_{m}"][0] >= 0).all() for m in MEMBERS)
+    # sources stay the cell's own region's
+    np.testing.assert_array_equal(source, kg.source(0, grid.nlat))
+    # row blocks of any size give the same fields (the blend reads a halo of labels)
+    for r0, r1 in kg.row_blocks(7):
+        part, _ = kg.block_with_source(r0, r1)
+        for f in fields:
+            np.testing.assert_allclose(part[f][0], blk[f][0][r0:r1], atol=1e-12)
+            np.testing.assert_allclose(part[f][1], blk[f][1][r0:r1], atol=1e-12)
+    # blend 0 is the piecewise-constant table
+    flat = pk.on_grid(grid, cell_regions=cells).block(0, grid.nlat)
+    assert flat["log_sigma"][0][10, 59] == pytest.approx(-3.0)
+    assert flat["log_sigma"][0][10, 60] == pytest.approx(-2.5)
+    with pytest.raises(KrigingError, match="blend_cells must be >= 0"):
+        pk.on_grid(grid, cell_regions=cells, blend_cells=-1.0)

@@ -148,8 +148,11 @@ def participation_sentence(table: pd.DataFrame) -> str:
     return "; ".join(parts) + "."
 
 
-def paths_caption(paths: pd.DataFrame, selection: Mapping[str, Any], ensemble: str) -> str:
-    """What produced the parameter fields and the product, as caption sentences."""
+def paths_caption(
+    paths: pd.DataFrame, selection: Mapping[str, Any], ensemble: str, blend: float = 0.0
+) -> str:
+    """What produced the parameter fields and the product, as caption sentences; ``blend``
+    is the SD (coarse cells) of the Gaussian mixing pooled values across region borders."""
     counts = paths.groupby("path").size()
     fields = paths.field.nunique()
     regions = paths.region.nunique()
@@ -162,6 +165,11 @@ def paths_caption(paths: pd.DataFrame, selection: Mapping[str, Any], ensemble: s
             f"regions came from a pooled regional BMA fit ({share} field-regions; "
             f"'identity' = bias terms a = 0, b = 1)."
         )
+        if blend > 0 and regions > 1:
+            what += (
+                f" Near region borders the regions' values were mixed with Gaussian weights "
+                f"of SD {blend:g} coarse cells, as the members' predictions are."
+            )
     text = [what]
     text += [sentence(r) for r in selection.get("reasons", [])]
     if ensemble == "bma" and selection.get("ensemble") == "mean":

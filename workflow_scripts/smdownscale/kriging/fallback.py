@@ -6,6 +6,11 @@ values from a table the caller supplies: the region's pooled BMA fit
 (:mod:`smdownscale.bma_pooled`), or the all-region pooled fit where its region has none.
 Station parameters are never averaged into such a table: a station's bias terms hold its
 point-scale representativeness error, which does not transfer to other cells.
+
+Region borders follow coarse-cell edges, so per-region values would paint those edges into
+the product; :func:`blend_across_regions` smooths them across borders with the Gaussian
+weights the members' predictions use (``members.region_blend``), which keeps weights on the
+simplex (a convex mix of points on it).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
 from .geometry import KrigingError
 
@@ -115,3 +121,35 @@ class RegionValues:
         sds = np.vstack([self.sds, self.default_sds[None, :]])
         source = np.append(self.sources, np.int8(self.default_source)).astype(np.int8)
         return np.moveaxis(means[idx], -1, 0), np.moveaxis(sds[idx], -1, 0), source[idx]
+
+
+def blend_across_regions(values: np.ndarray, labels: np.ndarray, blend_cells: float) -> np.ndarray:
+    """Per-region values (..., ny, nx) mixed across region borders.
+
+    Each cell inside a region (label >= 0) takes sum_c w_c(cell) v_c, with w_c the region
+    indicator smoothed by a Gaussian of SD ``blend_cells`` (truncated at 2 SD, edges
+    repeated) and normalised over the regions' cells: the weights
+    :func:`smdownscale.prediction.region_weights` gives the members (without its 1e-3
+    cut), computed as the normalised convolution of the values. Cells outside every region
+    keep their values; ``blend_cells = 0`` returns the values unchanged. Far from a border
+    (beyond 2 SD) a cell keeps its region's value exactly.
+    """
+    values = np.asarray(values)
+    labels = np.asarray(labels)
+    if values.shape[-2:] != labels.shape:
+        raise KrigingError(f"values of shape {values.shape} over labels of shape {labels.shape}")
+    if blend_cells <= 0:
+        return values
+    inside = labels >= 0
+
+    def smooth(a: np.ndarray) -> np.ndarray:
+        return ndimage.gaussian_filter(a, blend_cells, mode="nearest", truncate=2.0)
+
+    total = smooth(inside.astype(np.float64))
+    flat = values.reshape(-1, *labels.shape).astype(np.float64)
+    out = np.empty_like(flat)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for i, v in enumerate(flat):
+            mixed = smooth(np.where(inside, v, 0.0)) / total
+            out[i] = np.where(inside & (total > 0), mixed, v)
+    return out.reshape(values.shape).astype(values.dtype, copy=False)

@@ -205,8 +205,9 @@ class ParameterKriging:
         factor: int | None = None,
         dtype: np.dtype | type = np.float64,
         refine_radius: float | None = None,
+        blend_cells: float = 0.0,
     ) -> KrigedGrid:
         """A :class:`KrigedGrid` of these parameters on ``grid`` (blocks computed on demand)."""
         from .helper_grid import KrigedGrid
 
-        return KrigedGrid(self, grid, cell_regions, factor, dtype, refine_radius)
+        return KrigedGrid(self, grid, cell_regions, factor, dtype, refine_radius, blend_cells)

@@ -40,7 +40,7 @@ import numpy as np
 import xarray as xr
 
 from ..grid import LatLonGrid
-from .fallback import SOURCE_KRIGED, SOURCE_MEANINGS, RegionValues
+from .fallback import SOURCE_KRIGED, SOURCE_MEANINGS, RegionValues, blend_across_regions
 from .fields import ParameterKriging
 from .geometry import KrigingError
 from .variogram import KrigingSettings
@@ -84,6 +84,9 @@ class KrigedGrid:
         factor: helper-grid factor (default ``settings.helper_factor``).
         dtype: dtype of the returned blocks (interpolation to fine cells runs in it).
         refine_radius: direct kriging near stations (default ``settings.refine_radius``).
+        blend_cells: when not kriged, the per-region values are mixed across region borders
+            by Gaussian weights of this SD in fine cells (:func:`.blend_across_regions`);
+            0 keeps them piecewise constant. The source codes stay the cell's own region's.
 
     Attributes: ``fields``, ``fallback`` (field -> reason or None), ``fit``, ``grid``,
     ``factor``, ``kriged``.
@@ -97,7 +100,11 @@ class KrigedGrid:
         factor: int | None = None,
         dtype: np.dtype | type = np.float64,
         refine_radius: float | None = None,
+        blend_cells: float = 0.0,
     ) -> None:
+        if not blend_cells >= 0:
+            raise KrigingError(f"blend_cells must be >= 0, got {blend_cells}")
+        self.blend_cells = float(blend_cells)
         self.params = params
         self.grid = grid
         self.fields = params.fields
@@ -212,7 +219,7 @@ class KrigedGrid:
         self._check_rows(row0, row1)
         shape = (row1 - row0, self.grid.nlon)
         if not self.kriged:
-            return self.params.fallback_values(self._labels(row0, row1), shape, self.dtype)
+            return self._fallback_block(row0, row1)
         i0, i1, t = _interp_weights(self._rows, np.arange(row0, row1))
         needed = np.unique(np.concatenate([i0, i1]))
         h = self._helper_rows(needed)
@@ -239,6 +246,31 @@ class KrigedGrid:
                 self.n_refined += int(rows.size)
         out = self.params.finish(fine[:-1], fine[-1], self.dtype)
         return out, np.full(shape, SOURCE_KRIGED, np.int8)
+
+    def _fallback_block(
+        self, row0: int, row1: int
+    ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
+        """Per-region values of fine rows [row0, row1), blended across region borders.
+
+        The blend reads the labels of a halo of the Gaussian's reach around the block, so
+        the result does not depend on the block size."""
+        shape = (row1 - row0, self.grid.nlon)
+        labels = self._labels(row0, row1)
+        if self.blend_cells <= 0 or labels is None:
+            return self.params.fallback_values(labels, shape, self.dtype)
+        pad = int(np.ceil(2 * self.blend_cells)) + 1
+        h0, h1 = max(0, row0 - pad), min(self.grid.nlat, row1 + pad)
+        halo = self._labels(h0, h1)
+        assert halo is not None
+        values, source = self.params.fallback_values(halo, halo.shape, np.float64)
+        names = list(values)
+        stack = np.stack([values[n][k] for n in names for k in (0, 1)])
+        mixed = blend_across_regions(stack, halo, self.blend_cells)[:, row0 - h0 : row1 - h0]
+        out = {
+            n: (mixed[2 * i].astype(self.dtype), mixed[2 * i + 1].astype(self.dtype))
+            for i, n in enumerate(names)
+        }
+        return out, source[row0 - h0 : row1 - h0]
 
     def source(self, row0: int, row1: int) -> np.ndarray:
         """(row1 - row0, nlon) int8 source codes (:data:`SOURCE_MEANINGS`)."""
