@@ -107,6 +107,10 @@ CONFIG_CASES = {
         demo_with("grid: {fine_res: 0.01}\n"),
         error(r"unknown config key\(s\) 'fine_res' in 'grid'"),
     ),
+    "a replaced key": (
+        demo_with("bma: {min_gain_se: 1}\n"),
+        error(r"'min_gain_se' in 'bma'; 'min_gain_se' is now 'min_gain_confidence \(a one-sided"),
+    ),
     "bbox too short": (
         demo_with("region: {bbox: [110, 39, 111]}\n"),
         error(r"'region.bbox': \[110, 39, 111\] is too short"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from smdownscale import bma
 from smdownscale.bma_pooled import (
@@ -14,8 +15,10 @@ from smdownscale.bma_pooled import (
     PooledSettings,
     cross_validate,
     fit_pooled,
+    gain_evidence,
     paired_gain,
     region_values,
+    required_t,
     shrink_to_identity,
     wins,
 )
@@ -183,10 +186,14 @@ def test_kriging_is_used_only_when_it_clearly_beats_the_pooled_fit_held_out():
 
     one = cross_validate(wet, MEMBERS, PooledSettings(), knows_the_wet_station, stations)
     assert one.score("kriged") < one.score(f"pooled s={one.shrinkage:g}")
-    assert one.path == "pooled" and "standard error" in " ".join(one.reasons)
+    assert one.path == "pooled" and "needed t >" in " ".join(one.reasons)
     assert (
         cross_validate(
-            wet, MEMBERS, PooledSettings(min_gain_se=0.0), knows_the_wet_station, stations
+            wet,
+            MEMBERS,
+            PooledSettings(min_gain_confidence=0.5),
+            knows_the_wet_station,
+            stations,
         ).path
         == "kriged"
     )
@@ -213,7 +220,7 @@ def test_a_small_gain_within_its_standard_error_does_not_earn_the_place():
     # but by less than the gain's standard error across the folds
     pairs = world(noise=(0.03,) * 4, seed=0)
     strict = cross_validate(pairs, MEMBERS, PooledSettings())
-    loose = cross_validate(pairs, MEMBERS, PooledSettings(min_gain_se=0.0))
+    loose = cross_validate(pairs, MEMBERS, PooledSettings(min_gain_confidence=0.5))
     assert strict.score("BMA (chosen)") < strict.score("member mean")
     assert strict.ensemble == "mean" and "standard error" in strict.reasons[-1]
     assert loose.ensemble == "bma"
@@ -229,9 +236,26 @@ def test_paired_gain_and_its_standard_error():
     per_group = np.array([0.04, 0.01, 0.09])
     expected = np.sqrt(np.sum((per_group - gain) ** 2) / 9 * 3 / 2)
     assert se == pytest.approx(expected)
-    assert wins(gain, se, 1.0) and not wins(gain, se, gain / se + 0.01)
-    assert not wins(-gain, se, 0.0) and wins(gain, np.nan, 5.0)
+    # three groups: 2 df; the gain's t is gain / se
+    t = gain / se
+    assert wins(gain, se, 3, 0.5) and not wins(-gain, se, 3, 0.5)
+    assert wins(gain, se, 3, float(stats.t.cdf(t, 2)) - 1e-6)
+    assert not wins(gain, se, 3, float(stats.t.cdf(t, 2)) + 1e-6)
+    assert wins(gain, np.nan, 3, 0.99)  # no spread to test: any gain
     assert np.isnan(paired_gain(simple, better, y, np.ones(6))[1])
+
+
+def test_the_gain_must_pass_a_one_sided_t_test_across_the_folds():
+    # the critical values of Student's t: 2.353 (3 df), 2.132 (4 df), 1.645 (infinite)
+    assert required_t(4, 0.95) == pytest.approx(2.3534, abs=1e-4)
+    assert required_t(5, 0.95) == pytest.approx(2.1318, abs=1e-4)
+    assert required_t(100000, 0.95) == pytest.approx(1.6449, abs=1e-3)
+    assert required_t(5, 0.5) == 0.0 and required_t(1, 0.95) == 0.0
+    # a gain of 2 SE: clear with many folds, noise with four
+    assert wins(2.0, 1.0, 60, 0.95) and not wins(2.0, 1.0, 4, 0.95)
+    assert "t 2.00, needed t > 2.35 (one-sided 95%, 3 df)" in gain_evidence(2.0, 1.0, 4, 0.95)
+    with pytest.raises(bma.BMAError, match="min_gain_confidence must be in"):
+        PooledSettings(min_gain_confidence=1.0)
 
 
 def test_a_single_training_group_cannot_validate_anything():

@@ -136,6 +136,13 @@ def _with_defaults(validator_class: type) -> type:
 _DefaultingValidator = _with_defaults(jsonschema.Draft7Validator)
 
 
+#: Keys that were renamed or replaced: old dotted key -> what to write instead.
+RENAMED = {
+    "bma.min_gain_se": "min_gain_confidence (a one-sided paired t-test across the held-out "
+    "folds at this confidence, default 0.95, instead of a fixed number of standard errors)",
+}
+
+
 def _key(path: Iterator[Any]) -> str:
     parts = [str(p) if not isinstance(p, int) else f"[{p}]" for p in path]
     return ".".join(parts).replace(".[", "[") or "<top level>"
@@ -147,9 +154,13 @@ def _describe(err: jsonschema.ValidationError) -> str:
         allowed = sorted(err.schema.get("properties", {}))
         extra = sorted(set(err.instance) - set(allowed))
         where = "the top level" if key == "<top level>" else f"'{key}'"
+        renamed = [
+            f"'{e}' is now '{RENAMED[f'{key}.{e}']}'" for e in extra if f"{key}.{e}" in RENAMED
+        ]
         return (
             f"unknown config key(s) {', '.join(repr(e) for e in extra)} in {where}; "
-            f"allowed keys: {', '.join(allowed)}"
+            + (f"{'; '.join(renamed)}; " if renamed else "")
+            + f"allowed keys: {', '.join(allowed)}"
         )
     desc = err.schema.get("description", "")
     desc = " ".join(str(desc).split())
