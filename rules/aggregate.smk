@@ -15,7 +15,7 @@ rule aggregate_period:
         "../envs/geo.yaml"
     threads: 1
     resources:
-        mem_mb=config["resources"]["mem_mb_harmonise"],
+        **job_resources("aggregate_period"),
     params:
         period=lambda w: PERIODS[w.period],
         settings=settings("region", "grid", "esa_cci", "aggregation"),

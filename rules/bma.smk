@@ -26,7 +26,7 @@ rule bma_station_pairs:
         "../envs/bayes.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        **job_resources("bma_station_pairs"),
     params:
         settings=settings("members", "bma"),
     script:
@@ -71,7 +71,7 @@ rule bma_posteriors:
         "../envs/bayes.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        **job_resources("bma_posteriors"),
     params:
         settings=settings("bma"),
     script:
@@ -95,7 +95,7 @@ rule bma_pooled:
         "../envs/bayes.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        **job_resources("bma_pooled"),
     params:
         settings=settings("members", "bma"),
     script:
@@ -138,9 +138,9 @@ rule bma_weights:
         f"{RUN}/benchmarks/bma_weights.tsv"
     conda:
         "../envs/bayes.yaml"
-    threads: 2
+    threads: THREADS
     resources:
-        mem_mb=3000,
+        **job_resources("bma_weights"),
     params:
         settings=settings("bma"),
     script:
@@ -168,7 +168,7 @@ rule bma_station_series:
         "../envs/bayes.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        **job_resources("bma_station_series"),
     params:
         settings=settings("bma", "dates"),
     script:
@@ -189,7 +189,7 @@ rule bma_product:
         "../envs/bayes.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        **job_resources("bma_product"),
     params:
         period=lambda w: PERIODS[w.period],
         settings=settings("bma"),

@@ -29,7 +29,7 @@ rule validate_stations:
         "../envs/bayes.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        **job_resources("validate_stations"),
     params:
         settings=settings("members", "bma"),
     script:
@@ -50,7 +50,7 @@ rule heterogeneity_period:
         "../envs/bayes.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        **job_resources("heterogeneity_period"),
     params:
         settings=settings("members"),
     script:
@@ -81,7 +81,7 @@ if TRUTH:
             "../envs/bayes.yaml"
         threads: 1
         resources:
-            mem_mb=6000,
+            **job_resources("validate_truth"),
         params:
             settings=settings("members", "bma", "predictors"),
         script:
@@ -124,7 +124,7 @@ rule validation_figures:
         "../envs/bayes.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        **job_resources("validation_figures"),
     params:
         periods=list(PERIODS.values()),
         map_days=map_days(),

@@ -13,7 +13,7 @@ rule harmonise_static:
         "../envs/geo.yaml"
     threads: 1
     resources:
-        mem_mb=config["resources"]["mem_mb_harmonise"],
+        **job_resources("harmonise_static"),
     params:
         settings=settings("region", "grid"),
     script:
@@ -36,7 +36,7 @@ rule harmonise_predictors:
         "../envs/geo.yaml"
     threads: 1
     resources:
-        mem_mb=config["resources"]["mem_mb_harmonise"],
+        **job_resources("harmonise_predictors"),
     params:
         period=lambda w: PERIODS[w.period],
         settings=settings("region", "grid", "predictors", "gapfill"),
@@ -62,7 +62,7 @@ rule harmonise_stations:
         "../envs/geo.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        **job_resources("harmonise_stations"),
     params:
         settings=settings("region", "grid", "dates", "stations"),
     script:
