@@ -1,6 +1,7 @@
 # Raw products. With source: demo the synthetic world writes them in the real formats and
 # layout (rawlayout.py), so everything downstream is identical for demo and real data.
 # With source: real, rules/download.smk fetches the providers' files into the same paths.
+# The demo writers are local rules: on a cluster they run beside the main Snakemake process.
 
 DEMO = f"{RUN}/world"
 
@@ -15,6 +16,7 @@ if IS_DEMO:
             observations=f"{DEMO}/station_observations.parquet",
         log:
             f"{LOGS}/demo_world.log",
+        localrule: True
         conda:
             "../envs/geo.yaml"
         threads: 1
@@ -37,6 +39,7 @@ if IS_DEMO:
             csv=[raw(p) for pair in DEMO_CSV for p in pair],
         log:
             f"{LOGS}/demo_raw_static.log",
+        localrule: True
         conda:
             "../envs/geo.yaml"
         threads: 1
@@ -68,6 +71,7 @@ if IS_DEMO:
                 },
             log:
                 f"{LOGS}/demo_raw/{_pid}.log",
+            localrule: True
             conda:
                 "../envs/geo.yaml"
             threads: 1

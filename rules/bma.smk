@@ -45,6 +45,7 @@ rule bma_station_folds:
         ),
     log:
         f"{LOGS}/bma_station_folds.log",
+    localrule: True
     conda:
         "../envs/bayes.yaml"
     threads: 1
@@ -67,6 +68,8 @@ rule bma_posteriors:
         f"{LOGS}/bma_posteriors/{{fold}}.log",
     benchmark:
         f"{RUN}/benchmarks/bma_posteriors/{{fold}}.tsv"
+    group:
+        "bma_{fold}"
     conda:
         "../envs/bayes.yaml"
     threads: 1
@@ -91,6 +94,8 @@ rule bma_pooled:
         f"{LOGS}/bma_pooled/{{fold}}.log",
     benchmark:
         f"{RUN}/benchmarks/bma_pooled/{{fold}}.tsv"
+    group:
+        "bma_{fold}"
     conda:
         "../envs/bayes.yaml"
     threads: 1
@@ -185,6 +190,8 @@ rule bma_product:
         f"{LOGS}/bma_product/{{period}}.log",
     benchmark:
         f"{RUN}/benchmarks/bma_product/{{period}}.tsv"
+    group:
+        "product_{period}"
     conda:
         "../envs/bayes.yaml"
     threads: 1

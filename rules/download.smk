@@ -5,6 +5,8 @@
 # MODIS outage day), and downloads check sizes and checksums against it. Outputs are
 # update(): a rerun never deletes a file in place; the job verifies it without network.
 # Parallel transfers per provider host are bounded by the resources *_connections.
+# All of them are local rules: on a cluster they run beside the main Snakemake process
+# (compute nodes often have no internet), not as jobs.
 
 if not IS_DEMO:
     _problems = template_problems(config["download"]["urls"])
@@ -24,6 +26,7 @@ if not IS_DEMO:
             f"{LOGS}/download/catalogue/{{year}}.log",
         wildcard_constraints:
             year=r"\d{4}",
+        localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
@@ -43,6 +46,7 @@ if not IS_DEMO:
             srtm=f"{RAW}/catalogue/srtm/tiles.json",
         log:
             f"{LOGS}/download/catalogue/srtm.log",
+        localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
@@ -75,6 +79,7 @@ if not IS_DEMO:
             year=r"\d{4}",
             ymd=r"\d{8}",
             version=r"\d\d\.\d",
+        localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
@@ -97,6 +102,7 @@ if not IS_DEMO:
             yyyyddd=r"\d{7}",
             h=r"\d\d",
             v=r"\d\d",
+        localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
@@ -119,6 +125,7 @@ if not IS_DEMO:
             yyyyddd=r"\d{7}",
             h=r"\d\d",
             v=r"\d\d",
+        localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
@@ -139,6 +146,7 @@ if not IS_DEMO:
         wildcard_constraints:
             year=r"\d{4}",
             yyyyddd=r"\d{7}",
+        localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
@@ -162,6 +170,7 @@ if not IS_DEMO:
             year=r"\d{4}",
             ymd=r"\d{8}",
             version=r"V\d\d[A-Z]?",
+        localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
@@ -181,6 +190,7 @@ if not IS_DEMO:
             f"{LOGS}/download/SRTMGL3/{{tile}}.log",
         wildcard_constraints:
             tile=r"[NS]\d\d[EW]\d{3}",
+        localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
@@ -198,6 +208,7 @@ if not IS_DEMO:
             f"{LOGS}/download/TerraClimate/{{year}}.log",
         wildcard_constraints:
             year=r"\d{4}",
+        localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
@@ -217,6 +228,7 @@ if not IS_DEMO:
         wildcard_constraints:
             year=r"\d{4}",
             month=r"\d\d",
+        localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
@@ -237,6 +249,7 @@ if not IS_DEMO:
             f"{RAW}/manifest.tsv",
         log:
             f"{LOGS}/download/manifest.log",
+        localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
@@ -256,6 +269,7 @@ if not IS_DEMO:
                 _path,
             log:
                 f"{LOGS}/station_file_{_i}.log",
+            localrule: True
             conda:
                 "../envs/acquire.yaml"
             threads: 1

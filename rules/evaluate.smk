@@ -46,6 +46,8 @@ rule heterogeneity_period:
         f"{VAL}/heterogeneity/{{period}}.csv",
     log:
         f"{LOGS}/heterogeneity_period/{{period}}.log",
+    group:
+        "product_{period}"
     conda:
         "../envs/bayes.yaml"
     threads: 1
@@ -101,6 +103,7 @@ rule validation_summary:
         ),
     log:
         f"{LOGS}/validation_summary.log",
+    localrule: True
     conda:
         "../envs/bayes.yaml"
     threads: 1

@@ -177,6 +177,7 @@ rule member_scores:
         ),
     log:
         f"{LOGS}/member_scores.log",
+    localrule: True
     conda:
         "../envs/ml.yaml"
     threads: 1

@@ -55,6 +55,7 @@ rule skill_table:
         md=f"{SKILL}/skill.md",
     log:
         f"{SKILL}/logs/skill_table.log",
+    localrule: True
     conda:
         "../envs/bayes.yaml"
     threads: 1
