@@ -127,3 +127,16 @@ def test_every_cluster_rule_has_an_estimate():
     assert all(rule == asked for rule, asked in named.items())
     missing = set(named) - set(estimates(size_of("tests/workflow/tiny.yaml")))
     assert not missing
+
+
+def test_the_slurm_profile():
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    assert profile["executor"] == "slurm"
+    assert profile["retries"] >= 1  # a job killed for memory or time asks more next time
+    # the partition and account are the user's (command line or a copy of the profile)
+    assert not any("slurm_" in r for r in profile["default-resources"])
+    # Snakemake reads profiles/default after it, whose values win: shared keys agree
+    default = yaml.safe_load((REPO / "profiles/default/config.yaml").read_text())
+    assert {k: default[k] for k in set(default) & set(profile)} == {
+        k: profile[k] for k in set(default) & set(profile)
+    }
