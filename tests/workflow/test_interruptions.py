@@ -12,7 +12,6 @@ there, whole (the previous one or the new one), and the resumed rerun again ends
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -21,64 +20,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import xarray as xr
-from workflow_run import CONFIG, command
+from workflow_run import CONFIG, command, differences, outputs
 
 pytestmark = pytest.mark.workflow
 
 SEED = 20261203
-#: Not compared: run bookkeeping (logs, timings, the input fingerprints with their inodes,
-#: the snapshot of a run in progress) and the HTML report (it embeds creation times).
-SKIP_PARTS = {"logs", "benchmarks", ".previous"}
-SKIP_NAMES = {"input_fingerprints.json", "report.html"}
-#: Attributes that record when or how long, not what.
-TIME_ATTRS = {"history", "date_created", "date_modified"}
-TIME_KEYS = {"created", "elapsed_s", "seconds", "wall_time_s", "timestamp"}
-
-
-def outputs(run: Path) -> list[Path]:
-    return sorted(
-        p.relative_to(run)
-        for p in run.rglob("*")
-        if p.is_file()
-        and not SKIP_PARTS & set(p.relative_to(run).parts)
-        and p.name not in SKIP_NAMES
-    )
-
-
-def _strip(obj):
-    if isinstance(obj, dict):
-        return {k: _strip(v) for k, v in obj.items() if k not in TIME_KEYS}
-    if isinstance(obj, list):
-        return [_strip(v) for v in obj]
-    return obj
-
-
-def differences(ref: Path, other: Path) -> list[str]:
-    """What differs between two run folders (empty when they are the same)."""
-    a, b = outputs(ref), outputs(other)
-    out = [f"only in the reference: {p}" for p in sorted(set(a) - set(b))]
-    out += [f"only in the other run: {p}" for p in sorted(set(b) - set(a))]
-    for rel in sorted(set(a) & set(b)):
-        x, y = ref / rel, other / rel
-        if rel.suffix == ".nc":
-            with xr.open_dataset(x) as dx, xr.open_dataset(y) as dy:
-                for d in (dx, dy):
-                    for k in TIME_ATTRS:
-                        d.attrs.pop(k, None)
-                if not dx.identical(dy):
-                    out.append(f"{rel}: variables or attributes differ")
-        elif rel.suffix == ".parquet":
-            if not pd.read_parquet(x).equals(pd.read_parquet(y)):
-                out.append(f"{rel}: tables differ")
-        elif rel.suffix == ".json":
-            if _strip(json.loads(x.read_text())) != _strip(json.loads(y.read_text())):
-                out.append(f"{rel}: JSON differs")
-        elif x.read_bytes() != y.read_bytes():
-            out.append(f"{rel}: bytes differ")
-    return out
 
 
 def start(work: Path, *args: str) -> subprocess.Popen:
