@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 CORES  ?= 2
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo run skill test unit workflow-test lint format dryrun report lock clean-venv
+.PHONY: demo run skill test unit workflow-test slurm-test lint format dryrun report lock clean-venv
 
 $(STAMP): envs/requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
@@ -54,6 +54,12 @@ test: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not workflow"
+
+# The tiny world through profiles/slurm on a one-node SLURM cluster started on localhost
+# (tests/workflow/slurm_cluster.sh installs slurm-wlm and munge with apt-get when missing;
+# skipped, saying why, where it cannot). Part of `make test`; this runs it alone.
+slurm-test: $(STAMP)
+	$(BIN)/python -m pytest tests/workflow/test_slurm.py -s
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

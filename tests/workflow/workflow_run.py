@@ -30,10 +30,14 @@ def command(work: Path, configfile: Path, *args: str) -> list[str]:
     ]
 
 
-def snakemake(work: Path, configfile: Path, *args: str, timeout: int = 300):
+def snakemake(work: Path, configfile: Path, *args: str, timeout: int = 300, env=None):
     """Run the workflow in ``work`` with ``configfile``; the completed process."""
     return subprocess.run(
-        command(work, configfile, *args), capture_output=True, text=True, timeout=timeout
+        command(work, configfile, *args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
     )
 
 
@@ -46,13 +50,16 @@ TIME_ATTRS = {"history", "date_created", "date_modified"}
 TIME_KEYS = {"created", "elapsed_s", "seconds", "wall_time_s", "timestamp"}
 
 
-def outputs(run: Path) -> list[Path]:
+def outputs(run: Path, skip: tuple[str, ...] = ()) -> list[Path]:
+    """The files of a run folder that :func:`differences` compares (and none under the
+    top-level folders ``skip``)."""
     return sorted(
         p.relative_to(run)
         for p in run.rglob("*")
         if p.is_file()
         and not SKIP_PARTS & set(p.relative_to(run).parts)
         and p.name not in SKIP_NAMES
+        and p.relative_to(run).parts[0] not in skip
     )
 
 
@@ -64,9 +71,10 @@ def _strip(obj):
     return obj
 
 
-def differences(ref: Path, other: Path) -> list[str]:
-    """What differs between two run folders (empty when they are the same)."""
-    a, b = outputs(ref), outputs(other)
+def differences(ref: Path, other: Path, skip: tuple[str, ...] = ()) -> list[str]:
+    """What differs between two run folders (empty when they are the same), leaving out
+    the top-level folders ``skip``."""
+    a, b = outputs(ref, skip), outputs(other, skip)
     out = [f"only in the reference: {p}" for p in sorted(set(a) - set(b))]
     out += [f"only in the other run: {p}" for p in sorted(set(b) - set(a))]
     for rel in sorted(set(a) & set(b)):
