@@ -1,6 +1,8 @@
-# Raw products. With source: demo the synthetic world writes them in the real formats and
-# layout (rawlayout.py), so everything downstream is identical for demo and real data.
-# With source: real, rules/download.smk fetches the providers' files into the same paths.
+# Raw products. With source: demo the synthetic world writes them in the real formats, in
+# the project's layout (rawlayout.py) or the providers' (providerlayout.py, config
+# archives), so everything downstream is identical for demo and real data. With source:
+# real, provider archives are read in place and rules/download.smk fetches what they lack
+# into the project layout. index_raw records which file each rule reads.
 # The demo writers are local rules: on a cluster they run beside the main Snakemake process.
 
 DEMO = f"{RUN}/world"
@@ -34,7 +36,7 @@ if IS_DEMO:
             sites=rules.demo_world.output.sites,
             observations=rules.demo_world.output.observations,
         output:
-            srtm=raw_srtm(),
+            srtm=[ARCHIVES.written_path(g) for g in STATIC_GRANULES["srtm"]],
             ismn=raw(DEMO_ISMN),
             csv=[raw(p) for pair in DEMO_CSV for p in pair],
         log:
@@ -61,14 +63,7 @@ if IS_DEMO:
                 world=rules.demo_world.output.world,
                 coarse=rules.demo_world.output.coarse,
             output:
-                **{
-                    **raw_period_files(_pid),
-                    "mod13a2": [
-                        raw(rawlayout.modis_tile("MOD13A2", s, h, v))
-                        for s in demo_composites(_pid)
-                        for h, v in MODIS_TILES
-                    ],
-                },
+                **demo_outputs(_pid),
             log:
                 f"{LOGS}/demo_raw/{_pid}.log",
             localrule: True
@@ -83,3 +78,28 @@ if IS_DEMO:
                 settings=settings("demo", "region", "grid", "esa_cci"),
             script:
                 "../workflow_scripts/demo_raw_period.py"
+
+
+rule index_raw:
+    """The raw files a period (or, as part static, the SRTM tiles) reads, one row each:
+    product, day, tile, version, production time stamp, path, size and SHA-256; the
+    reading rules take their files from it."""
+    input:
+        unpack(index_inputs),
+    output:
+        f"{RUN}/raw_index/{{part}}.tsv",
+    log:
+        f"{LOGS}/index_raw/{{part}}.log",
+    wildcard_constraints:
+        part=r"static|\d{4}-\d{3}",
+    localrule: True
+    conda:
+        "../envs/geo.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+    params:
+        needed=lambda w: len(part_granules(w.part)),
+        fingerprints=f"{RUN}/input_fingerprints.json",
+    script:
+        "../workflow_scripts/index_raw.py"

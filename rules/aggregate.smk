@@ -5,6 +5,7 @@ rule aggregate_period:
     """Coarse soil moisture and block-aggregated predictors for every day of a period."""
     input:
         esa_cci=raw_esa_cci,
+        index=f"{RUN}/raw_index/{{period}}.tsv",
         predictors=f"{RUN}/fine/predictors_{{period}}.nc",
         static=rules.harmonise_static.output[0],
     output:

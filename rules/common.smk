@@ -5,7 +5,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
 
-from smdownscale import fingerprints, jobresources, rawlayout, runguard
+from smdownscale import (
+    fingerprints,
+    jobresources,
+    providerlayout,
+    rawindex,
+    rawlayout,
+    run_summary,
+    runguard,
+)
 from smdownscale.atomic import write_text_atomic
 from smdownscale.calendar import composite_starts
 from smdownscale.config import (
@@ -26,6 +34,7 @@ from smdownscale.download.plan import (
     station_file_help,
     station_files,
     summarise_missing,
+    to_fetch,
 )
 from smdownscale.download.sources import CATALOGUED, template_problems
 from smdownscale.formats import MEMBER_FORMAT
@@ -38,11 +47,12 @@ except ConfigError as e:
     raise WorkflowError(str(e)) from None
 config.clear()
 config.update(_resolved)
-if evaluation_problem(config):
-    raise WorkflowError(evaluation_problem(config))
+_problem = evaluation_problem(config)
+if _problem:
+    raise WorkflowError(_problem)
 
 RUN = f"results/{config['run']}"
-RAW = config["paths"]["raw"] or f"{RUN}/raw"
+RAW = os.path.normpath(config["paths"]["raw"] or f"{RUN}/raw")
 LOGS = f"{RUN}/logs"
 PERIODS = {p.id: p for p in run_periods(config)}
 COARSE_GRID, FINE_GRID = run_grids(config)
@@ -53,12 +63,38 @@ IS_DEMO = config["source"] == "demo"
 if workflow.is_main_process:
     for _m in runguard.repair_after_kill(os.getcwd(), RUN):
         logger.warning(_m)
+# Every raw granule's file, found at parse (Snakemake needs every job's inputs before any
+# job runs): products in the provider layout are looked up by name in their trees (listed
+# recursively, the listing cached per folder), the newest version of a granule winning;
+# the rest are where the demo writes or the downloads put them (smdownscale.rawindex).
+ARCHIVES = rawindex.Archives(
+    config,
+    RAW,
+    cache_path=f"{RUN}/raw_index/scan_cache.json",
+    write_cache=workflow.is_main_process,
+    demo=IS_DEMO,
+)
+STATIC_GRANULES = providerlayout.static_granules(SRTM_TILES)
+# every granule of the run: at parse only needed to look up provider archives and, in
+# the main process of a real run, to list what is missing
+RUN_GRANULES = (
+    rawindex.run_granules(config)
+    if ARCHIVES.providers or (workflow.is_main_process and not IS_DEMO)
+    else []
+)
+# project-layout paths of the granules that provider trees hold: never downloaded
+ELSEWHERE = ARCHIVES.found_elsewhere(RUN_GRANULES)
+if workflow.is_main_process:
+    for _m in ARCHIVES.summary(RUN_GRANULES, f"{LOGS}/raw_archive_notes.txt"):
+        logger.info(_m)
 # Input content, not mtime alone, triggers reruns (smdownscale.fingerprints): a raw or
 # station file whose content changed with its time kept gets the current time.
 if workflow.is_main_process:
     _check = fingerprints.check(
-        fingerprints.files_under(RAW, *station_files(config)),
+        fingerprints.files_under(RAW, *station_files(config))
+        + ARCHIVES.found_paths(RUN_GRANULES),
         f"{RUN}/input_fingerprints.json",
+        emit=logger.info,
     )
     if _check.hashed_bytes > 2**30:
         logger.info(
@@ -121,28 +157,72 @@ def raw(relpath):
     return f"{RAW}/{relpath}"
 
 
-def raw_esa_cci(wildcards):
-    v = config["esa_cci"]["version"]
-    return [raw(rawlayout.esa_cci(d, v)) for d in period(wildcards).days]
+def in_place(paths):
+    """Real data: the raw files already in place, flagged before_update so that Snakemake
+    reads them as they are instead of adding the download job whose update() output they
+    are; the missing ones stay plain, to be fetched by their download rule.
 
-
-def raw_mod11a1(wildcards):
-    return [
-        raw(rawlayout.modis_tile("MOD11A1", d, h, v))
-        for d in period(wildcards).days
-        for h, v in MODIS_TILES
-    ]
-
-
-def raw_mod13a2(wildcards):
-    """Tiles of every 16-day MOD13A2 composite holding a day of the period, in date order
-    (one composite when periods are the default 16 days, aligned with the composites).
+    Snakemake keeps a record (.snakemake/metadata) only of the files its own jobs wrote. A
+    file put in place by hand, or by another tool, as the output of a download job that
+    never ran would be a job without a record: dry runs would list it as having "missing
+    provenance/metadata" and the report would print "Missing metadata" for every such
+    file. A file the workflow downloaded is read the same way: once in place, it is an
+    input, and a newer file still remakes what was made from it (its modification time
+    counts as any input's). The demo's raw files are its own rules' outputs: kept plain.
     """
-    return [
-        raw(rawlayout.modis_tile("MOD13A2", start, h, v))
-        for start in composite_starts(period(wildcards).days)
-        for h, v in MODIS_TILES
-    ]
+    if IS_DEMO:
+        return list(paths)
+    return [before_update(p) if os.path.exists(p) else p for p in paths]
+
+
+def period_granules(wildcards):
+    """The granules a period reads, by product: its days' ESA CCI, MOD11A1 tiles, MCD43C3
+    and IMERG files, and the tiles of every 16-day MOD13A2 composite holding one of its
+    days (one composite when periods are the default 16 days, aligned with them)."""
+    days = period(wildcards).days
+    return providerlayout.period_granules(days, composite_starts(days), MODIS_TILES)
+
+
+def granule_paths(key, granules):
+    """The files the run reads for granules of one product, in the granules' order: a
+    provider tree's where it has them, else the demo's or the downloads' (for real data
+    only the granules the provider has: see provider_has)."""
+    paths = [ARCHIVES.path(g) for g in granules]
+    if IS_DEMO:
+        return paths
+    to_fetch = [p for g, p in zip(granules, paths) if ARCHIVES.found(g) is None]
+    kept = set(provider_has(key, to_fetch))
+    return in_place(
+        [p for g, p in zip(granules, paths) if ARCHIVES.found(g) or p in kept]
+    )
+
+
+def raw_esa_cci(wildcards):
+    return granule_paths("esa_cci", period_granules(wildcards)["esa_cci"])
+
+
+def index_inputs(wildcards):
+    """The raw files index_raw records for a part: a period's, or the static SRTM tiles."""
+    if wildcards.part == "static":
+        return {"srtm": granule_paths("srtm", STATIC_GRANULES["srtm"])}
+    return raw_period_files(wildcards.part)
+
+
+def part_granules(part):
+    granules = STATIC_GRANULES if part == "static" else period_granules(part)
+    return [g for gs in granules.values() for g in gs]
+
+
+def demo_outputs(pid):
+    """Where the demo writes a period's raw files (in its products' layouts), by product;
+    MOD13A2 for the composites it writes with the period (demo_composites)."""
+    out = {
+        key: [ARCHIVES.written_path(g) for g in granules]
+        for key, granules in period_granules(pid).items()
+    }
+    composites = providerlayout.period_granules([], demo_composites(pid), MODIS_TILES)
+    out["mod13a2"] = [ARCHIVES.written_path(g) for g in composites["mod13a2"]]
+    return out
 
 
 def demo_composites(wildcards):
@@ -156,36 +236,22 @@ def demo_composites(wildcards):
     ]
 
 
-def raw_mcd43c3(wildcards):
-    return [raw(rawlayout.mcd43c3(d)) for d in period(wildcards).days]
-
-
-def raw_imerg(wildcards):
-    return [raw(rawlayout.imerg(d)) for d in period(wildcards).days]
-
-
 def raw_srtm():
     """The region's SRTM tiles; for real data an input function giving the tiles the
     provider has (its catalogue: no tile exists over open sea)."""
-    tiles = [raw(rawlayout.srtm(lat, lon)) for lat, lon in SRTM_TILES]
+    tiles = STATIC_GRANULES["srtm"]
     if IS_DEMO:
-        return tiles
-    return lambda wildcards: provider_has("srtm", tiles)
+        return granule_paths("srtm", tiles)
+    return lambda wildcards: granule_paths("srtm", tiles)
 
 
 def raw_period_files(wildcards):
     """Every raw file a period's harmonisation reads, by product; for real data only the
     granules the provider has (see provider_has)."""
-    files = {
-        "esa_cci": raw_esa_cci(wildcards),
-        "mod11a1": raw_mod11a1(wildcards),
-        "mod13a2": raw_mod13a2(wildcards),
-        "mcd43c3": raw_mcd43c3(wildcards),
-        "imerg": raw_imerg(wildcards),
+    return {
+        key: granule_paths(key, granules)
+        for key, granules in period_granules(wildcards).items()
     }
-    if IS_DEMO:
-        return files
-    return {key: provider_has(key, paths) for key, paths in files.items()}
 
 
 def provider_has(key, paths):
@@ -363,11 +429,20 @@ def product_inputs(wildcards):
 # ---------------------------------------------------------------- real-data acquisition
 
 
+def required_downloads():
+    """Raw paths (relative to RAW) of every file the run would download, by product: all
+    the run needs except the granules provider archives hold."""
+    return {
+        key: [r for r in rels if r not in ELSEWHERE]
+        for key, rels in required_files(config, RAW).items()
+    }
+
+
 def download_catalogue_files():
     """Every provider catalogue the run needs (one per product and year; SRTM one)."""
     return [
         raw(f"catalogue/{key}/{part}.json")
-        for key, part in catalogue_parts(required_files(config))
+        for key, part in catalogue_parts(required_downloads())
     ]
 
 
@@ -377,11 +452,11 @@ def download_targets():
     does not hide the others from a dry run)."""
 
     def files_of(key, paths):
-        return lambda wildcards: provider_has(key, paths)
+        return lambda wildcards: in_place(provider_has(key, paths))
 
     return {
         key: files_of(key, [raw(r) for r in rels])
-        for key, rels in required_files(config).items()
+        for key, rels in required_downloads().items()
     }
 
 
@@ -393,7 +468,7 @@ def missing_station_files():
 def check_offline():
     """Offline mode: stop before anything runs when a catalogue, raw file or station file
     is missing, naming them (the full list goes to the logs folder)."""
-    missing = offline_problems(config, RAW)
+    missing = offline_problems(config, RAW, ELSEWHERE)
     if not missing:
         return
     listing = Path(LOGS) / "offline_missing.txt"
@@ -406,6 +481,53 @@ def check_offline():
         "download_catalogues), or put them in place (for files placed by hand, "
         "download.catalogues: files takes the catalogues from them)."
     )
+
+
+def download_command(target="download_manifest"):
+    """The command line that runs ``target`` with this run's configuration."""
+    files = " ".join(f"--configfile {f}" for f in workflow.overwrite_configfiles or [])
+    return f"snakemake --profile profiles/default {files} {target}".replace("  ", " ")
+
+
+def list_missing_raw():
+    """Before any job: the granules the run needs that are neither in a provider archive
+    nor in the raw folder (the full list in the logs folder), and how to fetch them."""
+    lacking = [
+        g
+        for g in RUN_GRANULES
+        if ARCHIVES.found(g) is None and not os.path.isfile(raw(project_relpath(g)))
+    ]
+    if not lacking:  # the common case, at one stat a granule
+        return
+    # documented absences (catalogues fetched: no granule at the provider) are not missing
+    rels = {r for rs in to_fetch(config, RAW, ELSEWHERE).values() for r in rs}
+    granules = [g for g in lacking if project_relpath(g) in rels]
+    if not granules:
+        return
+    listing = Path(LOGS) / "raw_missing.txt"
+    listing.parent.mkdir(parents=True, exist_ok=True)
+    listing.write_text(
+        "".join(f"{g.describe()}\t{raw(project_relpath(g))}\n" for g in granules)
+    )
+    versions = ARCHIVES.other_versions(granules)
+    other = "".join(
+        f"\n  (the archive has {providerlayout.TITLES[k]} of other versions: "
+        f"{', '.join(sorted(v))}; the run reads only the configured one)"
+        for k, v in versions.items()
+    )
+    logger.warning(
+        f"{len(granules):,} raw file(s) the run needs are not in place (list: "
+        f"{listing}):\n"
+        + "\n".join(rawindex.summarise_granules(granules))
+        + other
+        + f"\nThis run downloads them into {RAW} (the project layout), where later runs find "
+        f"them too (or put them in the provider trees of config archives and run again); "
+        f"to fetch only them first: {download_command()}"
+    )
+
+
+def project_relpath(granule):
+    return providerlayout.project_relpath(granule, config["esa_cci"]["version"])
 
 
 def inner_deployment():
@@ -448,8 +570,9 @@ def tuning_dates():
 
 
 # Hooks of the main process (not run by dry runs): the previous good outputs survive an
-# interrupted or failed rerun (smdownscale.runguard), and the resolved configuration is
-# printed and stored beside the outputs.
+# interrupted or failed rerun (smdownscale.runguard), the resolved configuration is
+# printed and stored beside the outputs, and a run that succeeds ends by saying where the
+# product, the validation table and the report are (smdownscale.run_summary).
 onstart:
     import yaml
 
@@ -466,6 +589,19 @@ onstart:
 
 onsuccess:
     runguard.finish(RUN, success=True)
+    logger.info(
+        run_summary.summary(
+            RUN,
+            list(PERIODS),
+            run_summary.report_commands(
+                RUN,
+                Path(workflow.main_snakefile),
+                Path.cwd(),
+                [str(c) for c in workflow.overwrite_configfiles or ()],
+            ),
+            started=workflow.start_time,
+        )
+    )
 
 
 onerror:

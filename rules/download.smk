@@ -14,6 +14,8 @@ if not IS_DEMO:
         raise WorkflowError("invalid configuration:\n  - " + "\n  - ".join(_problems))
     if config["offline"]:
         check_offline()
+    if workflow.is_main_process:
+        list_missing_raw()
 
     checkpoint download_catalogue:
         """Which MOD11A1, MOD13A2 and MCD43C3 granules of a year the provider holds (NASA

@@ -5,6 +5,7 @@ rule harmonise_static:
     """Elevation (SRTM block mean) on the fine grid."""
     input:
         srtm=raw_srtm(),
+        index=f"{RUN}/raw_index/static.tsv",
     output:
         f"{RUN}/fine/static.nc",
     log:
@@ -26,6 +27,7 @@ rule harmonise_predictors:
         unpack(
             lambda w: {k: v for k, v in raw_period_files(w).items() if k != "esa_cci"}
         ),
+        index=f"{RUN}/raw_index/{{period}}.tsv",
     output:
         f"{RUN}/fine/predictors_{{period}}.nc",
     log:

@@ -16,6 +16,7 @@ from smdownscale.grid import aggregate_blocked, block_factor
 from smdownscale.harmonise import DAILY_PREDICTORS, check_days, datetime64_days, observed_only
 from smdownscale.netcdf import file_days, write_dataset
 from smdownscale.products.esa_cci import read_esa_cci_days, resolve_mask_flags
+from smdownscale.rawindex import files_by_day, read_index
 from smdownscale.rule_io import provenance, setup_logging
 
 STATIC = {
@@ -54,9 +55,12 @@ def main(snakemake) -> None:
     block_rows = cfg["resources"]["chunk_rows"]
     mask = resolve_mask_flags(cfg["esa_cci"]["mask_flags"])
 
-    esa_files = list(snakemake.input.esa_cci)
-    if len(esa_files) != len(days):
-        raise ValueError(f"expected {len(days)} ESA CCI files (one a day), got {len(esa_files)}")
+    # the period's files as index_raw recorded them: one ESA CCI image a day
+    by_day = files_by_day(read_index(snakemake.input.index), "esa_cci", days)
+    lacking = [str(d) for d, files in by_day.items() if len(files) != 1]
+    if lacking:
+        raise ValueError(f"expected one ESA CCI file a day; the index has not for {lacking}")
+    esa_files = [files[0] for files in by_day.values()]
     images = read_esa_cci_days(
         esa_files,
         coarse,

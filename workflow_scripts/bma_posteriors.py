@@ -15,6 +15,7 @@ from smdownscale.bma_stations import (
     posterior_table,
     read_station_table,
 )
+from smdownscale.progress import Progress
 from smdownscale.rule_io import setup_logging
 
 
@@ -29,8 +30,16 @@ def main(snakemake) -> None:
     )
     settings = SamplerSettings.from_config(b)
     log.info("fold %s: %d training stations, %d pairs", fold, len(train), len(pairs))
+    progress = Progress(f"fold {fold}: MCMC", len(train), log.info, unit="stations")
     table = posterior_table(
-        pairs, members, train, settings, b["shrinkage_pairs"], b["seed"], log=log
+        pairs,
+        members,
+        train,
+        settings,
+        b["shrinkage_pairs"],
+        b["seed"],
+        log=log,
+        progress=progress,
     )
     if not table.empty:
         flagged = table[~table.converged]

@@ -17,7 +17,6 @@ from smdownscale.harmonise import (
     datetime64_days,
     fill_and_flag,
     flag_attrs,
-    modis_files_by_day,
     scratch_cubes,
 )
 from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows
@@ -29,6 +28,8 @@ from smdownscale.products.modis_sinusoidal import (
     read_mod11a1_lst,
     read_mod13a2_ndvi,
 )
+from smdownscale.progress import Progress
+from smdownscale.rawindex import files_by_day, read_index
 from smdownscale.rawlayout import modis_tiles_for_bbox
 from smdownscale.rule_io import provenance, setup_logging
 
@@ -42,11 +43,17 @@ def main(snakemake) -> None:
     days = period.days
     ntiles = len(modis_tiles_for_bbox(fine.bbox))
     composites, composite_of = composites_of_days(days)
-    # granules the provider does not have (outages; real runs list only those that exist)
-    # are missing data: their cells stay NaN, flagged and gap-filled like clouds
-    lst_files = modis_files_by_day(snakemake.input.mod11a1, days, "MOD11A1")
-    ndvi_files = modis_files_by_day(snakemake.input.mod13a2, composites, "MOD13A2")
-    albedo_files = modis_files_by_day(snakemake.input.mcd43c3, days, "MCD43C3")
+    # the period's files as index_raw recorded them; granules the provider does not have
+    # (outages; real runs list only those that exist) are missing data: their cells stay
+    # NaN, flagged and gap-filled like clouds
+    index = read_index(snakemake.input.index)
+    lst_files = files_by_day(index, "mod11a1", days)
+    ndvi_files = files_by_day(index, "mod13a2", composites)
+    albedo_files = files_by_day(index, "mcd43c3", days)
+    imerg_files = files_by_day(index, "imerg", days)
+    lacking = [str(d) for d, files in imerg_files.items() if len(files) != 1]
+    if lacking:
+        raise ValueError(f"expected one IMERG file a day; the index has not for {lacking}")
     for name, files, per in (
         ("MOD11A1", lst_files, ntiles),
         ("MOD13A2", ndvi_files, ntiles),
@@ -72,15 +79,15 @@ def main(snakemake) -> None:
         ", ".join(fill) or "off",
     )
 
-    index = None
+    tile_index = None
 
     def modis_to_fine(tiles):
-        nonlocal index
+        nonlocal tile_index
         if not tiles:
             return np.full(fine.shape, np.nan, dtype=np.float32)
-        if index is None or [t.georef for t in tiles] != list(index.tiles):
-            index = build_index([t.georef for t in tiles], fine)
-        return apply_index(index, [t.values for t in tiles])
+        if tile_index is None or [t.georef for t in tiles] != list(tile_index.tiles):
+            tile_index = build_index([t.georef for t in tiles], fine)
+        return apply_index(tile_index, [t.values for t in tiles])
 
     def read_composite(k):
         paths = ndvi_files[composites[k]]
@@ -103,6 +110,9 @@ def main(snakemake) -> None:
     with scratch_cubes(scratch, list(DAILY_PREDICTORS), shape) as cubes:
         # pass 1: one day at a time into the scratch cubes
         ndvi, ndvi_k = None, -1
+        regrid = Progress(
+            f"period {period.id}, pass 1 (read and regrid)", len(days), log.info, unit="days"
+        )
         for i, day in enumerate(days):
             if composite_of[i] != ndvi_k:
                 ndvi_k = composite_of[i]
@@ -115,8 +125,8 @@ def main(snakemake) -> None:
                 )
             else:
                 albedo = np.full(fine.shape, np.nan, dtype=np.float32)
-            rain = read_imerg(snakemake.input.imerg[i], bbox=fine.bbox)
-            check_days(snakemake.input.imerg[i], datetime64_days(rain["time"].values), [day])
+            rain = read_imerg(imerg_files[day][0], bbox=fine.bbox)
+            check_days(imerg_files[day][0], datetime64_days(rain["time"].values), [day])
             precip = imerg_to_grid(rain, fine, method=pcfg["precipitation_method"])
             fields = {"lst": lst, "ndvi": ndvi, "albedo": albedo, "precipitation": precip}
             for name, field in fields.items():
@@ -128,12 +138,22 @@ def main(snakemake) -> None:
                 np.isfinite(albedo).mean(),
                 np.isfinite(precip).mean(),
             )
+            regrid.advance()
 
         # pass 2: blocks of rows of every day -> gap fill, gap flag, compressed file
+        fill_write = Progress(
+            f"period {period.id}, pass 2 (gap fill and write)", fine.nlat, log.info, unit="rows"
+        )
+
+        def write_block(name, rows, cube):
+            out.write(name, cube, rows=rows)
+            if name == "gap_flag":  # a block's last write
+                fill_write.advance(rows.stop - rows.start)
+
         with GridFileWriter(out_path, fine, days, specs, attrs) as out:
             counts = fill_and_flag(
                 lambda name, rows: cubes[name].read_rows(rows),
-                lambda name, rows, cube: out.write(name, cube, rows=rows),
+                write_block,
                 fine.nlat,
                 fill,
                 gcfg["max_days"],

@@ -3,6 +3,7 @@
 from smdownscale.config import run_grids
 from smdownscale.netcdf import GridFileWriter, VarSpec
 from smdownscale.products.srtm import slope_aspect, srtm_to_grid
+from smdownscale.rawindex import files_of, read_index
 from smdownscale.rule_io import provenance, setup_logging
 
 
@@ -10,12 +11,14 @@ def main(snakemake) -> None:
     log = setup_logging(snakemake)
     cfg = snakemake.config
     _, fine = run_grids(cfg)
-    # tiles are passed as paths: srtm_to_grid reads them one at a time (bounded memory)
-    elevation = srtm_to_grid(list(snakemake.input.srtm), fine)
+    # the tiles index_raw recorded (those that exist: none over open sea), as paths:
+    # srtm_to_grid reads them one at a time (bounded memory)
+    tiles = files_of(read_index(snakemake.input.index), "srtm")
+    elevation = srtm_to_grid(tiles, fine)
     slope, _ = slope_aspect(elevation, fine)
     log.info(
         "elevation from %d SRTM tiles: %.1f %% of cells, %.0f..%.0f m",
-        len(snakemake.input.srtm),
+        len(tiles),
         100 * (elevation == elevation).mean(),
         float(elevation[elevation == elevation].min()),
         float(elevation[elevation == elevation].max()),

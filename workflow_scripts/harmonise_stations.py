@@ -2,7 +2,7 @@
 
 from smdownscale.atomic import atomic_path
 from smdownscale.rule_io import setup_logging
-from smdownscale.station_inputs import harmonise_station_files
+from smdownscale.station_inputs import csv_layouts, harmonise_station_files
 
 
 def main(snakemake) -> None:
@@ -12,6 +12,7 @@ def main(snakemake) -> None:
         snakemake.config,
         list(inputs.ismn),
         list(zip(inputs.csv_stations, inputs.csv_values, strict=True)),
+        csv_layouts(snakemake.config),
     )
     with atomic_path(snakemake.output.table) as tmp:
         result.table.to_parquet(tmp, index=False)

@@ -20,6 +20,7 @@ from smdownscale.members.ranges import RangeCount
 from smdownscale.members.subsets import NO_SUBSET
 from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows, file_days, read_rows
 from smdownscale.prediction import SOURCE_CODES, predict_block, region_weights, resolve_models
+from smdownscale.progress import Progress
 from smdownscale.residual import coarse_residual
 from smdownscale.rule_io import provenance, setup_logging
 
@@ -141,6 +142,12 @@ def main(snakemake) -> None:
         GridFileWriter(snakemake.output.members, fine, period.days, specs, attrs) as out,
     ):
         check_days(snakemake.input.predictors, file_days(pred), period.days)
+        progress = Progress(
+            f"period {period.id}: predicting {len(members)} member(s)",
+            fine.size * ndays,
+            log.info,
+            unit="cell-days",
+        )
         for r0 in range(0, fine.nlat, block):
             rows = slice(r0, min(r0 + block, fine.nlat))
             daily = {n: read_rows(pred, n, rows) for n in names if n in DAILY}
@@ -169,6 +176,7 @@ def main(snakemake) -> None:
                 out.write(f"sm_{m}", result[m], rows=rows)
             out.write("model_source", source, rows=rows)
             out.write("predictor_set", subset, rows=rows)
+            progress.advance((rows.stop - rows.start) * fine.nlon * ndays)
         out.set_attrs(out_of_range=json.dumps({m: r.as_dict() for m, r in ranges.items()}))
     write_residuals(snakemake.output.residual, coarse_grid, period, residual, cfg)
     log.info(

@@ -8,6 +8,7 @@ configuration mistakes that already stopped with the key named.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -157,7 +158,7 @@ def _kept_time_copy(tmp: Path, same: bool) -> Callable[[], Any]:
     def call() -> Any:
         result = fingerprints.check([f], record)
         for message in fingerprints.describe(result)[0]:
-            __import__("logging").getLogger("smdownscale").info(message)
+            logging.getLogger("smdownscale").info(message)
         return result
 
     return call

@@ -1,10 +1,12 @@
 """Issue 13, station inputs: each case is one input mutation and its one expected outcome.
 
-Inputs: ISMN archives written by the demo writer (Header+values and CEOP separate files), copies
-of the real ISMN samples in ``../shared/realdata`` (skipped with the reason when absent), and
-station CSV files written by the demo writer. Items 5 (units), 8 (repeated timestamps, clock
-times), 12 (old CEOP archives) and 15 (networks with nothing accepted, sensors too deep,
-counted) of the issue, plus the cases that already gave a clear error or a counted skip.
+Inputs: ISMN archives written by the demo writer (Header+values and CEOP separate files, zipped
+and unzipped), copies of the real ISMN samples in ``../shared/realdata`` (zipped and unzipped;
+skipped with the reason when absent), and station CSV files written by the demo writer, in the
+project's format and as a provider ships them (read through the config's description, issue
+14 item 2). Items 5 (units), 8 (repeated timestamps, clock times), 12 (old CEOP archives) and
+15 (networks with nothing accepted, sensors too deep, counted) of the issue, plus the cases
+that already gave a clear error or a counted skip.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ import pandas as pd
 import pytest
 from reliability_expect import Outcome, check, conversion, error, ok, skip
 
+from smdownscale.config import prepare_config
 from smdownscale.demo.write_csv_stations import write_csv_stations
 from smdownscale.demo.write_ismn import STATION_COLUMNS, write_ismn_archive
+from smdownscale.products.csv_layout import CsvLayout
 from smdownscale.products.csv_stations import read_csv_stations
 from smdownscale.products.ismn import read_ismn
 from smdownscale.products.station_tally import StationTally
-from smdownscale.station_inputs import harmonise_station_files
+from smdownscale.station_inputs import csv_layouts, harmonise_station_files
 
 SMOSMANIA_ZIP = "ismn/Data_SMOSMANIA.zip"
 COSMOS_DIR = "ismn/Data_seperate_files_header_20170810_20180809"
@@ -146,6 +150,22 @@ def as_old_ceop(path: Path) -> Path:
         return {new: ("\r".join(body) + "\r").encode()}
 
     return rewrite_zip(path, member)
+
+
+def unzipped(archive: Path) -> Path:
+    """The archive extracted into a folder of its name (as a user unpacks it); zip removed."""
+    folder = archive.with_suffix("")
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(folder)
+    archive.unlink()
+    return folder
+
+
+def zipped(folder: Path) -> Path:
+    """The folder as a zip of its name holding it (as ISMN ships it); folder removed."""
+    archive = Path(shutil.make_archive(str(folder), "zip", folder.parent, folder.name))
+    shutil.rmtree(folder)
+    return archive
 
 
 def ismn_days(table: pd.DataFrame, station: str) -> dict[str, tuple[float, int]]:
@@ -273,6 +293,32 @@ ISMN_CASES = {
     ),
     "ismn-demo-ceop-separate-files-genuine": Case(
         lambda tmp, _: lambda: read_ismn(demo_ismn(tmp, "ceop_sep")), ok(), demo_values_ok
+    ),
+    "ismn-demo-header-values-unzipped-genuine": Case(
+        lambda tmp, _: lambda: read_ismn(unzipped(demo_ismn(tmp))), ok(), demo_values_ok
+    ),
+    "ismn-demo-ceop-separate-files-unzipped-genuine": Case(
+        lambda tmp, _: lambda: read_ismn(unzipped(demo_ismn(tmp, "ceop_sep"))),
+        ok(),
+        demo_values_ok,
+    ),
+    "ismn-real-smosmania-unzipped-genuine": Case(
+        lambda tmp, real: (
+            lambda: read_ismn(
+                unzipped(copy_real(real, SMOSMANIA_ZIP, tmp)), accept_flags=("G", "U")
+            )
+        ),
+        ok(),
+        real_smosmania_ok,
+        real=True,
+    ),
+    "ismn-real-cosmos-zipped-genuine": Case(
+        lambda tmp, real: (
+            lambda: read_ismn(zipped(copy_real(real, COSMOS_DIR, tmp)), max_depth_m=0.25)
+        ),
+        ok(),
+        real_cosmos_ok,
+        real=True,
     ),
     "ismn-real-smosmania-zip-genuine": Case(
         lambda tmp, real: (
@@ -742,6 +788,166 @@ CSV_CASES = {
 }
 
 
+# --- station CSV files as a provider ships them, read through the config's description -----
+
+#: The project's field -> the provider's column.
+PROVIDER_COLUMNS = {
+    "stations": {
+        "station": "station_id",
+        "lat": "latitude",
+        "lon": "longitude",
+        "depth_from": "depth_top_m",
+        "depth_to": "depth_bottom_m",
+        "units": "unit",
+    },
+    "values": {
+        "station": "station",
+        "time": "datetime_utc",
+        "sm": "soil_moisture",
+        "flag": "qc_flag",
+    },
+}
+#: The config item describing them (the paths are set when written).
+PROVIDER_ITEM: dict[str, Any] = {
+    "network": "NZW",
+    "columns": PROVIDER_COLUMNS,
+    "unit_names": {"vol %": "percent", "m3/m3": "m3 m-3"},
+    "flags": {"good": ["G", "M"], "separator": "|"},
+    "utc_offset_hours": 0,
+}
+
+
+def provider_csv(tmp: Path, stations=None, values=None) -> tuple[Path, Path]:
+    """The demo CSV network as a provider ships it: no network column, its own names, unit
+    text "vol %" and "m3/m3", flags "G|M", UTC times without an offset."""
+    s, v = csv_inputs()
+    s = s if stations is None else stations
+    v = v if values is None else values
+    st = s.drop(columns="network").rename(columns=PROVIDER_COLUMNS["stations"])
+    st["unit"] = st["unit"].replace({"percent": "vol %", "m3 m-3": "m3/m3"})
+    va = v.drop(columns="network").assign(
+        time=pd.to_datetime(v["time"]).dt.strftime("%Y-%m-%d %H:%M"),
+        flag=v["flag"].replace({"G": "G|M"}),
+    )
+    va = va.rename(columns=PROVIDER_COLUMNS["values"])
+    paths = tmp / "nzw_sites.csv", tmp / "nzw_sm.csv"
+    st.to_csv(paths[0], index=False)
+    va.to_csv(paths[1], index=False)
+    return paths
+
+
+def provider_item(**changes: Any) -> dict[str, Any]:
+    """PROVIDER_ITEM with ``changes`` (``columns`` ones replace one file's names), through
+    the schema (defaults filled)."""
+    columns = {**PROVIDER_COLUMNS, **changes.pop("columns", {})}
+    item = {"stations": "s", "values": "v", **PROVIDER_ITEM, "columns": columns, **changes}
+    return prepare_config({"stations": {"csv": [item]}})["stations"]["csv"][0]
+
+
+def read_provider(tmp: Path, stations=None, values=None, **changes: Any) -> Callable[[], Any]:
+    paths = provider_csv(tmp, stations, values)
+    layout = CsvLayout.from_config(provider_item(**changes), "stations.csv[0]")
+
+    def call() -> tuple[pd.DataFrame, pd.DataFrame]:
+        tally = StationTally()
+        return read_csv_stations(*paths, tally=tally, layout=layout), tally.frame()
+
+    return call
+
+
+def provider_through_the_rule(tmp: Path) -> Callable[[], Any]:
+    """The rule's code on a real run's config naming the provider's files."""
+    s, v = provider_csv(tmp)
+    cfg = run_config()
+    cfg["source"] = "real"
+    cfg["stations"]["csv"] = [{**provider_item(), "stations": str(s), "values": str(v)}]
+    return lambda: harmonise_station_files(cfg, [], [(s, v)], csv_layouts(cfg))
+
+
+def provider_beijing_clock(result: Any) -> None:
+    """Every time shifted by 8 h: P1's 10:00/22:00 UTC-read clock times fall 8 h earlier."""
+    assert csv_days(result, "P1") == {
+        "06-01": (pytest.approx(0.21), 2),
+        "06-02": (pytest.approx(0.25), 2),
+    }
+    assert csv_days(result, "F1") == {"05-31": (0.15, 1), "06-01": (0.16, 1), "06-02": (0.17, 1)}
+
+
+PROVIDER_CASES = {
+    "csv-provider-mapped-genuine": Case(lambda tmp, _: read_provider(tmp), ok(), csv_genuine),
+    "csv-provider-through-the-rule": Case(
+        lambda tmp, _: provider_through_the_rule(tmp),
+        ok(),
+        lambda r: (
+            r.checks[["network", "stations_kept", "station_days_kept"]].values.tolist()
+            == [["NZW", 2, 5]]
+        ),
+    ),
+    "csv-provider-mapped-column-missing": Case(
+        lambda tmp, _: read_provider(
+            tmp, columns={"values": {**PROVIDER_COLUMNS["values"], "sm": "sm_vol_percent"}}
+        ),
+        error(
+            r"nzw_sm\.csv: missing column\(s\) \['sm_vol_percent'\]; has \['station', "
+            r"'datetime_utc', 'soil_moisture', 'qc_flag'\].*stations\.csv\[0\]\.columns\.values "
+            r"gives sm = 'sm_vol_percent': set it to the file's own column name"
+        ),
+    ),
+    "csv-provider-described-flag-column-missing": Case(
+        lambda tmp, _: read_provider(
+            tmp, columns={"values": {**PROVIDER_COLUMNS["values"], "flag": "quality"}}
+        ),
+        error(r"nzw_sm\.csv: missing column\(s\) \['quality'\]; has .*flag = 'quality'"),
+    ),
+    "csv-provider-network-not-given": Case(
+        lambda tmp, _: read_provider(tmp, network=None),
+        error(r"nzw_sites\.csv: missing column\(s\) \['network'\]; has \['station_id', "),
+    ),
+    "csv-provider-unit-text-not-named": Case(
+        lambda tmp, _: read_provider(tmp, unit_names={"m3/m3": "m3 m-3"}),
+        error(
+            r"nzw_sites\.csv: column 'unit', line 2 \(station NZW/P1\): unknown units .*"
+            r"stations\.csv\[0\]\.unit_names.*: 'vol %'"
+        ),
+    ),
+    "csv-provider-network-units-contradicted": Case(
+        lambda tmp, _: read_provider(tmp, units="percent"),
+        error(
+            r"NZW/F1 declares 'percent' but its 3 accepted value\(s\) all lie in "
+            r"\[0.15, 0.17\].*\(set stations\.csv\[0\]\.units to what the values are"
+        ),
+    ),
+    "csv-provider-flag-separator-not-set": Case(
+        lambda tmp, _: read_provider(tmp, flags={"good": ["G", "M"]}),
+        skip(
+            r"nzw_sm\.csv: network NZW: " + NOTHING_ACCEPTED + r" \(rejected: G\|M: 7\).*"
+            r"add them to stations\.csv\[0\]\.flags\.good \(now \['G', 'M'\]\)"
+        ),
+        lambda r: r[0].empty,
+    ),
+    "csv-provider-flag-not-good": Case(
+        lambda tmp, _: read_provider(tmp, flags={"good": ["G"], "separator": "|"}),
+        skip(r"network NZW: " + NOTHING_ACCEPTED + r" \(rejected: M: 7\)"),
+        lambda r: r[1]["rejected_by_flag"].tolist() == ["M: 7"],
+    ),
+    "csv-provider-clock-not-given": Case(
+        lambda tmp, _: read_provider(tmp, utc_offset_hours=None),
+        error(
+            r"nzw_sm\.csv: column 'time', line 2 \(station NZW/P1\): 7 clock time\(s\) without "
+            r"a UTC offset.*or for the whole network as stations\.csv\[0\]\.utc_offset_hours"
+        ),
+    ),
+    "csv-provider-clock-from-config": Case(
+        lambda tmp, _: read_provider(tmp, utc_offset_hours=8),
+        conversion(
+            r"nzw_sites\.csv: converted \(sm = value / 100; clock times UTC\+8 h -> UTC\) for "
+            r"1 station\(s\): \['NZW/P1'\]"
+        ),
+        provider_beijing_clock,
+    ),
+}
+
+
 def read_rewritten(tmp: Path, values_text: str) -> Callable[[], Any]:
     """Read the demo CSV pair with the values file's text replaced by ``values_text``."""
     s, v = demo_csv(tmp)
@@ -749,7 +955,7 @@ def read_rewritten(tmp: Path, values_text: str) -> Callable[[], Any]:
     return lambda: read_csv_stations(s, v)
 
 
-CASES = {**ISMN_CASES, **CSV_CASES}
+CASES = {**ISMN_CASES, **CSV_CASES, **PROVIDER_CASES}
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,12 @@ def test_the_command_line_says_ok_or_one_error(tmp_path, capsys):
     assert "config ok: run 'demo' (demo), 2010-04-07..2010-08-12" in capsys.readouterr().out
     assert main([str(tmp_path / "nope.yaml")]) == 1
     assert capsys.readouterr().err.startswith(f"error: config file {tmp_path}/nope.yaml")
+    # make report: the run's name alone (results/<run>/report.html), later files winning
+    over = tmp_path / "over.yaml"
+    over.write_text("run: north_china\n")
+    assert main(["--run-name", str(REPO / "config" / "config.yaml"), str(over)]) == 0
+    assert capsys.readouterr().out == "north_china\n"
+    assert main(["--run-name"]) == 2
 
 
 def test_make_run_stops_on_a_bad_config_before_snakemake(tmp_path):

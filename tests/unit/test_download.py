@@ -54,6 +54,7 @@ MOD11 = rawlayout.modis_tile("MOD11A1", DAY, 26, 5)
 MOD11_NAME = "MOD11A1.A2010097.h26v05.061.2021190123456.hdf"
 IMERG = rawlayout.imerg(DAY)
 SRTM = rawlayout.srtm(39, 110)
+TERRACLIMATE = "TerraClimate/TerraClimate_PDSI_2010.nc"
 TOKEN = "right-token-7f3a"
 SECRET = "wrong-secret-b91c"
 
@@ -403,15 +404,46 @@ def test_offline_mode_fails_fast_listing_what_is_missing(server, files, tmp_path
     missing = plan.offline_problems(cfg, raw)
     names = "\n".join(missing)
     assert str(raw / "catalogue/mod11a1/2010.json") in names and str(raw / IMERG) in names
-    assert "s.csv" in names and len(missing) == 4 + 8 + 2  # catalogues, files, stations
+    # catalogues, files (TerraClimate is only listed in download.references), stations
+    assert "s.csv" in names and len(missing) == 4 + 7 + 2
+    assert "TerraClimate" not in names
     text = plan.summarise_missing(missing)
     assert "IMERG: 1 missing" in text and "catalogue: 4 missing" in text
+
+
+def test_references_are_needed_only_by_switched_on_evaluations(server, tmp_path) -> None:
+    raw = tmp_path / "raw"
+    cfg = config(server, raw, references=[])
+    assert plan.needed_references(cfg) == [] and plan.reference_files(cfg, raw) == {}
+    cfg["offline"] = True
+    assert not any("ERA5" in m or "TerraClimate" in m for m in plan.offline_problems(cfg, raw))
+
+    cfg["evaluation"] = {"reference_models": True, "drought": False}
+    assert plan.needed_references(cfg) == ["era5_land"]
+    era5 = "ERA5-Land/2010/ERA5-Land.daily.2010-04.nc"
+    assert plan.reference_files(cfg, raw) == {"era5_land": [era5]}
+    assert str(raw / era5) in plan.offline_problems(cfg, raw)
+    cfg["evaluation"] = {"reference_models": False, "drought": True}
+    assert plan.required_files(cfg, raw)["terraclimate"] == [TERRACLIMATE]
+    assert "era5_land" not in plan.required_files(cfg, raw)
+
+    # listed but unused: fetched online; offline, the files in place are used, none asked for
+    cfg["evaluation"] = {"reference_models": False, "drought": False}
+    cfg["download"]["references"] = ["era5_land", "terraclimate"]
+    assert plan.reference_files(cfg, raw) == {}
+    assert not any("ERA5" in m or "TerraClimate" in m for m in plan.offline_problems(cfg, raw))
+    (raw / TERRACLIMATE).parent.mkdir(parents=True)
+    (raw / TERRACLIMATE).write_bytes(b"in place")
+    assert plan.reference_files(cfg, raw) == {"terraclimate": [TERRACLIMATE]}
+    cfg["offline"] = False
+    assert plan.reference_files(cfg, raw) == {"era5_land": [era5], "terraclimate": [TERRACLIMATE]}
 
 
 def test_catalogues_from_files_in_place_need_no_network(server, files, tmp_path) -> None:
     raw = tmp_path / "raw"
     cfg = config(server, raw, catalogues="files")
     cfg["offline"] = True
+    cfg["evaluation"]["drought"] = True  # TerraClimate is then required
     for rel in (SRTM, MOD11):
         (raw / rel).parent.mkdir(parents=True, exist_ok=True)
         (raw / rel).write_bytes(files[rel])

@@ -33,6 +33,7 @@ from smdownscale.grid import LatLonGrid
 pytestmark = pytest.mark.workflow
 REPO = Path(__file__).resolve().parents[2]
 DAY = dt.date(2010, 4, 7)  # also the first day of the MOD13A2 composite 2010-097
+AFTER = DAY + dt.timedelta(days=1)
 TOKEN = "wf-token-5d1e"
 STAMP = "2021190123456"
 
@@ -105,6 +106,9 @@ def world(tmp_path_factory):
             "source": "real",
             "region": {"bbox": [110.0, 39.0, 111.25, 39.25]},
             "dates": {"start": str(DAY), "end": str(DAY)},
+            # one day trains the weights; the config demands evaluation days apart from
+            # them, which this test's targets (downloads, static, predictors) never read
+            "bma": {"eval_start": str(AFTER), "eval_end": str(AFTER)},
             "stations": {"csv": [{"stations": "st.csv", "values": "va.csv"}]},
             "download": {
                 "urls": {
@@ -182,3 +186,71 @@ def test_download_rules_fetch_verify_and_skip_absent_tiles(world) -> None:
     assert "offline mode" in out and "IMERG: 1 missing" in out
     assert str(imerg.relative_to(work)) in out
     assert srv.count() == before
+
+
+def test_offline_dry_run_never_asks_for_unused_references(tmp_path) -> None:
+    """A real run with an empty raw folder, offline: the missing list names the products and
+    station files, never ERA5-Land or TerraClimate, unless an evaluation reads them."""
+    (tmp_path / "raw").mkdir()
+    cfg = {
+        "run": "refs",
+        "source": "real",
+        "offline": True,
+        "paths": {"raw": "raw"},
+        "region": {"bbox": [110.0, 39.0, 111.0, 40.0]},
+        "dates": {"start": "2010-04-07", "end": "2010-04-30"},
+        "bma": {"train_end": "2010-04-20"},
+        "stations": {"csv": [{"stations": "st.csv", "values": "va.csv"}]},
+    }
+    configfile = tmp_path / "refs.yaml"
+    configfile.write_text(yaml.safe_dump(cfg))
+    res = snakemake(tmp_path, configfile, "-n")
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and "offline mode" in out and "IMERG: 24 missing" in out
+    assert "ERA5" not in out and "TerraClimate" not in out
+    listing = (tmp_path / "results/refs/logs/offline_missing.txt").read_text()
+    assert "ERA5" not in listing and "TerraClimate" not in listing
+
+    cfg["evaluation"] = {"drought": True}
+    configfile.write_text(yaml.safe_dump(cfg))
+    res = snakemake(tmp_path, configfile, "-n")
+    out = res.stdout + res.stderr
+    assert "TerraClimate: 1 missing" in out and "ERA5" not in out
+
+
+def test_files_placed_by_hand_are_read_in_place_with_no_missing_provenance(world, tmp_path):
+    """Files a user put in place have no Snakemake record: they are read as they are, with
+    no download job, so a dry run reports no "missing provenance/metadata"; only the files
+    not in place get download jobs (issue 14)."""
+    _, _, configfile, src = world
+    work = tmp_path / "hand"
+    raw = work / "results" / "dlwf" / "raw"
+    for rel, path in src.items():
+        (raw / rel).parent.mkdir(parents=True, exist_ok=True)
+        (raw / rel).write_bytes(path.read_bytes())
+    (work / "st.csv").write_text("network,station\n")
+    (work / "va.csv").write_text("network,station,time,sm\n")
+    cfg = yaml.safe_load(configfile.read_text())
+    # a second day, not in place (and the evaluation day a run needs)
+    cfg["dates"]["end"] = str(DAY + dt.timedelta(days=1))
+    cfg["bma"] = {"train_end": str(DAY)}
+    cfg["download"].update(catalogues="files", references=[])
+    (work / "hand.yaml").write_text(yaml.safe_dump(cfg))
+    res = snakemake(work, work / "hand.yaml", "-n", "download_manifest",
+                    "results/dlwf/fine/predictors_2010-097.nc")  # fmt: skip
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    assert "harmonise_predictors" in out and "download_manifest" in out
+    assert "missing provenance" not in out and "metadata" not in out
+    downloads = [
+        line.split("output: ", 1)[1].removesuffix(" (update)")
+        for block in res.stdout.split("\n\n")
+        if "rule download_" in block and "rule download_manifest" not in block
+        for line in block.splitlines()
+        if "output: " in line
+    ]
+    # ESA CCI and IMERG need no catalogue first: the second day's files only
+    assert sorted(Path(p).name for p in downloads) == [
+        "3B-DAY.MS.MRG.3IMERG.20100408-S000000-E235959.V07B.nc4",
+        "ESACCI-SOILMOISTURE-L3S-SSMV-COMBINED-20100408000000-fv08.1.nc",
+    ]

@@ -83,3 +83,21 @@ def test_files_under_walks_folders_and_skips_hidden_partials(tmp_path):
     (tmp_path / "f.csv").write_bytes(b"1")
     found = fingerprints.files_under(tmp_path / "d", tmp_path / "f.csv", tmp_path / "none")
     assert found == [tmp_path / "d/sub/x.hdf", tmp_path / "f.csv"]
+
+
+def test_a_big_first_check_shows_progress_and_a_small_one_stays_quiet(tmp_path):
+    files = []
+    for i in range(4):
+        f = tmp_path / f"granule{i}.hdf"
+        f.write_bytes(b"x" * 1000)
+        files.append(f)
+    lines = []
+    fingerprints.check(files, tmp_path / "fp.json", emit=lines.append)
+    assert lines == []  # 4 kB is far below the default threshold (1 GiB)
+    for f in files:
+        f.write_bytes(b"y" * 1000)  # changed: hashed again
+    fingerprints.check(files, tmp_path / "fp.json", emit=lines.append, progress_from_bytes=4000)
+    assert lines[0] == "fingerprinting 4 new or changed input file(s): 0 of 3.91 KiB"
+    assert lines[-1].startswith(
+        "fingerprinting 4 new or changed input file(s): 3.91 KiB of 3.91 KiB (100 %) in "
+    )

@@ -8,6 +8,7 @@ resampling). This is the one check that demo writers, readers and grids fit toge
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -382,3 +383,22 @@ def test_figures_and_the_html_report(run_dir):
     html = report.read_text(errors="ignore")
     assert len(html) > 1_000_000 and "Table 4" in html and "within-coarse-cell" in html
     assert "What ran." in html and "pooled regional BMA fit" in html
+
+
+def test_the_run_ends_by_saying_where_its_results_are(run_dir):
+    work = run_dir.parents[1]
+    first = sorted((work / ".snakemake" / "log").glob("*.snakemake.log"))[0]  # tiny_run's
+    tail = first.read_text().split("run 'tiny' done; where its results are:\n", 1)[1]
+    lines = tail.splitlines()[:4]
+    assert lines[0].startswith("  product (daily 1 km soil moisture, CF NetCDF): ")
+    assert "results/tiny/product/ (2 of 2 period file(s): sm_1km_2010-097.nc .. " in lines[0]
+    assert lines[1].endswith(": results/tiny/validation/table4_stations.csv")
+    assert lines[2].endswith(": results/tiny/validation/summary.json")
+    assert lines[3].startswith("  report: not built yet; build it with `snakemake -s ")
+    assert lines[3].endswith("--report results/tiny/report.html`")
+    # and the long jobs logged their progress
+    log = (run_dir / "logs" / "bma_posteriors" / "all.log").read_text()
+    assert re.search(r"fold all: MCMC: \d+ of \d+ stations \(\d+ %\), .* left", log)
+    assert re.search(r"fold all: MCMC: (\d+) of \1 stations \(100 %\) in ", log)
+    for rule in ("harmonise_predictors", "predict_period"):
+        assert " (100 %) in " in (run_dir / "logs" / rule / "2010-097.log").read_text(), rule

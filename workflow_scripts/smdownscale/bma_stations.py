@@ -36,6 +36,7 @@ from sklearn.cluster import KMeans
 
 from . import bma
 from .kriging import KrigingSettings, ParameterKriging, RegionValues, xyz_km
+from .progress import Progress
 
 KEY = ["network", "station"]
 
@@ -232,12 +233,14 @@ def posterior_table(
     shrinkage_pairs: float,
     seed: int,
     log=None,
+    progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Posterior summaries and diagnostics of every station in ``stations``.
 
     ``pairs``: training-day pairs (complete rows: ``y`` and every ``f_<m>`` finite) of the
     stations allowed to train (``stations``: network, station, lat, lon, region, n_pairs).
     The pooled bias fit uses exactly these pairs, so a held-out station influences nothing.
+    ``progress`` (total: the stations) advances by one per station sampled.
     """
     cols = member_columns(members)
     pooled = pooled_bias(pairs, members)
@@ -295,6 +298,8 @@ def posterior_table(
                 d.ess,
                 "" if d.converged else " -- FLAGGED: " + "; ".join(d.reasons),
             )
+        if progress is not None:
+            progress.advance()
     return pd.DataFrame(rows, columns=posterior_columns(members))
 
 

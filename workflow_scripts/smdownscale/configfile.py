@@ -10,6 +10,8 @@ here first::
 checks that each file exists and parses (naming file, line and column otherwise), merges
 them as Snakemake does (later files win, key by key) and validates the result
 (:func:`smdownscale.config.prepare_config`); exit status 1 with one message on a problem.
+With ``--run-name`` first it prints only the run's name (``make report`` writes the report
+to ``results/<run>/report.html``).
 """
 
 from __future__ import annotations
@@ -88,9 +90,14 @@ def check_files(paths: Sequence[str | Path]) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str]) -> int:
+    argv = list(argv)
+    run_name = argv[:1] == ["--run-name"]  # print the run's name only (make report)
+    if run_name:
+        argv = argv[1:]
     if not argv:
         print(
-            "usage: python -m smdownscale.configfile CONFIG.yaml [MORE.yaml ...]", file=sys.stderr
+            "usage: python -m smdownscale.configfile [--run-name] CONFIG.yaml [MORE.yaml ...]",
+            file=sys.stderr,
         )
         return 2
     try:
@@ -98,6 +105,9 @@ def main(argv: Sequence[str]) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    if run_name:
+        print(cfg["run"])
+        return 0
     dates = cfg["dates"]
     print(f"config ok: run '{cfg['run']}' ({cfg['source']}), {dates['start']}..{dates['end']}")
     return 0

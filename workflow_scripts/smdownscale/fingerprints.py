@@ -16,13 +16,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .atomic import write_text_atomic
+from .progress import Progress
 
 _CHUNK = 1 << 20
+#: Hashing at least this much shows progress lines (a first check of a real archive).
+PROGRESS_FROM_BYTES = 1 << 30
 
 
 def sha256_file(path: str | Path) -> str:
@@ -54,16 +57,23 @@ def _load(record_path: Path) -> dict[str, dict]:
         return {}  # no record yet, or an unreadable one: start afresh (files get hashed)
 
 
-def check(paths: Iterable[str | Path], record_path: str | Path) -> CheckResult:
+def check(
+    paths: Iterable[str | Path],
+    record_path: str | Path,
+    emit: Callable[[str], object] | None = None,
+    progress_from_bytes: int = PROGRESS_FROM_BYTES,
+) -> CheckResult:
     """Compare ``paths`` with the record; touch the files whose content changed.
 
     Missing paths are ignored (a job will make them, or the workflow will say they are
-    missing); the record keeps only the paths given.
+    missing); the record keeps only the paths given. When at least ``progress_from_bytes``
+    are to be hashed, ``emit`` receives progress lines (:class:`.progress.Progress`).
     """
     record_path = Path(record_path)
     old = _load(record_path)
     new: dict[str, dict] = {}
     result = CheckResult()
+    todo = []  # (path, stat key, old record) of the files to hash
     for p in sorted({str(Path(p)) for p in paths}):
         if not os.path.isfile(p):
             continue
@@ -71,10 +81,20 @@ def check(paths: Iterable[str | Path], record_path: str | Path) -> CheckResult:
         rec = old.get(p)
         if rec and rec.get("stat") == key:
             new[p] = rec
-            continue
+        else:
+            todo.append((p, key, rec))
+    total = sum(key[0] for _, key, _ in todo)
+    progress = None
+    if emit is not None and total >= progress_from_bytes:
+        progress = Progress(
+            f"fingerprinting {len(todo)} new or changed input file(s)", total, emit, unit="bytes"
+        )
+    for p, key, rec in todo:
         digest = sha256_file(p)
         result.hashed += 1
         result.hashed_bytes += key[0]
+        if progress is not None:
+            progress.advance(key[0])
         if rec and rec.get("sha256") != digest:
             try:
                 os.utime(p)  # now: newer than every product made from the old content
@@ -88,6 +108,20 @@ def check(paths: Iterable[str | Path], record_path: str | Path) -> CheckResult:
     if new != old:
         write_text_atomic(record_path, json.dumps(new, indent=0, sort_keys=True))
     return result
+
+
+def recorded_sha256(record_path: str | Path) -> Callable[[str | Path], str]:
+    """``sha256(path)`` that takes a file's hash from the record of the last :func:`check`
+    when its stat key is unchanged, and hashes it otherwise (the record is not written)."""
+    record = _load(Path(record_path))
+
+    def sha256(path: str | Path) -> str:
+        rec = record.get(str(Path(path)))
+        if rec and rec.get("stat") == stat_key(path) and rec.get("sha256"):
+            return str(rec["sha256"])
+        return sha256_file(path)
+
+    return sha256
 
 
 def files_under(*paths: str | Path) -> list[Path]:

@@ -210,8 +210,11 @@ def release_stale_locks(workdir: str | Path) -> str | None:
         return None
     if record.get("host") != socket.gethostname():
         return None
+    pid = int(record.get("pid", 0))
+    if pid <= 0:
+        return None  # no owner recorded: cannot tell
     rebooted = record.get("boot") and record.get("boot") != _boot_id()
-    if not rebooted and _alive(int(record.get("pid", 0)) or 1):
+    if not rebooted and _alive(pid):
         return None
     for lock in locks:
         lock.unlink(missing_ok=True)

@@ -1,6 +1,7 @@
 """A run's station files -> the daily station table on its grids (rule ``harmonise_stations``).
 
-Reads every ISMN archive and CSV network with the run's ``stations`` settings, keeps the
+Reads every ISMN archive and CSV network (each CSV network as its ``stations.csv`` item
+describes it, :func:`csv_layouts`) with the run's ``stations`` settings, keeps the
 station-days within the run's dates, locates them on the fine and coarse grids and splits off
 the stations outside the region (WARNING each). Alongside, per source file and network, the
 counts of :mod:`.products.station_tally` plus what the run keeps: ``stations_kept``,
@@ -20,6 +21,7 @@ import pandas as pd
 
 from .config import run_dates, run_grids
 from .harmonise import locate_stations
+from .products.csv_layout import CsvLayout
 from .products.csv_stations import read_csv_stations
 from .products.ismn import read_ismn
 from .products.station_tally import StationTally
@@ -42,9 +44,16 @@ def harmonise_station_files(
     cfg: Mapping[str, Any],
     ismn: Sequence[str | Path],
     csv_pairs: Sequence[tuple[str | Path, str | Path]],
+    layouts: Sequence[CsvLayout] | None = None,
 ) -> StationInputs:
-    """The run's station table; ValueError when no observation lies inside region and dates."""
+    """The run's station table; ValueError when no observation lies inside region and dates.
+
+    ``layouts``: one per CSV pair (None: every pair in the project's format).
+    """
     scfg = cfg["stations"]
+    layouts = [CsvLayout()] * len(csv_pairs) if layouts is None else list(layouts)
+    if len(layouts) != len(csv_pairs):
+        raise ValueError(f"{len(csv_pairs)} CSV network(s) but {len(layouts)} layout(s)")
     tally = StationTally()
     pieces = []
     for path in ismn:
@@ -59,7 +68,7 @@ def harmonise_station_files(
                 )
             )
         log.info("ISMN %s: %d station-days", path, len(pieces[-1]))
-    for spath, vpath in csv_pairs:
+    for (spath, vpath), layout in zip(csv_pairs, layouts, strict=True):
         pieces.append(
             read_csv_stations(
                 spath,
@@ -67,12 +76,24 @@ def harmonise_station_files(
                 accept_flags=scfg["accept_flags"],
                 max_depth_m=scfg["max_depth_m"],
                 tally=tally,
+                layout=layout,
             )
         )
         log.info("CSV %s: %d station-days", spath, len(pieces[-1]))
     table = finalize_station_table(pieces)
     inside, outside = _locate(cfg, table)
     return StationInputs(inside, outside, _checks(tally, inside, outside))
+
+
+def csv_layouts(cfg: Mapping[str, Any]) -> list[CsvLayout] | None:
+    """The layouts of a real run's CSV networks (``stations.csv``, in order); None for the
+    demo, whose CSV network is written in the project's format."""
+    if cfg["source"] == "demo":
+        return None
+    return [
+        CsvLayout.from_config(item, f"stations.csv[{i}]")
+        for i, item in enumerate(cfg["stations"]["csv"])
+    ]
 
 
 def _locate(cfg: Mapping[str, Any], table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -478,6 +479,13 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
 
 
+def _produced(path: Path) -> dt.datetime:
+    """The production time a file records: the one its provider-style name carries
+    (``...061.2010098031500.hdf``), else now (project-layout names have none)."""
+    m = re.search(r"\.(\d{13})\.hdf$", path.name)
+    return dt.datetime.strptime(m.group(1), "%Y%j%H%M%S") if m else _now()
+
+
 # ---------------------------------------------------------------------------- MOD11A1
 
 
@@ -512,7 +520,7 @@ def _write_tile(
     86400 in element 8 and its StructMetadata a GridOrigin line.
     """
     geo = TileGeoref.nominal(h, v, TILE_N)
-    produced = _now()
+    produced = _produced(Path(path))
     struct = _struct_metadata(
         grid_name,
         (TILE_N, TILE_N),
@@ -753,7 +761,7 @@ def write_mcd43c3(path: str | Path, wsa: np.ndarray, bsa: np.ndarray, date: dt.d
         algorithm="MOD_PR43C3",
         doi="10.5067/MODIS/MCD43C3.061",
     )
-    produced = _now()
+    produced = _produced(Path(path))
     sm = _struct_metadata(
         MCD43C3_GRID, CMG_SHAPE, (-180.0, 90.0), (180.0, -90.0), ["Projection=GCTP_GEO"], sds
     )

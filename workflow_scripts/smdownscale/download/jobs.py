@@ -26,6 +26,7 @@ import requests
 
 from .. import __version__, rawlayout
 from ..config import run_grids
+from ..progress import Progress
 from .catalogue import (
     Entry,
     catalogue_entries,
@@ -241,7 +242,10 @@ def make_catalogue(
     params = cmr_params(product, part, tiles, fine.bbox)
     session = session or make_session()
     items = cmr_items(session, cfg["download"]["cmr_url"], params, retry_policy(cfg))
-    entries = catalogue_entries(product, items, keep)
+    # CMR pages of up to 2000 granules: a line every 30 s while a long listing comes in
+    listing = Progress(f"{product.title} {part} catalogue", None, logger.info,
+                       unit="granule records", start=False, end=False)  # fmt: skip
+    entries = catalogue_entries(product, listing.iterate(items), keep)
     write_catalogue(target, product, part, params, entries)
     absent = sorted(wanted - set(entries))
     logger.info(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,9 +39,9 @@ def run_days(cfg: Mapping[str, Any]) -> list[dt.date]:
     return [d for p in run_periods(cfg) for d in p.days]
 
 
-def required_files(cfg: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Product key -> raw paths (relative to the raw folder) the run reads, before any
-    catalogue says which exist."""
+def required_files(cfg: Mapping[str, Any], raw: str | Path | None = None) -> dict[str, list[str]]:
+    """Product key -> raw paths (relative to the raw folder ``raw``, default the run's) the
+    run reads, before any catalogue says which exist."""
     periods = run_periods(cfg)
     _, fine = run_grids(cfg)
     tiles = rawlayout.modis_tiles_for_bbox(fine.bbox)
@@ -56,21 +56,48 @@ def required_files(cfg: Mapping[str, Any]) -> dict[str, list[str]]:
         "imerg": [rawlayout.imerg(d) for d in days],
         "srtm": [rawlayout.srtm(la, lo) for la, lo in rawlayout.srtm_tiles_for_bbox(fine.bbox)],
     }
-    out.update(reference_files(cfg))
+    out.update(reference_files(cfg, raw))
     return out
 
 
-def reference_files(cfg: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The evaluation references configured under ``download.references``."""
-    refs = cfg["download"]["references"]
-    days = run_days(cfg)
+#: Evaluation switch (``evaluation.<key>``) -> the references it reads.
+EVALUATION_REFERENCES: dict[str, tuple[str, ...]] = {
+    "reference_models": ("era5_land",),
+    "drought": ("terraclimate",),
+}
+REFERENCES = ("era5_land", "terraclimate")
+
+
+def needed_references(cfg: Mapping[str, Any]) -> list[str]:
+    """The references the switched-on evaluations read (none by default)."""
+    on = [k for k, refs in EVALUATION_REFERENCES.items() if cfg["evaluation"][k]]
+    return [r for r in REFERENCES if any(r in EVALUATION_REFERENCES[k] for k in on)]
+
+
+def reference_files(cfg: Mapping[str, Any], raw: str | Path | None = None) -> dict[str, list[str]]:
+    """The evaluation references' raw paths: every file of a reference a switched-on
+    evaluation reads; of one only listed under ``download.references``, every file when
+    online and the files already in ``raw`` when offline (so that an offline run never asks
+    for a reference nothing uses)."""
+    needed = needed_references(cfg)
+    listed = [r for r in REFERENCES if r in cfg["download"]["references"] and r not in needed]
+    raw = Path(raw) if raw is not None else raw_dir(cfg)
     out: dict[str, list[str]] = {}
-    if "era5_land" in refs:
-        months = sorted({(d.year, d.month) for d in days})
-        out["era5_land"] = [era5_land(y, m) for y, m in months]
-    if "terraclimate" in refs:
-        out["terraclimate"] = [terraclimate(y) for y in sorted({d.year for d in days})]
+    for key in REFERENCES:
+        if key not in needed and key not in listed:
+            continue
+        rels = _reference_paths(key, run_days(cfg))
+        if key in listed and cfg["offline"]:
+            rels = [r for r in rels if (raw / r).is_file()]
+        if rels:
+            out[key] = rels
     return out
+
+
+def _reference_paths(key: str, days: Sequence[dt.date]) -> list[str]:
+    if key == "era5_land":
+        return [era5_land(y, m) for y, m in sorted({(d.year, d.month) for d in days})]
+    return [terraclimate(y) for y in sorted({d.year for d in days})]
 
 
 def catalogue_part(key: str, relpath: str) -> str:
@@ -117,11 +144,17 @@ class Availability:
     sizes: dict[str, int | None] = field(default_factory=dict)
 
 
-def available_files(cfg: Mapping[str, Any], raw: str | Path | None = None) -> Availability:
+def available_files(
+    cfg: Mapping[str, Any],
+    raw: str | Path | None = None,
+    elsewhere: Collection[str] = frozenset(),
+) -> Availability:
     """The required files minus the granules fetched catalogues show do not exist; a product
-    whose catalogue is not there yet keeps every file (and the catalogue is listed)."""
+    whose catalogue is not there yet keeps every file (and the catalogue is listed). Files
+    in ``elsewhere`` (raw paths of granules a provider archive holds: see
+    :mod:`smdownscale.rawindex`) need no catalogue."""
     raw = Path(raw) if raw is not None else raw_dir(cfg)
-    req = required_files(cfg)
+    req = required_files(cfg, raw)
     out = Availability()
     for key in ORDER:
         if key not in req:
@@ -131,7 +164,10 @@ def available_files(cfg: Mapping[str, Any], raw: str | Path | None = None) -> Av
             keep = list(req[key])
         else:
             by_part: dict[str, list[str]] = {}
+            keep = [rel for rel in req[key] if rel in elsewhere]
             for rel in req[key]:
+                if rel in elsewhere:
+                    continue
                 by_part.setdefault(catalogue_part(key, rel), []).append(rel)
             for part, rels in by_part.items():
                 cat_path = raw / catalogue_relpath(key, part)
@@ -164,17 +200,20 @@ class EstimateRow:
 
 
 def estimate(
-    cfg: Mapping[str, Any], raw: str | Path | None = None
+    cfg: Mapping[str, Any],
+    raw: str | Path | None = None,
+    elsewhere: Collection[str] = frozenset(),
 ) -> tuple[list[EstimateRow], Availability]:
-    """Files and bytes per product: needed, present, documented absent, and left to fetch."""
+    """Files and bytes per product: needed, present (in the raw folder or ``elsewhere``, a
+    provider archive), documented absent, and left to fetch."""
     raw = Path(raw) if raw is not None else raw_dir(cfg)
-    av = available_files(cfg, raw)
+    av = available_files(cfg, raw, elsewhere)
     rows = []
     for key, rels in av.files.items():
         product = PRODUCTS[key]
         present = to_fetch = nbytes = exact = 0
         for rel in rels:
-            if (raw / rel).is_file():
+            if rel in elsewhere or (raw / rel).is_file():
                 present += 1
                 continue
             to_fetch += 1
@@ -236,11 +275,32 @@ def station_files(cfg: Mapping[str, Any]) -> list[str]:
     return [*s["ismn"], *(c["stations"] for c in s["csv"]), *(c["values"] for c in s["csv"])]
 
 
-def offline_problems(cfg: Mapping[str, Any], raw: str | Path | None = None) -> list[str]:
-    """Everything an offline run would have to fetch: catalogues, raw files (minus the
-    documented absences), and user-supplied station files that are not there."""
+def to_fetch(
+    cfg: Mapping[str, Any],
+    raw: str | Path | None = None,
+    elsewhere: Collection[str] = frozenset(),
+) -> dict[str, list[str]]:
+    """Per product the raw paths the run needs that are neither in the raw folder nor in a
+    provider archive (``elsewhere``), documented absences aside."""
     raw = Path(raw) if raw is not None else raw_dir(cfg)
-    av = available_files(cfg, raw)
+    av = available_files(cfg, raw, elsewhere)
+    return {
+        key: [r for r in rels if r not in elsewhere and not (raw / r).is_file()]
+        for key, rels in av.files.items()
+    }
+
+
+def offline_problems(
+    cfg: Mapping[str, Any],
+    raw: str | Path | None = None,
+    elsewhere: Collection[str] = frozenset(),
+) -> list[str]:
+    """Everything an offline run would have to fetch: catalogues, raw files (minus the
+    documented absences and the files of provider archives, ``elsewhere``; evaluation
+    references only where a switched-on evaluation reads them, see
+    :func:`reference_files`), and user-supplied station files that are not there."""
+    raw = Path(raw) if raw is not None else raw_dir(cfg)
+    av = available_files(cfg, raw, elsewhere)
     from_files = cfg["download"]["catalogues"] == "files"
     # catalogues taken from the files in place are built offline, and what is not in place
     # is then absent rather than missing
@@ -248,7 +308,7 @@ def offline_problems(cfg: Mapping[str, Any], raw: str | Path | None = None) -> l
     for key, rels in av.files.items():
         if from_files and key in CATALOGUED:
             continue
-        missing += [str(raw / r) for r in rels if not (raw / r).is_file()]
+        missing += [str(raw / r) for r in rels if r not in elsewhere and not (raw / r).is_file()]
     missing += [p for p in station_files(cfg) if not Path(p).exists()]
     return missing
 
@@ -281,9 +341,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("configfile", help="the workflow config, e.g. config/three_north.yaml")
     args = ap.parse_args(argv)
+    from ..rawindex import Archives, run_granules
+
     cfg = prepare_config(yaml.safe_load(Path(args.configfile).read_text()))
-    rows, av = estimate(cfg)
+    elsewhere = Archives(cfg, str(raw_dir(cfg))).found_elsewhere(run_granules(cfg))
+    rows, av = estimate(cfg, elsewhere=elsewhere)
     print(f"run '{cfg['run']}', raw folder {raw_dir(cfg)}")
+    if elsewhere:
+        print(f"{len(elsewhere):,} file(s) are in provider archives (config archives)")
     print(format_estimate(rows, av))
     return 0
 
@@ -310,6 +375,7 @@ def station_file_help(path: str, cfg: Mapping[str, Any]) -> str:
         f"the station file {path} (stations.csv) is not there. CSV networks are supplied by "
         "the user (the Three-North paper's NZW, CERN and QXZ networks are not public: ask "
         "their operators); the columns are described in "
-        "workflow_scripts/smdownscale/products/csv_stations.py. Or remove the network from "
-        "stations.csv."
+        "workflow_scripts/smdownscale/products/csv_stations.py, and a provider's own columns, "
+        "units, flags and clock can be described in the network's stations.csv item (README "
+        "'Station data'). Or remove the network from stations.csv."
     )

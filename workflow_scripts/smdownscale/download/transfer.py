@@ -34,6 +34,7 @@ import requests
 import urllib3
 
 from ..atomic import disk_full_error, partial_name
+from ..progress import Progress
 from .credentials import redact_url
 from .errors import (
     AuthError,
@@ -226,6 +227,7 @@ def _transfer_once(
     on_auth_failure: Callable[[int], str] | None,
     binary: bool,
     chunk_bytes: int,
+    on_bytes: Callable[[int], object] | None = None,
 ) -> _Attempt:
     """One GET (resuming from the partial file's size); appends to it. Raises
     :class:`RetryableError` for transient failures, other :class:`DownloadError` for final ones.
@@ -299,6 +301,8 @@ def _transfer_once(
                 while block := resp.raw.read1(chunk_bytes, decode_content=False):
                     f.write(block)
                     attempt.appended += len(block)
+                    if on_bytes is not None:
+                        on_bytes(len(block))
         except _STREAM_ERRORS as exc:
             raise RetryableError(
                 f"connection lost after {offset + attempt.appended} bytes ({type(exc).__name__})",
@@ -354,6 +358,12 @@ def fetch(
     if part.exists():
         logger.info("resuming %s from %d bytes left by an earlier attempt", target.name,
                     part.stat().st_size)  # fmt: skip
+    # a line every 30 s while a big file streams in (the caller logs the end)
+    have = part.stat().st_size if part.exists() else 0
+    left = None if expected.size is None else max(expected.size - have, 0)
+    progress = Progress(
+        target.name, left, logger.info, unit="bytes", step=1.0, start=False, end=False
+    )
     while True:
         offset = part.stat().st_size if part.exists() else 0
         if expected.size is not None and offset > expected.size:
@@ -368,8 +378,9 @@ def fetch(
             requests_made += 1
             try:
                 _transfer_once(
-                    session, url, part, auth, policy, on_auth_failure, binary, chunk_bytes
-                )
+                    session, url, part, auth, policy, on_auth_failure, binary, chunk_bytes,
+                    progress.advance,
+                )  # fmt: skip
                 complete = True
             except OSError as exc:  # a full disk: no partial file to resume from
                 full = disk_full_error(exc, target, part)

@@ -24,6 +24,14 @@ values file
     uses ISMN-style codes (an observation is used when all its comma-separated codes are in
     ``accept_flags``); an empty flag cell, or no flag column, means ``G``.
 
+These are the project's names. A provider's files are read as shipped through a
+:class:`~.csv_layout.CsvLayout` (the config's ``stations.csv`` item): its own column names
+(a missing one is an error naming the file, the name and the columns found), the network's
+name for files without a network column, one ``units`` for every station or names for the
+file's unit text (``{"vol %": percent}``), the good flag values and their separator (``G|M``
+with ``|``; an empty cell counts as the first good value) and the clock of stations without
+their own ``utc_offset_hours``.
+
 Before any conversion, each station's accepted values are checked against its declared
 ``units`` and clock (:mod:`.station_plausibility`: percent values all within [0, 0.6] are
 m3 m-3 fractions, m3 m-3 values above 1 are percent). Units are then converted once, here:
@@ -45,6 +53,18 @@ import numpy as np
 import pandas as pd
 
 from .base import ProductError
+from .csv_layout import (
+    STATION_OPTIONAL,
+    STATION_REQUIRED,
+    VALUE_OPTIONAL,
+    VALUE_REQUIRED,
+    CsvLayout,
+    file_column,
+    fill_constant,
+    fill_empty,
+    join_flags,
+    read_mapped_csv,
+)
 from .station_plausibility import check_clock_times, check_declared_units
 from .station_tally import StationTally
 from .stations import (
@@ -59,10 +79,15 @@ from .stations import (
 
 log = logging.getLogger(__name__)
 
-STATION_REQUIRED = ("network", "station", "lat", "lon", "depth_from", "depth_to", "units")
-STATION_OPTIONAL = ("field_capacity", "sensor", "utc_offset_hours")
-VALUE_REQUIRED = ("network", "station", "time", "sm")
-VALUE_OPTIONAL = ("flag", "sensor")
+__all__ = [
+    "STATION_OPTIONAL",
+    "STATION_REQUIRED",
+    "VALUE_OPTIONAL",
+    "VALUE_REQUIRED",
+    "read_csv_stations",
+    "read_stations_file",
+    "read_values_file",
+]
 DEFAULT_SENSOR = "unknown"
 #: Cells of ``sm`` that mean "no observation".
 MISSING_TOKENS = ("", "na", "nan", "null")
@@ -86,12 +111,15 @@ def read_csv_stations(
     keep_rejected: bool = False,
     max_depth_m: float | None = None,
     tally: StationTally | None = None,
+    layout: CsvLayout | None = None,
 ) -> pd.DataFrame:
     """Daily tidy station table from a stations CSV and a values CSV (see module doc).
 
     ``max_depth_m``: skip (WARNING, counted) sensors whose layer ends deeper; None keeps
     all. ``tally``: where to count per network what was read and left out (a fresh one when
-    None).
+    None). ``layout``: the files' column names, units, flags and clock
+    (:mod:`.csv_layout`; None: the project's format); its good flags replace
+    ``accept_flags``.
 
     Raises :class:`ProductError` naming the file, column and line or station for: a missing
     file or column, unknown units, a missing or implausible field capacity, non-numeric
@@ -102,16 +130,18 @@ def read_csv_stations(
     """
     spath, vpath = Path(stations_path), Path(values_path)
     tally = StationTally() if tally is None else tally
-    stations = read_stations_file(spath)
-    values = read_values_file(vpath)
+    layout = CsvLayout() if layout is None else layout
+    accept_flags = layout.accept_flags(accept_flags)
+    stations = read_stations_file(spath, layout)
+    values = read_values_file(vpath, layout, accept_flags)
     keys = ["network", "station"] + (["sensor"] if "sensor" in values.columns else [])
     _check_unique(spath, stations, keys)
     _warn_networks_without_values(spath, vpath, stations, values, tally)
     merged = _attach_stations(vpath, values, stations, keys)
     if max_depth_m is not None:
         merged = _drop_deep_sensors(vpath, merged, max_depth_m, tally)
-    check_clock_times(spath, vpath, merged)
-    check_declared_units(spath, vpath, merged, keys, accept_flags)
+    check_clock_times(spath, vpath, merged, layout.key)
+    check_declared_units(spath, vpath, merged, keys, accept_flags, _units_advice(layout))
     merged = _to_utc_m3(merged)
     _log_conversions(spath, merged)
     _check_range(vpath, merged, accept_flags)
@@ -125,16 +155,31 @@ def read_csv_stations(
     log.info("%s: %d station(s) with values: %s", vpath, len(pieces), counts.summary())
     tally.warn_unused_networks(
         vpath,
-        f"if those flags are acceptable, add them to stations.accept_flags (now "
+        f"if those flags are acceptable, add them to {layout.flags_key()} (now "
         f"{list(accept_flags)}); 'missing_value' counts empty sm cells",
     )
     return finalize_station_table(pieces)
 
 
-def read_stations_file(path: Path) -> pd.DataFrame:
+def read_stations_file(path: Path, layout: CsvLayout | None = None) -> pd.DataFrame:
     """The stations file, checked, with ``scale`` (multiplier to m3 m-3), ``source_units``
     and ``conversion`` columns added."""
-    raw = _read_csv(path, STATION_REQUIRED)
+    layout = CsvLayout() if layout is None else layout
+    given = {"network": layout.network, "units": layout.units}
+    raw = read_mapped_csv(
+        path,
+        layout.stations_columns,
+        [f for f in STATION_REQUIRED if given.get(f) is None],
+        STATION_OPTIONAL,
+        f"{layout.key}.columns.stations",
+    )
+    for name, value in given.items():
+        if value is not None:
+            fill_constant(raw, name, value)
+    if layout.units is None:
+        raw["units"] = raw["units"].replace(dict(layout.unit_names))
+    if layout.utc_offset_hours is not None:
+        fill_empty(raw, "utc_offset_hours", layout.utc_offset_hours)
     out = pd.DataFrame(index=raw.index)
     for c in ("network", "station"):
         out[c] = _names(path, raw, c)
@@ -154,7 +199,8 @@ def read_stations_file(path: Path) -> pd.DataFrame:
         raw,
         "units",
         ~units.isin(SOURCE_UNITS),
-        f"unknown units (expected one of {list(SOURCE_UNITS)})",
+        f"unknown units (expected one of {list(SOURCE_UNITS)}; name the file's unit text "
+        f"in {layout.key}.unit_names, e.g. {{'vol %': percent}}, or set {layout.key}.units)",
     )
     fc = _field_capacity(path, raw, units)
     out["source_units"] = units
@@ -182,9 +228,21 @@ def read_stations_file(path: Path) -> pd.DataFrame:
     return out
 
 
-def read_values_file(path: Path) -> pd.DataFrame:
-    """The values file, checked: time (tz-naive UTC), sm (float, source units), flag (str)."""
-    raw = _read_csv(path, VALUE_REQUIRED)
+def read_values_file(
+    path: Path, layout: CsvLayout | None = None, accept_flags: Sequence[str] = (GOOD,)
+) -> pd.DataFrame:
+    """The values file, checked: time (tz-naive UTC), sm (float, source units), flag (str,
+    codes joined by ``,``; an empty cell or no flag column is ``accept_flags[0]``)."""
+    layout = CsvLayout() if layout is None else layout
+    raw = read_mapped_csv(
+        path,
+        layout.values_columns,
+        [f for f in VALUE_REQUIRED if not (f == "network" and layout.network is not None)],
+        VALUE_OPTIONAL,
+        f"{layout.key}.columns.values",
+    )
+    if layout.network is not None:
+        fill_constant(raw, "network", layout.network)
     out = pd.DataFrame(index=raw.index)
     for c in ("network", "station"):
         out[c] = _names(path, raw, c)
@@ -196,31 +254,11 @@ def read_values_file(path: Path) -> pd.DataFrame:
         r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True
     )
     out["sm"] = _numbers(path, raw, "sm", allow_empty=True)
-    flag = raw["flag"].str.strip() if "flag" in raw else pd.Series(GOOD, index=raw.index)
-    out["flag"] = flag.where(flag != "", GOOD).astype(object)
+    good = accept_flags[0]
+    flag = join_flags(raw, layout.flag_separator) if "flag" in raw else pd.Series("", raw.index)
+    out["flag"] = flag.where(flag != "", good).astype(object)
     out["line"] = raw["line"]
     return out
-
-
-def _read_csv(path: Path, required: Sequence[str]) -> pd.DataFrame:
-    """All cells as stripped strings, plus ``line`` (file line number, 1 = header)."""
-    if not path.is_file():
-        raise ProductError(path, "does not exist")
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise ProductError(path, f"not a readable CSV file: {err}") from err
-    raw.columns = [str(c).strip() for c in raw.columns]
-    missing = [c for c in required if c not in raw.columns]
-    if missing:
-        raise ProductError(
-            path,
-            f"missing column(s) {missing}; has {list(raw.columns)}",
-            f"required columns: {list(required)}",
-        )
-    raw = raw.apply(lambda s: s.str.strip())
-    raw["line"] = np.arange(len(raw)) + 2
-    return raw
 
 
 def _names(path: Path, raw: pd.DataFrame, column: str) -> pd.Series:
@@ -360,6 +398,17 @@ def _to_utc_m3(merged: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns=["scale", "utc_offset_hours", "local_clock"])
 
 
+def _units_advice(layout: CsvLayout) -> str:
+    """What to change when a station's values contradict its units."""
+    if layout.units is not None:
+        return (
+            f"set {layout.key}.units to what the values are ('m3 m-3' for fractions, "
+            "'percent' for volumetric percent), or leave it out and give each station's "
+            "units in the stations file; nothing was converted"
+        )
+    return ""
+
+
 def _check_range(path: Path, merged: pd.DataFrame, accept_flags: Sequence[str]) -> None:
     """Accepted values must be volumetric fractions after conversion."""
     accepted = merged["flag"].map(lambda f: all(c.strip() in accept_flags for c in f.split(",")))
@@ -386,6 +435,6 @@ def _fail_where(path: Path, raw: pd.DataFrame, column: str, bad: pd.Series, prob
     value = row[column] if column in raw.columns else None
     raise ProductError(
         path,
-        f"column {column!r}, line {row['line']} (station {station}): {problem}: {value!r}"
-        + (f" ({int(bad.sum())} such rows)" if bad.sum() > 1 else ""),
+        f"column {file_column(raw, column)!r}, line {row['line']} (station {station}): "
+        f"{problem}: {value!r}" + (f" ({int(bad.sum())} such rows)" if bad.sum() > 1 else ""),
     )

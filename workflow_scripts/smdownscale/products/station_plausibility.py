@@ -39,11 +39,12 @@ def check_declared_units(
     merged: pd.DataFrame,
     keys: list[str],
     accept_flags: Sequence[str],
+    advice: str = "",
 ) -> None:
     """ProductError naming every station whose accepted values contradict its ``units``.
 
     ``merged``: one row per observation with ``keys``, ``sm`` (source units), ``flag`` and
-    ``source_units``.
+    ``source_units``. ``advice``: what to change (default: the stations file's units column).
     """
     per = (
         merged.loc[accepted(merged, accept_flags)]
@@ -68,7 +69,8 @@ def check_declared_units(
             stations_path,
             f"the values in {values_path} do not match the declared units of "
             f"{len(problems)} station(s): " + "; ".join(problems),
-            "set the 'units' column of these stations to what the values are ('m3 m-3' for "
+            advice
+            or "set the 'units' column of these stations to what the values are ('m3 m-3' for "
             "fractions, 'percent' for volumetric percent); nothing was converted",
         )
 
@@ -97,11 +99,14 @@ def accepted(obs: pd.DataFrame, accept_flags: Sequence[str]) -> pd.Series:
     return pd.Series(reasons == "", index=obs.index)
 
 
-def check_clock_times(stations_path: Path, values_path: Path, merged: pd.DataFrame) -> None:
+def check_clock_times(
+    stations_path: Path, values_path: Path, merged: pd.DataFrame, config_key: str = "stations.csv"
+) -> None:
     """ProductError for clock times of stations that declare no ``utc_offset_hours``.
 
     ``merged``: ``network``, ``station``, ``time``, ``line``, ``local_clock`` (a date-time
     without offset) and ``utc_offset_hours`` (NaN when the station gives none).
+    ``config_key``: the network's config item, whose ``utc_offset_hours`` sets every clock.
     """
     unknown = merged["local_clock"] & merged["utc_offset_hours"].isna()
     if not unknown.any():
@@ -116,9 +121,9 @@ def check_clock_times(stations_path: Path, values_path: Path, merged: pd.DataFra
         f"{first['time']:%Y-%m-%dT%H:%M}) at station(s) {list(who)}, for which "
         f"{stations_path} gives no utc_offset_hours",
         f"set utc_offset_hours for these stations in {stations_path} (their clock: 0 for UTC, "
-        "8 for Beijing time; add the column if it is missing), or write the times with their "
-        "offset ('...T12:00Z', "
-        "'...T12:00+08:00')",
+        "8 for Beijing time; add the column if it is missing), or for the whole network as "
+        f"{config_key}.utc_offset_hours in the config, or write the times with their offset "
+        "('...T12:00Z', '...T12:00+08:00')",
     )
 
 
