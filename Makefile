@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 CORES  ?= 2
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo plan run skill test unit workflow-test lint format dryrun report browser lock clean-venv
+.PHONY: demo plan run skill test unit slurm-test lint format dryrun report browser lock clean-venv
 
 $(STAMP): envs/requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
@@ -84,6 +84,12 @@ browser:
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not workflow"
+
+# The tiny world through profiles/slurm on a one-node SLURM cluster started on localhost
+# (tests/workflow/slurm_cluster.sh installs slurm-wlm and munge with apt-get when missing;
+# skipped, saying why, where it cannot). Part of `make test`; this runs it alone.
+slurm-test: $(STAMP)
+	$(BIN)/python -m pytest tests/workflow/test_slurm.py -s
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -3,6 +3,7 @@
 # archives), so everything downstream is identical for demo and real data. With source:
 # real, provider archives are read in place and rules/download.smk fetches what they lack
 # into the project layout. index_raw records which file each rule reads.
+# The demo writers are local rules: on a cluster they run beside the main Snakemake process.
 
 DEMO = f"{RUN}/world"
 
@@ -17,6 +18,7 @@ if IS_DEMO:
             observations=f"{DEMO}/station_observations.parquet",
         log:
             f"{LOGS}/demo_world.log",
+        localrule: True
         conda:
             "../envs/geo.yaml"
         threads: 1
@@ -39,6 +41,7 @@ if IS_DEMO:
             csv=[raw(p) for pair in DEMO_CSV for p in pair],
         log:
             f"{LOGS}/demo_raw_static.log",
+        localrule: True
         conda:
             "../envs/geo.yaml"
         threads: 1
@@ -63,6 +66,7 @@ if IS_DEMO:
                 **demo_outputs(_pid),
             log:
                 f"{LOGS}/demo_raw/{_pid}.log",
+            localrule: True
             conda:
                 "../envs/geo.yaml"
             threads: 1
@@ -88,6 +92,7 @@ rule index_raw:
         f"{LOGS}/index_raw/{{part}}.log",
     wildcard_constraints:
         part=r"static|\d{4}-\d{3}",
+    localrule: True
     conda:
         "../envs/geo.yaml"
     threads: 1

@@ -12,11 +12,13 @@ rule aggregate_period:
         f"{RUN}/coarse/coarse_{{period}}.nc",
     log:
         f"{LOGS}/aggregate/{{period}}.log",
+    group:
+        "harmonise_{period}"
     conda:
         "../envs/geo.yaml"
     threads: 1
     resources:
-        mem_mb=config["resources"]["mem_mb_harmonise"],
+        **job_resources("aggregate_period"),
     params:
         period=lambda w: PERIODS[w.period],
         settings=settings("region", "grid", "esa_cci", "aggregation"),

@@ -26,7 +26,7 @@ rule bma_station_pairs:
         "../envs/bayes.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        **job_resources("bma_station_pairs"),
     params:
         settings=settings("members", "bma"),
     script:
@@ -45,6 +45,7 @@ rule bma_station_folds:
         ),
     log:
         f"{LOGS}/bma_station_folds.log",
+    localrule: True
     conda:
         "../envs/bayes.yaml"
     threads: 1
@@ -67,11 +68,13 @@ rule bma_posteriors:
         f"{LOGS}/bma_posteriors/{{fold}}.log",
     benchmark:
         f"{RUN}/benchmarks/bma_posteriors/{{fold}}.tsv"
+    group:
+        "bma_{fold}"
     conda:
         "../envs/bayes.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        **job_resources("bma_posteriors"),
     params:
         settings=settings("bma"),
     script:
@@ -91,11 +94,13 @@ rule bma_pooled:
         f"{LOGS}/bma_pooled/{{fold}}.log",
     benchmark:
         f"{RUN}/benchmarks/bma_pooled/{{fold}}.tsv"
+    group:
+        "bma_{fold}"
     conda:
         "../envs/bayes.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        **job_resources("bma_pooled"),
     params:
         settings=settings("members", "bma"),
     script:
@@ -138,9 +143,9 @@ rule bma_weights:
         f"{RUN}/benchmarks/bma_weights.tsv"
     conda:
         "../envs/bayes.yaml"
-    threads: 2
+    threads: THREADS
     resources:
-        mem_mb=3000,
+        **job_resources("bma_weights"),
     params:
         settings=settings("bma"),
     script:
@@ -168,7 +173,7 @@ rule bma_station_series:
         "../envs/bayes.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        **job_resources("bma_station_series"),
     params:
         settings=settings("bma", "dates"),
     script:
@@ -185,11 +190,13 @@ rule bma_product:
         f"{LOGS}/bma_product/{{period}}.log",
     benchmark:
         f"{RUN}/benchmarks/bma_product/{{period}}.tsv"
+    group:
+        "product_{period}"
     conda:
         "../envs/bayes.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        **job_resources("bma_product"),
     params:
         period=lambda w: PERIODS[w.period],
         settings=settings("bma"),

@@ -7,6 +7,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
 
 from smdownscale import (
     fingerprints,
+    jobresources,
     providerlayout,
     rawindex,
     rawlayout,
@@ -107,6 +108,33 @@ if workflow.is_main_process:
         raise WorkflowError(_error)
 # the true 1 km field for scoring: the demo world's own, or a configured one, or none
 TRUTH = config["paths"]["truth"] or (f"{RUN}/truth/world_1km.nc" if IS_DEMO else None)
+# What each job asks a cluster scheduler for, from the run's size (profiles/slurm).
+JOB_REQUESTS = jobresources.requests(
+    jobresources.RunSize.from_config(config, FINE_GRID, COARSE_GRID, PERIODS.values()),
+    config["resources"],
+)
+# threads of the multi-threaded jobs (cpus_per_task on SLURM)
+THREADS = config["resources"]["threads"]
+
+
+def job_resources(rule):
+    """A rule's ``resources``: mem_mb and runtime (minutes) of its cluster job, computed
+    from the run's size (smdownscale.jobresources), some also from an input file's size
+    once the job is ready; a retried job (--retries) asks ``attempt`` times as much."""
+    r = JOB_REQUESTS.get(rule) or jobresources.default_request(config["resources"])
+    if r.per_input is None:
+        return {
+            "mem_mb": lambda wildcards, attempt: r.at(attempt)["mem_mb"],
+            "runtime": lambda wildcards, attempt: r.at(attempt)["runtime"],
+        }
+
+    def at(input, attempt):
+        return r.at(attempt, os.path.getsize(input[r.per_input]) / 2**20)
+
+    return {
+        "mem_mb": lambda wildcards, input, attempt: at(input, attempt)["mem_mb"],
+        "runtime": lambda wildcards, input, attempt: at(input, attempt)["runtime"],
+    }
 
 
 wildcard_constraints:

@@ -5,6 +5,8 @@
 # MODIS outage day), and downloads check sizes and checksums against it. Outputs are
 # update(): a rerun never deletes a file in place; the job verifies it without network.
 # Parallel transfers per provider host are bounded by the resources *_connections.
+# All of them are local rules: on a cluster they run beside the main Snakemake process
+# (compute nodes often have no internet), not as jobs.
 
 if not IS_DEMO:
     _problems = template_problems(config["download"]["urls"])
@@ -26,6 +28,7 @@ if not IS_DEMO:
             f"{LOGS}/download/catalogue/{{year}}.log",
         wildcard_constraints:
             year=r"\d{4}",
+        localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
@@ -45,6 +48,7 @@ if not IS_DEMO:
             srtm=f"{RAW}/catalogue/srtm/tiles.json",
         log:
             f"{LOGS}/download/catalogue/srtm.log",
+        localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
@@ -77,6 +81,7 @@ if not IS_DEMO:
             year=r"\d{4}",
             ymd=r"\d{8}",
             version=r"\d\d\.\d",
+        localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
@@ -99,6 +104,7 @@ if not IS_DEMO:
             yyyyddd=r"\d{7}",
             h=r"\d\d",
             v=r"\d\d",
+        localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
@@ -121,6 +127,7 @@ if not IS_DEMO:
             yyyyddd=r"\d{7}",
             h=r"\d\d",
             v=r"\d\d",
+        localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
@@ -141,6 +148,7 @@ if not IS_DEMO:
         wildcard_constraints:
             year=r"\d{4}",
             yyyyddd=r"\d{7}",
+        localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
@@ -164,6 +172,7 @@ if not IS_DEMO:
             year=r"\d{4}",
             ymd=r"\d{8}",
             version=r"V\d\d[A-Z]?",
+        localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
@@ -183,6 +192,7 @@ if not IS_DEMO:
             f"{LOGS}/download/SRTMGL3/{{tile}}.log",
         wildcard_constraints:
             tile=r"[NS]\d\d[EW]\d{3}",
+        localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
@@ -200,6 +210,7 @@ if not IS_DEMO:
             f"{LOGS}/download/TerraClimate/{{year}}.log",
         wildcard_constraints:
             year=r"\d{4}",
+        localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
@@ -219,6 +230,7 @@ if not IS_DEMO:
         wildcard_constraints:
             year=r"\d{4}",
             month=r"\d\d",
+        localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
@@ -239,6 +251,7 @@ if not IS_DEMO:
             f"{RAW}/manifest.tsv",
         log:
             f"{LOGS}/download/manifest.log",
+        localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
@@ -258,6 +271,7 @@ if not IS_DEMO:
                 _path,
             log:
                 f"{LOGS}/station_file_{_i}.log",
+            localrule: True
             conda:
                 "../envs/acquire.yaml"
             threads: 1

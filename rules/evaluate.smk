@@ -29,7 +29,7 @@ rule validate_stations:
         "../envs/bayes.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        **job_resources("validate_stations"),
     params:
         settings=settings("members", "bma"),
     script:
@@ -46,11 +46,13 @@ rule heterogeneity_period:
         f"{VAL}/heterogeneity/{{period}}.csv",
     log:
         f"{LOGS}/heterogeneity_period/{{period}}.log",
+    group:
+        "product_{period}"
     conda:
         "../envs/bayes.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        **job_resources("heterogeneity_period"),
     params:
         settings=settings("members"),
     script:
@@ -81,7 +83,7 @@ if TRUTH:
             "../envs/bayes.yaml"
         threads: 1
         resources:
-            mem_mb=6000,
+            **job_resources("validate_truth"),
         params:
             settings=settings("members", "bma", "predictors"),
         script:
@@ -101,6 +103,7 @@ rule validation_summary:
         ),
     log:
         f"{LOGS}/validation_summary.log",
+    localrule: True
     conda:
         "../envs/bayes.yaml"
     threads: 1
@@ -124,7 +127,7 @@ rule validation_figures:
         "../envs/bayes.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        **job_resources("validation_figures"),
     params:
         periods=list(PERIODS.values()),
         map_days=map_days(),

@@ -14,7 +14,7 @@ rule harmonise_static:
         "../envs/geo.yaml"
     threads: 1
     resources:
-        mem_mb=config["resources"]["mem_mb_harmonise"],
+        **job_resources("harmonise_static"),
     params:
         settings=settings("region", "grid"),
     script:
@@ -34,11 +34,13 @@ rule harmonise_predictors:
         f"{LOGS}/harmonise_predictors/{{period}}.log",
     benchmark:
         f"{RUN}/benchmarks/harmonise_predictors/{{period}}.tsv"
+    group:
+        "harmonise_{period}"
     conda:
         "../envs/geo.yaml"
     threads: 1
     resources:
-        mem_mb=config["resources"]["mem_mb_harmonise"],
+        **job_resources("harmonise_predictors"),
     params:
         period=lambda w: PERIODS[w.period],
         settings=settings("region", "grid", "predictors", "gapfill"),
@@ -64,7 +66,7 @@ rule harmonise_stations:
         "../envs/geo.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        **job_resources("harmonise_stations"),
     params:
         settings=settings("region", "grid", "dates", "stations"),
     script:

@@ -19,9 +19,9 @@ rule tune_hyperparameters:
         f"{RUN}/benchmarks/tune_hyperparameters.tsv"
     conda:
         "../envs/ml.yaml"
-    threads: 2
+    threads: THREADS
     resources:
-        mem_mb=4000,
+        **job_resources("tune_hyperparameters"),
     params:
         settings=settings("predictors", "members", "dates"),
     script:
@@ -45,9 +45,9 @@ rule fit_period:
         f"{RUN}/benchmarks/fit_period/{{period}}.tsv"
     conda:
         "../envs/ml.yaml"
-    threads: 2
+    threads: THREADS
     resources:
-        mem_mb=4000,
+        **job_resources("fit_period"),
     params:
         period=lambda w: PERIODS[w.period],
         neighbours=lambda w: [PERIODS[p] for p in neighbour_periods(w, 2, 1)],
@@ -81,9 +81,9 @@ rule predict_period:
         f"{RUN}/benchmarks/predict_period/{{period}}.tsv"
     conda:
         "../envs/ml.yaml"
-    threads: 2
+    threads: THREADS
     resources:
-        mem_mb=6000,
+        **job_resources("predict_period"),
     params:
         period=lambda w: PERIODS[w.period],
         settings=settings("predictors", "members"),
@@ -107,7 +107,7 @@ rule residual_share:
         "../envs/ml.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        **job_resources("residual_share"),
     params:
         settings=settings("members", "dates"),
         # only the weight-training window of the bma section matters here
@@ -130,7 +130,7 @@ rule correct_period:
         "../envs/ml.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
+        **job_resources("correct_period"),
     params:
         settings=settings("members"),
     script:
@@ -153,7 +153,7 @@ rule member_ranges:
         "../envs/ml.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        **job_resources("member_ranges"),
     params:
         periods=list(PERIODS),
     script:
@@ -177,6 +177,7 @@ rule member_scores:
         ),
     log:
         f"{LOGS}/member_scores.log",
+    localrule: True
     conda:
         "../envs/ml.yaml"
     threads: 1

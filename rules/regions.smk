@@ -19,7 +19,7 @@ rule regions:
         "../envs/ml.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        **job_resources("regions"),
     params:
         settings=settings("region", "grid", "regions"),
     script:

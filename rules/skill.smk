@@ -34,7 +34,7 @@ rule skill_world:
         "../envs/bayes.yaml"
     threads: 2
     resources:
-        mem_mb=6000,
+        **job_resources("skill_world"),
     params:
         snakemake=[sys.executable, "-m", "snakemake"],
         snakefile=workflow.main_snakefile,
@@ -55,6 +55,7 @@ rule skill_table:
         md=f"{SKILL}/skill.md",
     log:
         f"{SKILL}/logs/skill_table.log",
+    localrule: True
     conda:
         "../envs/bayes.yaml"
     threads: 1
