@@ -32,6 +32,7 @@ rule validate_stations:
         **job_resources("validate_stations"),
     params:
         settings=settings("members", "bma"),
+        bootstrap={k: v for k, v in config["evaluation"].items() if k.startswith("bootstrap")},
     script:
         "../workflow_scripts/validate_stations.py"
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from smdownscale.atomic import atomic_path, write_text_atomic
 from smdownscale.bma_report import heldout_sentence, participation_sentence
+from smdownscale.bootstrap import BootstrapSettings
 from smdownscale.rule_io import setup_logging
 from smdownscale.validation import (
     ALL_NETWORKS,
@@ -46,7 +47,11 @@ def main(snakemake) -> None:
         pairs.station.nunique(),
         int((series.split == "train").sum()),
     )
-    table = station_table(series, products)
+    ev = snakemake.config["evaluation"]
+    boot = BootstrapSettings(
+        draws=ev["bootstrap_draws"], seed=ev["bootstrap_seed"], level=ev["bootstrap_level"]
+    )
+    table = station_table(series, products, boot)
     for row in table[(table.network == ALL_NETWORKS) & (table.subset == "All")].itertuples():
         log.info("%-26s n %5d  R %.3f  RMSE %.4f  bias %+.4f", row.product, row.n, row.r,
                  row.rmse, row.bias)  # fmt: skip

@@ -122,8 +122,10 @@ def main(snakemake) -> None:
 
     table = pd.read_csv(snakemake.input.table)
     t = table[table.network == ALL_NETWORKS][
-        ["subset", "product", "n", "r", "r_ci_low", "r_ci_high", "rmse", "bias", "ubrmse"]
-    ]
+        ["subset", "product", "n", "n_stations", "r", "r_ci_low", "r_ci_high",
+         *[c for c in ("r_boot_low", "r_boot_high") if c in table.columns],
+         "rmse", "bias", "ubrmse"]
+    ]  # fmt: skip
     figures.table_figure(
         t, "Station scores, evaluation days, all networks (Table 4)", "{:.4f}"
     ).savefig(snakemake.output.table4)

@@ -32,6 +32,7 @@ def main(snakemake) -> None:
     table = pd.read_csv(snakemake.input.table)
     head = table[(table.network == ALL_NETWORKS)]
     keep = ["n", "n_stations", "r", "r_ci_low", "r_ci_high", "rmse", "bias", "ubrmse"]
+    keep += [c for c in ("r_boot_low", "r_boot_high") if c in table.columns]
     stations = {
         subset: {row["product"]: {k: row[k] for k in keep} for _, row in grp.iterrows()}
         for subset, grp in head.groupby("subset")

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
+from .bootstrap import BOOT_COLUMNS, BootstrapSettings, station_bootstrap
 
 #: Products of the station series and how the tables name them (members are added by name).
 STATION_PRODUCTS: dict[str, str] = {
@@ -73,8 +74,15 @@ def evaluation_pairs(series: pd.DataFrame, products: Sequence[str]) -> pd.DataFr
     return ev[ok]
 
 
-def station_table(series: pd.DataFrame, products: Mapping[str, str]) -> pd.DataFrame:
-    """Table 4: one row per network, subset (All, Mid) and product, with every score."""
+def station_table(
+    series: pd.DataFrame,
+    products: Mapping[str, str],
+    bootstrap: BootstrapSettings | None = None,
+) -> pd.DataFrame:
+    """Table 4: one row per network, subset (All, Mid) and product, with every score; with
+    ``bootstrap``, station-block bootstrap intervals of R, RMSE, ubRMSE and bias beside the
+    Fisher z interval (:mod:`.bootstrap`; every product of a row group is resampled with the
+    same stations)."""
     pairs = evaluation_pairs(series, list(products))
     rows = []
     groups = [(ALL_NETWORKS, pairs), *pairs.groupby("network", sort=True)]
@@ -83,20 +91,23 @@ def station_table(series: pd.DataFrame, products: Mapping[str, str]) -> pd.DataF
         subsets = {"All": np.ones(y.size, bool), "Mid": metrics.mid_mask(y)}
         for subset, mask in subsets.items():
             n_stations = len(grp.loc[mask, ["network", "station"]].drop_duplicates())
+            station = (grp["network"].astype(str) + "/" + grp["station"].astype(str)).to_numpy()
             for col, label in products.items():
                 p = grp[col].to_numpy(dtype=float)
-                rows.append(
-                    {
-                        "network": network,
-                        "subset": subset,
-                        "product": label,
-                        "column": col,
-                        "n_stations": n_stations,
-                        **metrics.score(p[mask], y[mask]).as_dict(),
-                    }
-                )
+                row = {
+                    "network": network,
+                    "subset": subset,
+                    "product": label,
+                    "column": col,
+                    "n_stations": n_stations,
+                    **metrics.score(p[mask], y[mask]).as_dict(),
+                }
+                if bootstrap is not None:
+                    row.update(station_bootstrap(p[mask], y[mask], station[mask], bootstrap))
+                rows.append(row)
+    extra = BOOT_COLUMNS if bootstrap is not None else []
     return pd.DataFrame(rows, columns=["network", "subset", "product", "column", "n_stations",
-                                       *SCORE_COLUMNS])  # fmt: skip
+                                       *SCORE_COLUMNS, *extra])  # fmt: skip
 
 
 def per_station_table(series: pd.DataFrame, products: Mapping[str, str]) -> pd.DataFrame:
