@@ -22,6 +22,11 @@ rule validate_stations:
             caption="report/station_scores.rst",
             category="Validation",
         ),
+        by_time=report(
+            f"{VAL}/table4_by_month_and_season.csv",
+            caption="report/table4_time.rst",
+            category="Validation",
+        ),
         caption=f"{VAL}/table4_caption.rst",
     log:
         f"{LOGS}/validate_stations.log",
@@ -32,7 +37,9 @@ rule validate_stations:
         **job_resources("validate_stations"),
     params:
         settings=settings("members", "bma"),
-        bootstrap={k: v for k, v in config["evaluation"].items() if k.startswith("bootstrap")},
+        bootstrap={
+            k: v for k, v in config["evaluation"].items() if k.startswith("bootstrap")
+        },
     script:
         "../workflow_scripts/validate_stations.py"
 

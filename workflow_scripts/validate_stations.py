@@ -23,6 +23,7 @@ from smdownscale.validation import (
     per_station_table,
     station_products,
     station_table,
+    time_table,
 )
 
 
@@ -57,6 +58,10 @@ def main(snakemake) -> None:
                  row.rmse, row.bias)  # fmt: skip
     with atomic_path(snakemake.output.table) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
+    by_time = time_table(series, products, boot)
+    with atomic_path(snakemake.output.by_time) as tmp:
+        by_time.to_csv(tmp, index=False, float_format="%.6g")
+    log.info("scores per month and season: %s", ", ".join(by_time["when"].unique()))
     with atomic_path(snakemake.output.stations) as tmp:
         per_station_table(series, products).to_csv(tmp, index=False, float_format="%.6g")
     with open(snakemake.input.selection) as fh:

@@ -13,6 +13,7 @@ from smdownscale.validation import (
     per_station_table,
     station_products,
     station_table,
+    time_table,
     truth_scores,
 )
 
@@ -62,6 +63,30 @@ def test_mid_subset_uses_the_networks_in_situ_range():
     assert int(row.n.iloc[0]) == int(mid.sum()) < len(a)
     want = metrics.score(a.f_rf.to_numpy()[mid], a.y.to_numpy()[mid])
     assert row.rmse.iloc[0] == pytest.approx(want.rmse)
+
+
+def test_scores_per_month_and_season_on_the_table4_pairs():
+    df = series(n_days=90)
+    df["time"] = pd.Timestamp("2010-11-16") + pd.to_timedelta(
+        df.groupby("station").cumcount(), "D"
+    )  # training days 16 Nov - 15 Dec, evaluation days 16 Dec - 13 Feb
+    products = station_products(MEMBERS)
+    out = time_table(df, products)
+    months = out[out.kind == "month"]
+    assert list(months["when"].unique()) == ["2010-12", "2011-01", "2011-02"]
+    # December and the next January and February make one winter, DJF 2011
+    assert list(out[out.kind == "season"]["when"].unique()) == ["DJF 2011"]
+    ev = df[(df.split == "eval") & df.coarse.notna()]
+    jan = ev[pd.to_datetime(ev.time).dt.month == 1]
+    row = months[(months["when"] == "2011-01") & (months.column == "f_rf")].iloc[0]
+    want = metrics.score(jan.f_rf.to_numpy(), jan.y.to_numpy())
+    assert row.n == len(jan) and row.rmse == pytest.approx(want.rmse)
+    assert row.n_stations == 3
+    season = out[(out.kind == "season") & (out.column == "f_rf")].iloc[0]
+    table = station_table(df, products)
+    full = table[(table.network == ALL_NETWORKS) & (table.subset == "All")]
+    assert season.n == full[full.column == "f_rf"].n.iloc[0]  # the same pairs as Table 4
+    assert season.rmse == pytest.approx(full[full.column == "f_rf"].rmse.iloc[0])
 
 
 def test_per_station_table_has_every_station_and_product():

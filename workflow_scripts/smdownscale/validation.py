@@ -110,6 +110,47 @@ def station_table(
                                        *SCORE_COLUMNS, *extra])  # fmt: skip
 
 
+#: Meteorological seasons by month (northern hemisphere names).
+SEASONS = {12: "DJF", 1: "DJF", 2: "DJF", 3: "MAM", 4: "MAM", 5: "MAM",
+           6: "JJA", 7: "JJA", 8: "JJA", 9: "SON", 10: "SON", 11: "SON"}  # fmt: skip
+
+
+def time_table(
+    series: pd.DataFrame,
+    products: Mapping[str, str],
+    bootstrap: BootstrapSettings | None = None,
+) -> pd.DataFrame:
+    """Table 4's All row (all networks) per calendar month and per season (DJF, MAM, JJA,
+    SON) of the evaluation days: ``kind`` (month or season), ``when`` (``YYYY-MM`` or the
+    season with its year, December counted with the next year's DJF), then the columns of
+    :func:`station_table`. Products are scored on the same station-days as in Table 4."""
+    pairs = evaluation_pairs(series, list(products))
+    t = pd.to_datetime(pairs["time"])
+    month = t.dt.strftime("%Y-%m")
+    season = t.dt.month.map(SEASONS) + " " + (t.dt.year + (t.dt.month == 12)).astype(str)
+    rows = []
+    for kind, key in (("month", month), ("season", season)):
+        for when, grp in pairs.groupby(key.to_numpy(), sort=True):
+            y = grp["y"].to_numpy(dtype=float)
+            station = (grp["network"].astype(str) + "/" + grp["station"].astype(str)).to_numpy()
+            for col, label in products.items():
+                p = grp[col].to_numpy(dtype=float)
+                row = {
+                    "kind": kind,
+                    "when": when,
+                    "product": label,
+                    "column": col,
+                    "n_stations": int(pd.unique(station).size),
+                    **metrics.score(p, y).as_dict(),
+                }
+                if bootstrap is not None:
+                    row.update(station_bootstrap(p, y, station, bootstrap))
+                rows.append(row)
+    extra = BOOT_COLUMNS if bootstrap is not None else []
+    return pd.DataFrame(rows, columns=["kind", "when", "product", "column", "n_stations",
+                                       *SCORE_COLUMNS, *extra])  # fmt: skip
+
+
 def per_station_table(series: pd.DataFrame, products: Mapping[str, str]) -> pd.DataFrame:
     """Scores of every product at every station (evaluation days, common pairs)."""
     pairs = evaluation_pairs(series, list(products))
