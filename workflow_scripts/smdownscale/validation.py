@@ -87,27 +87,35 @@ def station_table(
     rows = []
     groups = [(ALL_NETWORKS, pairs), *pairs.groupby("network", sort=True)]
     for network, grp in groups:
-        y = grp["y"].to_numpy(dtype=float)
-        subsets = {"All": np.ones(y.size, bool), "Mid": metrics.mid_mask(y)}
-        for subset, mask in subsets.items():
-            n_stations = len(grp.loc[mask, ["network", "station"]].drop_duplicates())
-            station = (grp["network"].astype(str) + "/" + grp["station"].astype(str)).to_numpy()
-            for col, label in products.items():
-                p = grp[col].to_numpy(dtype=float)
-                row = {
-                    "network": network,
-                    "subset": subset,
-                    "product": label,
-                    "column": col,
-                    "n_stations": n_stations,
-                    **metrics.score(p[mask], y[mask]).as_dict(),
-                }
-                if bootstrap is not None:
-                    row.update(station_bootstrap(p[mask], y[mask], station[mask], bootstrap))
-                rows.append(row)
+        mid = metrics.mid_mask(grp["y"].to_numpy(dtype=float))
+        for subset, mask in {"All": np.ones(mid.size, bool), "Mid": mid}.items():
+            keys = {"network": network, "subset": subset}
+            rows += _score_rows(grp[mask], products, keys, bootstrap)
     extra = BOOT_COLUMNS if bootstrap is not None else []
     return pd.DataFrame(rows, columns=["network", "subset", "product", "column", "n_stations",
                                        *SCORE_COLUMNS, *extra])  # fmt: skip
+
+
+def _score_rows(
+    pairs: pd.DataFrame,
+    products: Mapping[str, str],
+    keys: Mapping[str, object],
+    bootstrap: BootstrapSettings | None,
+) -> list[dict[str, object]]:
+    """One row per product scored on ``pairs``: ``keys``, product, column, n_stations, the
+    scores and (with ``bootstrap``) the station-block intervals."""
+    y = pairs["y"].to_numpy(dtype=float)
+    station = (pairs["network"].astype(str) + "/" + pairs["station"].astype(str)).to_numpy()
+    rows = []
+    n_stations = int(pd.unique(station).size)
+    for col, label in products.items():
+        p = pairs[col].to_numpy(dtype=float)
+        row = {**keys, "product": label, "column": col, "n_stations": n_stations,
+               **metrics.score(p, y).as_dict()}  # fmt: skip
+        if bootstrap is not None:
+            row.update(station_bootstrap(p, y, station, bootstrap))
+        rows.append(row)
+    return rows
 
 
 #: Meteorological seasons by month (northern hemisphere names).
@@ -131,21 +139,7 @@ def time_table(
     rows = []
     for kind, key in (("month", month), ("season", season)):
         for when, grp in pairs.groupby(key.to_numpy(), sort=True):
-            y = grp["y"].to_numpy(dtype=float)
-            station = (grp["network"].astype(str) + "/" + grp["station"].astype(str)).to_numpy()
-            for col, label in products.items():
-                p = grp[col].to_numpy(dtype=float)
-                row = {
-                    "kind": kind,
-                    "when": when,
-                    "product": label,
-                    "column": col,
-                    "n_stations": int(pd.unique(station).size),
-                    **metrics.score(p, y).as_dict(),
-                }
-                if bootstrap is not None:
-                    row.update(station_bootstrap(p, y, station, bootstrap))
-                rows.append(row)
+            rows += _score_rows(grp, products, {"kind": kind, "when": when}, bootstrap)
     extra = BOOT_COLUMNS if bootstrap is not None else []
     return pd.DataFrame(rows, columns=["kind", "when", "product", "column", "n_stations",
                                        *SCORE_COLUMNS, *extra])  # fmt: skip
