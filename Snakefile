@@ -33,6 +33,7 @@ include: "rules/regions.smk"
 include: "rules/members.smk"
 include: "rules/bma.smk"
 include: "rules/evaluate.smk"
+include: "rules/uncertainty.smk"
 include: "rules/skill.smk"
 
 

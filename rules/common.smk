@@ -324,8 +324,23 @@ def all_outputs():
     out += expand(f"{RUN}/product/sm_1km_{{period}}.nc", period=PERIODS)
     out += [f"{RUN}/validation/summary.json", f"{RUN}/validation/station_scores.csv"]
     out += [f"{FIGURES}/variogram.png"]
+    if config["uncertainty"]["tch"]:
+        out += [f"{RUN}/uncertainty/tch.nc", f"{RUN}/uncertainty/tch.png"]
     if not IS_DEMO:
         out.append(f"{RAW}/manifest.tsv")
+    return out
+
+
+def tch_inputs(wildcards):
+    """The period files the hat reads (coarse products, members and products), and the
+    truth where one exists, to say how far the hat is from it."""
+    out = {
+        "coarse": expand(f"{RUN}/coarse/coarse_{{period}}.nc", period=PERIODS),
+        "members": expand(f"{RUN}/members/members_{{period}}.nc", period=PERIODS),
+        "products": expand(f"{RUN}/product/sm_1km_{{period}}.nc", period=PERIODS),
+    }
+    if TRUTH:
+        out["truth"] = TRUTH
     return out
 
 

@@ -107,6 +107,14 @@ CONFIG_CASES = {
         demo_with("grid: {fine_res: 0.01}\n"),
         error(r"unknown config key\(s\) 'fine_res' in 'grid'"),
     ),
+    "a three-cornered-hat product the run does not make": (
+        demo_with("uncertainty: {tch: true, tch_products: [coarse, rf, era5]}\n"),
+        error(r"'uncertainty.tch_products': \['era5'\] are not products of this run"),
+    ),
+    "a three-cornered hat of two products": (
+        demo_with("uncertainty: {tch: true, tch_products: [coarse, rf]}\n"),
+        error(r"'uncertainty.tch_products': \['coarse', 'rf'\] is too short"),
+    ),
     "a replaced key": (
         demo_with("bma: {min_gain_se: 1}\n"),
         error(r"'min_gain_se' in 'bma'; 'min_gain_se' is now 'min_gain_confidence \(a one-sided"),

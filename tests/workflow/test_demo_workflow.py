@@ -372,6 +372,27 @@ def test_validation_tables_and_summary(run_dir, cfg):
     assert {"cv", "morans_i"} == set(het.statistic) and "coarse product" in set(het["product"])
 
 
+def test_three_cornered_hat_layers_and_their_distance_from_the_truth(run_dir, cfg):
+    products = cfg["uncertainty"]["tch_products"]
+    with xr.open_dataset(run_dir / "uncertainty" / "tch.nc") as tch:
+        n = tch["tch_n_days"].values
+        assert 0 < n.max() <= 24  # the run's days with every product
+        for p in products:
+            sd = tch[f"tch_sd_{p}"]
+            assert sd.attrs["units"] == "m3 m-3"
+            v = sd.values
+            assert np.isfinite(v[n >= 5]).all() and np.isnan(v[n < 5]).all()
+            assert (v[np.isfinite(v)] >= 0).all()
+        assert tch["tch_negative"].attrs["flag_meanings"].split() == [
+            f"{p}_negative" for p in products
+        ]
+    summary = pd.read_csv(run_dir / "uncertainty" / "tch_summary.csv").set_index("product")
+    assert list(summary.index) == products
+    # the demo knows the truth: every product's true error SD is there beside the hat's
+    assert (summary.median_true_error_sd > 0).all()
+    assert (run_dir / "uncertainty" / "tch.png").stat().st_size > 10_000
+
+
 def test_figures_and_the_html_report(run_dir):
     figs = run_dir / "validation" / "figures"
     for name in ("scatter", "timeseries", "distributions", "table4", "heterogeneity", "truth",

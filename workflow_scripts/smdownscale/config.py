@@ -208,6 +208,13 @@ def check_semantics(cfg: Mapping[str, Any]) -> None:
         )
     except GridError as e:
         problems.append(f"config key 'region.bbox' / 'grid': {e}")
+    unc = cfg["uncertainty"]
+    known = {*cfg["members"]["use"], "coarse", "product"}
+    if unc["tch"] and not set(unc["tch_products"]) <= known:
+        problems.append(
+            f"config key 'uncertainty.tch_products': {sorted(set(unc['tch_products']) - known)} "
+            f"are not products of this run; choose from {sorted(known)}"
+        )
     names = [n["name"] for n in cfg["demo"]["networks"]]
     if len(set(names)) != len(names):
         problems.append(f"config key 'demo.networks': network names repeat: {names}")

@@ -204,6 +204,11 @@ def estimates(size: RunSize) -> dict[str, tuple[float, float]]:
             BASE_MB + 5 * day * s.eval_days,
             60 + 5e-6 * s.fine_cells * s.eval_days * (s.members + 2),
         ),
+        # blocks of rows of every listed product (float64) and their pair sums
+        "tch_uncertainty": (
+            BASE_MB + 4 * rows_mb * (s.members + 2),
+            60 + 3e-7 * s.fine_cells * s.run_days * (s.members + 2),
+        ),
         # maps of single days, strided grids; whole cubes for the distributions
         "validation_figures": (BASE_MB + 3 * cube, 120 + 2e-8 * all_members),
         # a whole demo world run by its own Snakemake on the node (make skill)
