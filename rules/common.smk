@@ -371,6 +371,7 @@ FIGURES = f"{RUN}/validation/figures"
 FIGURE_CAPTIONS = {
     "sd_weights": "fig_sd_weights.rst",
     "scatter": "fig_scatter.rst",
+    "taylor": "fig_taylor.rst",
     "timeseries": "fig_timeseries.rst",
     "distributions": "fig_distributions.rst",
     "table4": "table4.rst",

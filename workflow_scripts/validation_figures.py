@@ -15,7 +15,8 @@ from smdownscale import figures
 from smdownscale.config import run_grids
 from smdownscale.netcdf import file_days, read_cells, read_rows
 from smdownscale.rule_io import setup_logging
-from smdownscale.validation import ALL_NETWORKS, station_products
+from smdownscale.taylor import taylor_diagram, taylor_statistics
+from smdownscale.validation import ALL_NETWORKS, evaluation_pairs, station_products
 
 SAMPLE_CELLS = 20_000  # grid cells per day sampled for the distributions
 
@@ -81,6 +82,15 @@ def main(snakemake) -> None:
     ev = series[(series.split == "eval") & series.complete]
     cols = {"coarse product": "coarse", "BMA held-out": "bma_heldout", "member mean": "mean"}
     figures.station_scatter(ev, cols).savefig(snakemake.output.scatter)
+
+    products = station_products(members)
+    common = evaluation_pairs(series, list(products))
+    stats = taylor_statistics(common, {label: col for col, label in products.items()})
+    taylor_diagram(
+        stats,
+        f"Products against in situ, evaluation days, all networks ({len(common)} station-days "
+        f"of {common[['network', 'station']].drop_duplicates().shape[0]} stations)",
+    ).savefig(snakemake.output.taylor)
 
     busiest = ev.groupby(["network", "station"]).size().idxmax()
     one = series[(series.network == busiest[0]) & (series.station == busiest[1])].copy()
