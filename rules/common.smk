@@ -373,6 +373,7 @@ FIGURE_CAPTIONS = {
     "scatter": "fig_scatter.rst",
     "taylor": "fig_taylor.rst",
     "timeseries": "fig_timeseries.rst",
+    "stations": "fig_stations.rst",
     "distributions": "fig_distributions.rst",
     "table4": "table4.rst",
     "heterogeneity": "heterogeneity.rst",

@@ -15,6 +15,7 @@ from smdownscale import figures
 from smdownscale.config import run_grids
 from smdownscale.netcdf import file_days, read_cells, read_rows
 from smdownscale.rule_io import setup_logging
+from smdownscale.station_panels import station_panels
 from smdownscale.taylor import taylor_diagram, taylor_statistics
 from smdownscale.validation import ALL_NETWORKS, evaluation_pairs, station_products
 
@@ -82,6 +83,11 @@ def main(snakemake) -> None:
     ev = series[(series.split == "eval") & series.complete]
     cols = {"coarse product": "coarse", "BMA held-out": "bma_heldout", "member mean": "mean"}
     figures.station_scatter(ev, cols).savefig(snakemake.output.scatter)
+
+    station_panels(
+        series,
+        {"coarse": "coarse", "member mean": "mean", "product held-out": "product_heldout"},
+    ).savefig(snakemake.output.stations)
 
     products = station_products(members)
     common = evaluation_pairs(series, list(products))
