@@ -324,6 +324,8 @@ def all_outputs():
     out += expand(f"{RUN}/product/sm_1km_{{period}}.nc", period=PERIODS)
     out += [f"{RUN}/validation/summary.json", f"{RUN}/validation/station_scores.csv"]
     out += [f"{FIGURES}/variogram.png"]
+    if config["evaluation"]["importance"]:
+        out += [f"{RUN}/models/importance.csv", f"{RUN}/models/importance.png"]
     if config["uncertainty"]["tch"]:
         out += [f"{RUN}/uncertainty/tch.nc", f"{RUN}/uncertainty/tch.png"]
     if not IS_DEMO:
@@ -557,9 +559,10 @@ def inner_deployment():
 
 
 def neighbour_periods(wildcards, before, after):
-    """Ids of the run's periods from `before` periods before to `after` after this one."""
+    """Ids of the run's periods from `before` periods before to `after` after this one
+    (``wildcards``: a wildcards object or the period's id)."""
     ids = list(PERIODS)
-    i = ids.index(wildcards.period)
+    i = ids.index(wildcards if isinstance(wildcards, str) else wildcards.period)
     return ids[max(0, i - before) : i + after + 1]
 
 

@@ -185,3 +185,36 @@ rule member_scores:
         mem_mb=1000,
     script:
         "../workflow_scripts/member_scores.py"
+
+
+rule member_importance:
+    """Permutation importance of every predictor for every member, per period and region,
+    on the coarse cells each fit held out."""
+    input:
+        models=expand(rules.fit_period.output.models, period=PERIODS),
+        coarse=expand(f"{RUN}/coarse/coarse_{{period}}.nc", period=PERIODS),
+        regions=rules.regions.output.coarse,
+    output:
+        table=f"{RUN}/models/importance.csv",
+        figure=report(
+            f"{RUN}/models/importance.png",
+            caption="report/importance.rst",
+            category="Members",
+        ),
+    log:
+        f"{LOGS}/member_importance.log",
+    conda:
+        "../envs/ml.yaml"
+    threads: 1
+    resources:
+        **job_resources("member_importance"),
+    params:
+        periods=list(PERIODS.values()),
+        neighbours=[
+            [f"{RUN}/coarse/coarse_{p}.nc" for p in neighbour_periods(pid, 2, 1)]
+            for pid in PERIODS
+        ],
+        settings=settings("predictors", "members", "regions"),
+        repeats=config["evaluation"]["importance_repeats"],
+    script:
+        "../workflow_scripts/member_importance.py"

@@ -15,30 +15,11 @@ import numpy as np
 import xarray as xr
 
 from smdownscale.atomic import atomic_path, write_text_atomic
-from smdownscale.features import coarse_cube
 from smdownscale.members import fit_member
 from smdownscale.members.subsets import fit_subsets, predictor_subsets, subset_label
 from smdownscale.rule_io import setup_logging
-from smdownscale.windows import (
-    day_offsets,
-    fallback_counts,
-    heldout_split,
-    model_source,
-    select_pooled,
-    select_samples,
-)
-
-
-def load_stack(paths, names):
-    """The neighbour periods' coarse files as one time stack: days, sm, features."""
-    days, sms, feats = [], [], []
-    for path in paths:
-        with xr.open_dataset(path) as ds:
-            sm, x = coarse_cube(ds, names)
-            days += list(ds.indexes["time"].date)
-        sms.append(sm)
-        feats.append(x)
-    return days, np.concatenate(sms), np.concatenate(feats)
+from smdownscale.training import load_coarse_stack, period_selections, window_settings
+from smdownscale.windows import fallback_counts, heldout_split, model_source
 
 
 def score(y, pred):
@@ -106,28 +87,17 @@ def main(snakemake) -> None:
     members = mcfg["use"]
     period = snakemake.params.period
     neighbours = snakemake.params.neighbours
-    days, sm, feats = load_stack(snakemake.input.coarse, names)
+    days, sm, feats = load_coarse_stack(snakemake.input.coarse, names)
     with xr.open_dataset(snakemake.input.regions) as ds:
         labels = ds["region"].values
     with open(snakemake.input.hyperparameters) as f:
         hyper = json.load(f)["members"]
     k = cfg["regions"]["k"]
     subsets = predictor_subsets(names, mcfg["optional_predictors"])
-    window = dict(
-        min_samples=mcfg["min_samples_per_predictor"] * len(names),
-        max_days=mcfg["window_max_days"],
-        required=subsets[-1],
-    )
+    window = window_settings(mcfg, names)
 
     def selections(p):
-        off = day_offsets(days, p)
-        own = {
-            c: select_samples(
-                sm, feats, off, p.ndays, labels, c, max_cells=mcfg["window_max_cells"], **window
-            )
-            for c in range(k)
-        }
-        return own, select_pooled(sm, feats, off, p.ndays, labels, **window)
+        return period_selections(days, sm, feats, labels, p, k, mcfg, names)
 
     own, pooled = selections(period)
     i = [p.id for p in neighbours].index(period.id)

@@ -372,6 +372,17 @@ def test_validation_tables_and_summary(run_dir, cfg):
     assert {"cv", "morans_i"} == set(het.statistic) and "coarse product" in set(het["product"])
 
 
+def test_permutation_importance_of_every_member_and_predictor(run_dir, cfg):
+    imp = pd.read_csv(run_dir / "models" / "importance.csv")
+    assert set(imp.member) == set(cfg["members"]["use"])
+    assert set(imp.predictor) == set(cfg["predictors"]["use"])
+    # every fitted (period, region) model is scored on its held-out cells, each member on
+    # the same samples
+    assert (imp.groupby(["period", "region"]).n.nunique() == 1).all() and (imp.n > 0).all()
+    assert np.isfinite(imp.rmse_increase).all()
+    assert (run_dir / "models" / "importance.png").stat().st_size > 10_000
+
+
 def test_three_cornered_hat_layers_and_their_distance_from_the_truth(run_dir, cfg):
     products = cfg["uncertainty"]["tch_products"]
     with xr.open_dataset(run_dir / "uncertainty" / "tch.nc") as tch:

@@ -204,6 +204,12 @@ def estimates(size: RunSize) -> dict[str, tuple[float, float]]:
             BASE_MB + 5 * day * s.eval_days,
             60 + 5e-6 * s.fine_cells * s.eval_days * (s.members + 2),
         ),
+        # one period's coarse training stack and models at a time; shuffled predictions of
+        # the held-out tenth of the samples, every member, predictor and repeat
+        "member_importance": (
+            BASE_MB + 3 * s.coarse_cells * s.period_days * 4 * (s.predictors + 1) * 8 / MB,
+            60 + 2e-4 * s.periods * s.samples * 0.1 * s.members * s.predictors,
+        ),
         # blocks of rows of every listed product (float64) and their pair sums
         "tch_uncertainty": (
             BASE_MB + 4 * rows_mb * (s.members + 2),
