@@ -196,6 +196,7 @@ rule member_importance:
         regions=rules.regions.output.coarse,
     output:
         table=f"{RUN}/models/importance.csv",
+        treeshap=f"{RUN}/models/treeshap_xgb.csv",
         figure=report(
             f"{RUN}/models/importance.png",
             caption="report/importance.rst",

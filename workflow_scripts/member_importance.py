@@ -21,7 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from smdownscale.atomic import atomic_path
-from smdownscale.importance import permutation_importance
+from smdownscale.importance import permutation_importance, xgb_contributions
 from smdownscale.rule_io import setup_logging
 from smdownscale.training import load_coarse_stack, period_selections
 from smdownscale.windows import heldout_split
@@ -38,7 +38,7 @@ def main(snakemake) -> None:
     ev = cfg["evaluation"]
     with xr.open_dataset(snakemake.input.regions) as ds:
         labels = ds["region"].values
-    rows = []
+    rows, shap = [], []
     for period, neighbours, models in zip(
         snakemake.params.periods, snakemake.params.neighbours, snakemake.input.models,
         strict=True,
@@ -56,6 +56,8 @@ def main(snakemake) -> None:
                 log.info("period %s region %s: no held-out cells", period.id, region)
                 continue
             for name, fm in members.items():
+                if name == "xgb":
+                    shap.append(treeshap_rows(fm, sel.X[held], names, period.id, region))
                 imp = permutation_importance(
                     fm.predict, sel.X[held], sel.y[held], names,
                     repeats=ev["importance_repeats"], seed=mcfg["seed"],
@@ -70,14 +72,33 @@ def main(snakemake) -> None:
                  "rmse_increase_sd"])  # fmt: skip
     with atomic_path(snakemake.output.table) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
-    plot(table, snakemake.output.figure, names, list(mcfg["use"]))
+    shap_table = pd.concat(shap, ignore_index=True) if shap else pd.DataFrame(
+        columns=["period", "region", "predictor", "n", "mean_abs_shap"])  # fmt: skip
+    with atomic_path(snakemake.output.treeshap) as tmp:
+        shap_table.to_csv(tmp, index=False, float_format="%.6g")
+    plot(table, shap_table, snakemake.output.figure, names, list(mcfg["use"]))
 
 
-def plot(table: pd.DataFrame, png, names, members) -> None:
+def treeshap_rows(fm, X, names, period_id, region) -> pd.DataFrame:
+    """Mean |TreeSHAP| of each predictor of an xgb member on held-out samples ``X``."""
+    rows, contrib = xgb_contributions(fm, X)
+    out = pd.DataFrame({"predictor": list(names), "n": rows.size,
+                        "mean_abs_shap": np.abs(contrib[:, :-1]).mean(axis=0) if rows.size
+                        else np.nan})  # fmt: skip
+    out.insert(0, "region", region)
+    out.insert(0, "period", period_id)
+    return out
+
+
+def plot(table: pd.DataFrame, shap: pd.DataFrame, png, names, members) -> None:
     """Grouped bars: per member, each predictor's mean RMSE increase over the period-regions
-    with enough held-out samples, whiskers the SD across them."""
+    with enough held-out samples, whiskers the SD across them; beside it, xgb's mean
+    |TreeSHAP| per predictor over the same period-regions."""
     use = table[table.n >= MIN_HELDOUT]
-    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(members), 4.2), constrained_layout=True)
+    fig, (ax, ax2) = plt.subplots(
+        1, 2, figsize=(3.6 + 1.4 * len(members), 4.2), constrained_layout=True,
+        gridspec_kw={"width_ratios": [len(members), 1.3]},
+    )  # fmt: skip
     width = 0.8 / max(1, len(names))
     x = np.arange(len(members))
     for j, p in enumerate(names):
@@ -93,6 +114,12 @@ def plot(table: pd.DataFrame, png, names, members) -> None:
     ax.set_title(f"Permutation importance on held-out coarse cells ({n_fits} period-regions "
                  f"with >= {MIN_HELDOUT} held-out samples)", fontsize=9)  # fmt: skip
     ax.legend(fontsize=7, ncols=min(4, len(names)))
+    sh = shap[shap.n >= MIN_HELDOUT].groupby("predictor").mean_abs_shap
+    ax2.barh(names, sh.mean().reindex(names).to_numpy(), xerr=sh.std().reindex(names).to_numpy(),
+             color=[f"C{j}" for j in range(len(names))], capsize=2)  # fmt: skip
+    ax2.invert_yaxis()
+    ax2.set_xlabel("mean |TreeSHAP| (m3 m-3)")
+    ax2.set_title("xgb: TreeSHAP", fontsize=9)
     fig.savefig(png, dpi=110)
     plt.close(fig)
 

@@ -44,3 +44,26 @@ def test_linear_known_value_and_checks():
     assert imp.rmse_increase.iloc[1] == 0.0
     with pytest.raises(ValueError, match="do not match 3 predictors"):
         permutation_importance(lambda Z: Z[:, 0], X, y, ["a", "b", "c"])
+
+
+def test_xgb_treeshap_contributions_sum_to_the_prediction_and_ignore_noise(data):
+    from smdownscale.importance import xgb_contributions
+    from smdownscale.members.subsets import fit_subsets, predictor_subsets
+
+    X, y = data
+    X = X.copy()
+    X[::7, 1] = np.nan  # 'weak' optional: those rows go to the model without it
+    subsets = predictor_subsets(["strong", "weak", "none"], ["weak"])
+    params = {"n_estimators": 80, "max_depth": 3, "learning_rate": 0.1}
+    member, _ = fit_subsets(
+        lambda A, b: fit_member("xgb", A, b, params, seed=0), "xgb", X[:1000], y[:1000],
+        subsets, 8,
+    )  # fmt: skip
+    rows, contrib = xgb_contributions(member, X[1000:])
+    assert rows.size == int(np.isfinite(X[1000:]).all(axis=1).sum())
+    pred = member.predict(X[1000:])[rows]
+    np.testing.assert_allclose(contrib.sum(axis=1), pred, atol=2e-5)
+    mean_abs = np.abs(contrib[:, :3]).mean(axis=0)
+    assert mean_abs[0] > 3 * mean_abs[1] > 0 and mean_abs[2] < 0.2 * mean_abs[1]
+    with pytest.raises(ValueError, match="need an XGBoost member"):
+        xgb_contributions(fit_member("mlr", X[:100, :1], y[:100], {}, seed=0), X[:5, :1])

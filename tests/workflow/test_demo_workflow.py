@@ -381,6 +381,9 @@ def test_permutation_importance_of_every_member_and_predictor(run_dir, cfg):
     assert (imp.groupby(["period", "region"]).n.nunique() == 1).all() and (imp.n > 0).all()
     assert np.isfinite(imp.rmse_increase).all()
     assert (run_dir / "models" / "importance.png").stat().st_size > 10_000
+    shap = pd.read_csv(run_dir / "models" / "treeshap_xgb.csv")
+    assert set(shap.predictor) == set(cfg["predictors"]["use"])
+    assert (shap.mean_abs_shap[shap.n > 0] >= 0).all()
 
 
 def test_three_cornered_hat_layers_and_their_distance_from_the_truth(run_dir, cfg):

@@ -53,3 +53,34 @@ def permutation_importance(
         rows.append({"predictor": name, "n": int(y.size), "rmse_base": base,
                      "rmse_increase": float(np.mean(gains)), "rmse_increase_sd": sd})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def xgb_contributions(member, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """TreeSHAP contributions of an XGBoost member (XGBoost's own ``pred_contribs``), in
+    m3 m-3, on the rows its richest (all-predictor) model serves.
+
+    ``member``: a fitted xgb member, or a :class:`~.members.subsets.SubsetMember` of xgb
+    models. Returns (rows (m,) indices into X, contributions (m, p + 1): one column per
+    predictor, then the bias); a row's contributions sum to the member's prediction there.
+    Contributions of standardised features are those of the features themselves (a
+    per-feature affine map), scaled back by the target's SD; the target's mean joins the
+    bias.
+    """
+    import xgboost
+
+    from .members.subsets import SubsetMember
+
+    X = np.asarray(X, dtype=np.float64)
+    if isinstance(member, SubsetMember):
+        rows = np.flatnonzero(member.codes(X) == 0)
+        model = member.models[0]
+    else:
+        rows = np.flatnonzero(np.isfinite(X).all(axis=1))
+        model = member
+    if model is None or getattr(model, "name", "") != "xgb":
+        raise ValueError("TreeSHAP contributions need an XGBoost member (xgb)")
+    Z = (X[rows] - model.x_mean) / model.x_sd
+    contrib = model.model.get_booster().predict(xgboost.DMatrix(Z), pred_contribs=True)
+    contrib = contrib.astype(np.float64) * model.y_sd
+    contrib[:, -1] += model.y_mean
+    return rows, contrib
