@@ -37,6 +37,7 @@ LOCAL = {
     "demo_raw_static",
     "demo_raw_2010_097",
     "demo_raw_2010_113",
+    "index_raw",
     "member_scores",
     "bma_station_folds",
     "validation_summary",
