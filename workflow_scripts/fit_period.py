@@ -31,7 +31,7 @@ def score(y, pred):
     return {"n": int(ok.sum()), "r": r, "rmse": float(np.sqrt(np.mean((pred - y) ** 2)))}
 
 
-def fit_all(sel, members, hyper, mcfg, subsets, names, log, label):
+def fit_all(sel, members, hyper, mcfg, subsets, names, log, label, threads=1):
     """Fit every member (on each predictor subset) on a selection minus its held-out cells;
     score on the held-out."""
     held = heldout_split(sel.coords, mcfg["heldout_fraction"], mcfg["seed"])
@@ -46,6 +46,7 @@ def fit_all(sel, members, hyper, mcfg, subsets, names, log, label):
                 hyper[name]["params"],
                 mcfg["seed"],
                 max_samples=mcfg["svr_max_samples"] if name == "svr" else None,
+                n_jobs=threads,
             )
 
         fm, counts = fit_subsets(
@@ -115,6 +116,10 @@ def main(snakemake) -> None:
         "regions": {},
         "pooled": None,
     }
+
+    def fit(sel, label):
+        return fit_all(sel, members, hyper, mcfg, subsets, names, log, label, snakemake.threads)
+
     records, sources = [], []
     for c in range(k):
         src = model_source(own[c], previous_has_own[c], pooled)
@@ -122,15 +127,11 @@ def main(snakemake) -> None:
         rec = {"period": period.id, **src.as_record()}
         log.info("region %d: %s (%s)", c, src.source, src.reason)
         if src.source == "own":
-            bundle["regions"][c], rec["scores"] = fit_all(
-                own[c], members, hyper, mcfg, subsets, names, log, f"region {c}"
-            )
+            bundle["regions"][c], rec["scores"] = fit(own[c], f"region {c}")
         records.append(rec)
     pooled_record = None
     if any(r["source"] == "pooled" for r in records):
-        bundle["pooled"], scores = fit_all(
-            pooled, members, hyper, mcfg, subsets, names, log, "all regions"
-        )
+        bundle["pooled"], scores = fit(pooled, "all regions")
         pooled_record = {"n": pooled.n, "level": pooled.level, "scores": scores}
     counts = fallback_counts(sources)
     log.info("period %s model sources: %s", period.id, counts)

@@ -19,7 +19,13 @@ from smdownscale.members import load_models, member_class
 from smdownscale.members.ranges import RangeCount
 from smdownscale.members.subsets import NO_SUBSET
 from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows, file_days, read_rows
-from smdownscale.prediction import SOURCE_CODES, predict_block, region_weights, resolve_models
+from smdownscale.prediction import (
+    SOURCE_CODES,
+    predict_block,
+    region_weights,
+    resolve_models,
+    use_threads,
+)
 from smdownscale.progress import Progress
 from smdownscale.residual import coarse_residual
 from smdownscale.rule_io import provenance, setup_logging
@@ -61,6 +67,8 @@ def main(snakemake) -> None:
     if names != cfg["predictors"]["use"] or members != mcfg["use"]:
         raise ValueError("models were fitted with other predictors or members than the config")
     models = resolve_models(meta["regions"], bundle, previous)
+    n_set = use_threads(models, snakemake.threads)
+    log.info("%d fitted models predict on %d thread(s)", n_set, snakemake.threads)
     for c, (src, _) in models.items():
         log.info("region %d: %s model", c, src)
 

@@ -6,6 +6,7 @@ from smdownscale.prediction import (
     ModelResolutionError,
     predict_block,
     resolve_models,
+    use_threads,
 )
 
 
@@ -116,3 +117,23 @@ def test_a_region_without_a_model_stays_missing_even_beside_one_with_a_model():
     result, _, _ = predict_block(np.ones((1, 2, 20, 1), "f4"), labels, models, ["rf"], w)
     assert np.isnan(result["rf"][0, :, 10:]).all()
     np.testing.assert_allclose(result["rf"][0, :, :10], 0.1)
+
+
+def test_every_fitted_model_predicts_on_the_jobs_threads():
+    from smdownscale.members import fit_member
+    from smdownscale.members.subsets import fit_subsets
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 2))
+    y = 0.2 + 0.05 * X[:, 0]
+    sub, _ = fit_subsets(lambda A, b: fit_member("rf", A, b, {"n_estimators": 5}, seed=0),
+                         "rf", X, y, [(0, 1), (0,)], 8)  # fmt: skip
+    plain = fit_member("mlr", X, y, {}, seed=0)
+    shared = {"rf": sub, "mlr": plain}
+    models = {0: ("own", shared), 1: ("previous", shared), 2: ("none", None)}
+    assert [m.n_jobs for m in sub.models] == [2, 2] and plain.n_jobs == 2  # the fit's
+    assert use_threads(models, 4) == 3  # each model once, however many regions share it
+    assert [m.n_jobs for m in sub.models] == [4, 4] and plain.n_jobs == 4
+    before = sub.predict(X)
+    use_threads(models, 1)
+    np.testing.assert_array_equal(sub.predict(X), before)  # threads change time, not values

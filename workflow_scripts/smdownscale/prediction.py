@@ -73,6 +73,21 @@ def resolve_models(
     return out
 
 
+def use_threads(models: Mapping[int, tuple[str, Mapping[str, Any] | None]], n: int) -> int:
+    """Give every fitted model of ``models`` (:func:`resolve_models`) ``n`` prediction
+    threads (the job's, not the fit's); returns how many fitted models were set."""
+    count = 0
+    seen: set[int] = set()
+    for _, members in models.values():
+        for member in (members or {}).values():
+            for fm in getattr(member, "models", [member]):
+                if fm is not None and id(fm) not in seen:
+                    seen.add(id(fm))
+                    fm.n_jobs = max(1, int(n))
+                    count += 1
+    return count
+
+
 def region_weights(
     labels: np.ndarray, regions: Sequence[int], blend_cells: float, rows: slice | None = None
 ) -> dict[int, np.ndarray]:
