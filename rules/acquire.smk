@@ -29,6 +29,28 @@ if IS_DEMO:
         script:
             "../workflow_scripts/demo_world.py"
 
+    if config["evaluation"]["reference_models"]:
+
+        rule demo_raw_era5_land:
+            """The demo's ERA5-Land months, from the world's truth (evaluation reference)."""
+            input:
+                truth=rules.demo_world.output.world,
+            output:
+                era5_land_files()[0],
+            log:
+                f"{LOGS}/demo_raw_era5_land.log",
+            localrule: True
+            conda:
+                "../envs/geo.yaml"
+            threads: 1
+            resources:
+                mem_mb=2000,
+            params:
+                months=era5_land_files()[1],
+                settings=settings("demo", "download"),
+            script:
+                "../workflow_scripts/demo_raw_era5_land.py"
+
     rule demo_raw_static:
         """Write the demo's SRTM tiles and station archives (ISMN zip, CSV networks)."""
         input:

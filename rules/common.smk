@@ -324,6 +324,8 @@ def all_outputs():
     out += expand(f"{RUN}/product/sm_1km_{{period}}.nc", period=PERIODS)
     out += [f"{RUN}/validation/summary.json", f"{RUN}/validation/station_scores.csv"]
     out += [f"{FIGURES}/variogram.png"]
+    if config["evaluation"]["reference_models"]:
+        out += [f"{RUN}/validation/reference_era5_land.nc"]
     if config["evaluation"]["importance"]:
         out += [f"{RUN}/models/importance.csv", f"{RUN}/models/importance.png"]
     if config["uncertainty"]["tch"]:
@@ -344,6 +346,15 @@ def tch_inputs(wildcards):
     if TRUTH:
         out["truth"] = TRUTH
     return out
+
+
+def era5_land_files():
+    """The run's ERA5-Land month files (evaluation.reference_models), and their months."""
+    rels = required_files(config, RAW).get("era5_land", [])
+    months = [
+        tuple(int(x) for x in Path(r).stem.split(".")[-1].split("-")) for r in rels
+    ]
+    return [raw(r) for r in rels], months
 
 
 def summary_inputs(wildcards):

@@ -142,3 +142,33 @@ rule validation_figures:
         settings=settings("members", "bma"),
     script:
         "../workflow_scripts/validation_figures.py"
+
+
+if config["evaluation"]["reference_models"]:
+
+    rule reference_scores:
+        """The product and the coarse product against ERA5-Land on its 0.1 deg cells: R, MAE
+        and bias maps, triple collocation."""
+        input:
+            products=expand(f"{RUN}/product/sm_1km_{{period}}.nc", period=PERIODS),
+            coarse=expand(f"{RUN}/coarse/coarse_{{period}}.nc", period=PERIODS),
+            era5_land=era5_land_files()[0],
+        output:
+            maps=f"{VAL}/reference_era5_land.nc",
+            table=f"{VAL}/reference_era5_land.csv",
+            figure=report(
+                f"{VAL}/figures/reference_era5_land.png",
+                caption="report/reference_era5_land.rst",
+                category="Validation",
+            ),
+        log:
+            f"{LOGS}/reference_scores.log",
+        conda:
+            "../envs/bayes.yaml"
+        threads: 1
+        resources:
+            **job_resources("reference_scores"),
+        params:
+            settings=settings("evaluation"),
+        script:
+            "../workflow_scripts/reference_scores.py"

@@ -386,6 +386,26 @@ def test_permutation_importance_of_every_member_and_predictor(run_dir, cfg):
     assert (shap.mean_abs_shap[shap.n > 0] >= 0).all()
 
 
+def test_the_product_against_era5_land_on_its_grid(run_dir):
+    import netCDF4
+
+    era5 = run_dir / "raw" / "ERA5-Land" / "2010" / "ERA5-Land.daily.2010-04.nc"
+    with netCDF4.Dataset(era5) as nc:  # the CDS format, the whole month, NaN before the world
+        assert nc.variables["valid_time"].size == 30
+        v = nc.variables["swvl1"][:]
+        assert np.isnan(np.ma.filled(v[:6], np.nan)).all()  # 1-6 April: before the world
+        assert np.isfinite(np.ma.filled(v[6:], np.nan)).any()
+    with xr.open_dataset(run_dir / "validation" / "reference_era5_land.nc") as maps:
+        assert maps["r_product"].attrs["units"] == "1"
+        assert np.nanmax(maps["n_days"].values) <= 24
+        r = maps["r_product"].values
+        assert np.isfinite(r).any() and (np.abs(r[np.isfinite(r)]) <= 1).all()
+    summary = pd.read_csv(run_dir / "validation" / "reference_era5_land.csv").iloc[0]
+    assert summary.days == 24 and summary.cells > 0
+    # the demo's ERA5-Land follows the truth: the product and the coarse product correlate
+    assert summary.median_r_product > 0.5 and summary.median_r_coarse > 0.5
+
+
 def test_three_cornered_hat_layers_and_their_distance_from_the_truth(run_dir, cfg):
     products = cfg["uncertainty"]["tch_products"]
     with xr.open_dataset(run_dir / "uncertainty" / "tch.nc") as tch:

@@ -37,6 +37,7 @@ LOCAL = {
     "demo_raw_static",
     "demo_raw_2010_097",
     "demo_raw_2010_113",
+    "demo_raw_era5_land",
     "index_raw",
     "member_scores",
     "bma_station_folds",

@@ -210,6 +210,8 @@ def estimates(size: RunSize) -> dict[str, tuple[float, float]]:
             BASE_MB + 3 * s.coarse_cells * s.period_days * 4 * (s.predictors + 1) * 8 / MB,
             60 + 2e-4 * s.periods * s.samples * 0.1 * s.members * s.predictors,
         ),
+        # one period's product and coarse cubes at a time, float64, and the per-cell sums
+        "reference_scores": (BASE_MB + 6 * cube, 60 + 2e-6 * cd * s.periods),
         # blocks of rows of every listed product (float64) and their pair sums
         "tch_uncertainty": (
             BASE_MB + 4 * rows_mb * (s.members + 2),

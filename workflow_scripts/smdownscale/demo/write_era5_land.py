@@ -34,11 +34,13 @@ def write_era5_land_month(
     units: str | None = "m**3 m**-3",
     variable: str = "swvl1",
     value: float = 0.25,
+    values: np.ndarray | None = None,
 ) -> Path:
     """Write ``path`` over ``area`` (north, west, south, east, as a CDS request) and return it.
 
     ``days`` (default: the whole month) values ``step_hours`` apart from the 1st at 00:00;
-    ``units=None`` leaves the attribute out.
+    ``units=None`` leaves the attribute out. ``values`` (time, latitude, longitude) replaces
+    the constant ``value`` (the demo's reference, :func:`era5_land_from_truth`).
     """
     north, west, south, east = area
     lat = np.round(np.arange(north, south - res / 2, -res), 6)
@@ -64,6 +66,55 @@ def write_era5_land_month(
         if units is not None:
             attrs["units"] = units
         var.setncatts(attrs)
-        var[:] = np.full((len(seconds), lat.size, lon.size), value, dtype=np.float32)
+        shape = (len(seconds), lat.size, lon.size)
+        if values is not None and np.shape(values) != shape:
+            raise ValueError(f"values of shape {np.shape(values)}, the file holds {shape}")
+        var[:] = np.full(shape, value, np.float32) if values is None else values
         ds.setncatts({"Conventions": "CF-1.7", "institution": "SYNTHETIC (smdownscale tests)"})
     return Path(path)
+
+
+#: The demo's ERA5-Land: a land-surface model's smooth, biased view of the true field.
+ERA5_OFFSET = 0.03
+ERA5_SCALE = 0.8
+ERA5_NOISE_SD = 0.015
+
+
+def era5_lattice(area: Sequence[float], res: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """(lat descending, lon) cell centres of ERA5-Land's lattice over a CDS ``area``."""
+    north, west, south, east = area
+    lat = np.round(np.arange(north, south - res / 2, -res), 6)
+    lon = np.round(np.arange(west, east + res / 2, res), 6)
+    return lat, lon
+
+
+def era5_land_from_truth(
+    truth: np.ndarray,
+    truth_lat: np.ndarray,
+    truth_lon: np.ndarray,
+    area: Sequence[float],
+    rng: np.random.Generator,
+    res: float = 0.1,
+) -> np.ndarray:
+    """The demo's ERA5-Land swvl1 (time, lat, lon) from the true 1 km field (time, y, x).
+
+    Each 0.1 deg cell takes the mean of the true fine cells whose centres fall in it, then
+    ``ERA5_OFFSET + ERA5_SCALE x mean`` plus independent noise of SD ``ERA5_NOISE_SD``
+    (a model's damped, offset climatology with its own errors, independent of the
+    satellite's); NaN where no fine cell falls in the cell.
+    """
+    lat, lon = era5_lattice(area, res)
+    ri = np.rint((lat[0] - np.asarray(truth_lat)) / res).astype(np.int64)
+    ci = np.rint((np.asarray(truth_lon) - lon[0]) / res).astype(np.int64)
+    rows_ok = (ri >= 0) & (ri < lat.size)
+    cols_ok = (ci >= 0) & (ci < lon.size)
+    t = np.asarray(truth, dtype=np.float64)[:, rows_ok][:, :, cols_ok]
+    idx = (ri[rows_ok][:, None] * lon.size + ci[cols_ok][None, :]).ravel()
+    n = np.bincount(idx, minlength=lat.size * lon.size)
+    out = np.full((t.shape[0], lat.size, lon.size), np.nan)
+    for k in range(t.shape[0]):
+        s = np.bincount(idx, weights=t[k].ravel(), minlength=lat.size * lon.size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[k] = (s / n).reshape(lat.size, lon.size)
+    out = ERA5_OFFSET + ERA5_SCALE * out + ERA5_NOISE_SD * rng.standard_normal(out.shape)
+    return out.astype(np.float32)

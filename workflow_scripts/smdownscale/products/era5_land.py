@@ -163,3 +163,33 @@ def _check_days(target: str | Path, ds: netCDF4.Dataset) -> None:
             f"holds {shown}, but its name says {year}-{month:02d} ({len(expected)} days)",
             f"delete it and {_ADVICE}",
         )
+
+
+def read_era5_land(
+    paths: Sequence[str | Path],
+    variable: str = "swvl1",
+    bbox: Sequence[float] | None = None,
+):
+    """The months ``paths`` (each checked by :func:`check_era5_land`) as one DataArray
+    (time, lat, lon): daily dates, latitudes descending, longitudes in -180..180, float32
+    m3 m-3 (packed values unpacked)."""
+    import xarray as xr
+
+    parts = []
+    for path in paths:
+        check_era5_land(path, path, (variable,), bbox)
+        with xr.open_dataset(path) as ds:
+            da = ds[variable]
+            rename = {k: v for k, v in (("valid_time", "time"), ("latitude", "lat"),
+                                        ("longitude", "lon")) if k in da.dims}  # fmt: skip
+            da = da.rename(rename).astype(np.float32).load()
+        da = da.assign_coords(
+            time=da["time"].values.astype("datetime64[D]").astype("datetime64[ns]"),
+            lon=((da["lon"].values + 180.0) % 360.0) - 180.0,
+        )
+        parts.append(da.sortby("lat", ascending=False).sortby("lon"))
+    if not parts:
+        raise ValueError("no ERA5-Land file to read")
+    out = xr.concat(parts, dim="time")
+    out.attrs["units"] = "m3 m-3"
+    return out
