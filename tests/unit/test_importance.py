@@ -65,5 +65,9 @@ def test_xgb_treeshap_contributions_sum_to_the_prediction_and_ignore_noise(data)
     np.testing.assert_allclose(contrib.sum(axis=1), pred, atol=2e-5)
     mean_abs = np.abs(contrib[:, :3]).mean(axis=0)
     assert mean_abs[0] > 3 * mean_abs[1] > 0 and mean_abs[2] < 0.2 * mean_abs[1]
+    # no all-predictor model (too few complete samples): no contributions, no error
+    member.models[0] = None
+    rows, contrib = xgb_contributions(member, X[1000:])
+    assert rows.size == 0 and contrib.shape == (0, 4)
     with pytest.raises(ValueError, match="need an XGBoost member"):
         xgb_contributions(fit_member("mlr", X[:100, :1], y[:100], {}, seed=0), X[:5, :1])

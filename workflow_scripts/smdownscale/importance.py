@@ -71,14 +71,16 @@ def xgb_contributions(member, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     from .members.subsets import SubsetMember
 
     X = np.asarray(X, dtype=np.float64)
+    if getattr(member, "name", "") != "xgb":
+        raise ValueError("TreeSHAP contributions need an XGBoost member (xgb)")
     if isinstance(member, SubsetMember):
         rows = np.flatnonzero(member.codes(X) == 0)
         model = member.models[0]
     else:
         rows = np.flatnonzero(np.isfinite(X).all(axis=1))
         model = member
-    if model is None or getattr(model, "name", "") != "xgb":
-        raise ValueError("TreeSHAP contributions need an XGBoost member (xgb)")
+    if model is None or rows.size == 0:  # no all-predictor model (too few samples), or rows
+        return np.zeros(0, dtype=np.int64), np.zeros((0, X.shape[1] + 1))
     Z = (X[rows] - model.x_mean) / model.x_sd
     contrib = model.model.get_booster().predict(xgboost.DMatrix(Z), pred_contribs=True)
     contrib = contrib.astype(np.float64) * model.y_sd
