@@ -51,6 +51,28 @@ if IS_DEMO:
             script:
                 "../workflow_scripts/demo_raw_era5_land.py"
 
+    if config["evaluation"]["drought"]:
+
+        rule demo_raw_terraclimate:
+            """The demo's TerraClimate PDSI years, from the world's truth (drought reference)."""
+            input:
+                truth=rules.demo_world.output.world,
+            output:
+                terraclimate_files()[0],
+            log:
+                f"{LOGS}/demo_raw_terraclimate.log",
+            localrule: True
+            conda:
+                "../envs/geo.yaml"
+            threads: 1
+            resources:
+                mem_mb=2000,
+            params:
+                years=terraclimate_files()[1],
+                settings=settings("demo"),
+            script:
+                "../workflow_scripts/demo_raw_terraclimate.py"
+
     rule demo_raw_static:
         """Write the demo's SRTM tiles and station archives (ISMN zip, CSV networks)."""
         input:

@@ -326,6 +326,8 @@ def all_outputs():
     out += [f"{FIGURES}/variogram.png"]
     if config["evaluation"]["reference_models"]:
         out += [f"{RUN}/validation/reference_era5_land.nc"]
+    if config["evaluation"]["drought"]:
+        out += [f"{RUN}/validation/drought_summary.csv"]
     if config["evaluation"]["importance"]:
         out += [f"{RUN}/models/importance.csv", f"{RUN}/models/importance.png"]
     if config["uncertainty"]["tch"]:
@@ -355,6 +357,25 @@ def era5_land_files():
         tuple(int(x) for x in Path(r).stem.split(".")[-1].split("-")) for r in rels
     ]
     return [raw(r) for r in rels], months
+
+
+def terraclimate_files():
+    """The run's TerraClimate PDSI year files (evaluation.drought), and their years."""
+    rels = required_files(config, RAW).get("terraclimate", [])
+    return [raw(r) for r in rels], [int(Path(r).stem.split("_")[-1]) for r in rels]
+
+
+def drought_inputs(wildcards):
+    """What the drought analysis reads: products, coarse products, PDSI years, and the
+    ERA5-Land months where the reference comparison is on."""
+    out = {
+        "products": expand(f"{RUN}/product/sm_1km_{{period}}.nc", period=PERIODS),
+        "coarse": expand(f"{RUN}/coarse/coarse_{{period}}.nc", period=PERIODS),
+        "terraclimate": terraclimate_files()[0],
+    }
+    if config["evaluation"]["reference_models"]:
+        out["era5_land"] = era5_land_files()[0]
+    return out
 
 
 def summary_inputs(wildcards):

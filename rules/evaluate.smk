@@ -172,3 +172,31 @@ if config["evaluation"]["reference_models"]:
             settings=settings("evaluation"),
         script:
             "../workflow_scripts/reference_scores.py"
+
+
+if config["evaluation"]["drought"]:
+
+    rule drought_analysis:
+        """Drought regions from TerraClimate PDSI and the products' monthly means over them,
+        correlated with PDSI."""
+        input:
+            unpack(drought_inputs),
+        output:
+            series=f"{VAL}/drought_series.csv",
+            summary=f"{VAL}/drought_summary.csv",
+            figure=report(
+                f"{VAL}/figures/drought.png",
+                caption="report/drought.rst",
+                category="Validation",
+            ),
+        log:
+            f"{LOGS}/drought_analysis.log",
+        conda:
+            "../envs/bayes.yaml"
+        threads: 1
+        resources:
+            **job_resources("drought_analysis"),
+        params:
+            settings=settings("evaluation"),
+        script:
+            "../workflow_scripts/drought_analysis.py"

@@ -406,6 +406,21 @@ def test_the_product_against_era5_land_on_its_grid(run_dir):
     assert summary.median_r_product > 0.5 and summary.median_r_coarse > 0.5
 
 
+def test_drought_regions_and_the_products_over_them(run_dir):
+    from smdownscale.products.terraclimate import read_terraclimate
+
+    pdsi = read_terraclimate([run_dir / "raw" / "TerraClimate" / "TerraClimate_PDSI_2010.nc"])
+    assert pdsi.sizes["time"] == 12
+    assert np.isnan(pdsi.values[0]).all() and np.isfinite(pdsi.values[3]).any()  # April only
+    summary = pd.read_csv(run_dir / "validation" / "drought_summary.csv").iloc[0]
+    assert summary.months == 1 and 0 <= summary.drought_cells <= summary.cells
+    series = pd.read_csv(run_dir / "validation" / "drought_series.csv")
+    assert list(series.month) == ["2010-04"]
+    assert set(series.columns) == {"month", "pdsi", "product", "coarse", "era5_land"}
+    if summary.drought_cells:  # the region's mean PDSI is a drought's
+        assert series.pdsi.iloc[0] <= -2
+
+
 def test_three_cornered_hat_layers_and_their_distance_from_the_truth(run_dir, cfg):
     products = cfg["uncertainty"]["tch_products"]
     with xr.open_dataset(run_dir / "uncertainty" / "tch.nc") as tch:

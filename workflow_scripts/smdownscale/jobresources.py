@@ -212,6 +212,7 @@ def estimates(size: RunSize) -> dict[str, tuple[float, float]]:
         ),
         # one period's product and coarse cubes at a time, float64, and the per-cell sums
         "reference_scores": (BASE_MB + 6 * cube, 60 + 2e-6 * cd * s.periods),
+        "drought_analysis": (BASE_MB + 6 * cube, 60 + 1e-6 * cd * s.periods),
         # blocks of rows of every listed product (float64) and their pair sums
         "tch_uncertainty": (
             BASE_MB + 4 * rows_mb * (s.members + 2),
