@@ -101,3 +101,28 @@ def test_era5_land_months_read_back_as_one_series(tmp_path):
     inner = out[:, 1:-1, 1:-1]
     assert inner.mean() == pytest.approx(0.03 + 0.8 * 0.25, abs=0.003)
     assert inner.std() == pytest.approx(0.015, rel=0.2)
+
+
+def test_the_genuine_cds_file_of_the_older_era_opens():
+    """The real CDS NetCDF of shared/realdata (2018 conversion: ``time``, packed int16)."""
+    import os
+    from pathlib import Path
+
+    from smdownscale.products.base import ProductError
+    from smdownscale.products.era5_land import check_era5_land, open_cds
+
+    root = Path(os.environ.get("SMDOWNSCALE_REALDATA", Path(__file__).parents[3] / "shared" /
+                               "realdata"))  # fmt: skip
+    path = root / "era5" / "ERA5_cds_example_20100101.nc"
+    if not path.is_file():
+        pytest.skip(f"real ERA5 file not found at {path} (set SMDOWNSCALE_REALDATA)")
+    da = open_cds(path, "swvl1")
+    assert da.dims == ("time", "lat", "lon") and da.dtype == np.float32
+    assert da.lat.values[0] > da.lat.values[-1] and (da.lon.values <= 180).all()
+    v = da.values[np.isfinite(da.values)]
+    # unpacked volumetric water (packing rounds sea cells to a few 1e-3 below 0)
+    assert v.size and -0.01 < v.min() and 0.3 < v.max() <= 1
+    assert str(da.time.values[0])[:10] == "2010-01-01"
+    # it is ERA5 (6-hourly, coarse), not ERA5-Land daily statistics: the check refuses it
+    with pytest.raises(ProductError):
+        check_era5_land(path, path)

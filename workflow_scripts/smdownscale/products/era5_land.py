@@ -165,29 +165,37 @@ def _check_days(target: str | Path, ds: netCDF4.Dataset) -> None:
         )
 
 
+def open_cds(path: str | Path, variable: str = "swvl1"):
+    """One CDS NetCDF's ``variable`` as a DataArray (time, lat, lon), whatever the era of
+    the CDS conversion: ``valid_time`` (current) or ``time`` (before 2024), packed int16
+    with scale and offset or float; unpacked to float32, latitudes descending, longitudes
+    in -180..180. No format check: :func:`read_era5_land` checks first."""
+    import xarray as xr
+
+    with xr.open_dataset(path) as ds:
+        da = ds[variable]
+        rename = {k: v for k, v in (("valid_time", "time"), ("latitude", "lat"),
+                                    ("longitude", "lon")) if k in da.dims}  # fmt: skip
+        da = da.rename(rename).astype(np.float32).load()
+    da = da.assign_coords(lon=((da["lon"].values + 180.0) % 360.0) - 180.0)
+    return da.sortby("lat", ascending=False).sortby("lon")
+
+
 def read_era5_land(
     paths: Sequence[str | Path],
     variable: str = "swvl1",
     bbox: Sequence[float] | None = None,
 ):
     """The months ``paths`` (each checked by :func:`check_era5_land`) as one DataArray
-    (time, lat, lon): daily dates, latitudes descending, longitudes in -180..180, float32
-    m3 m-3 (packed values unpacked)."""
+    (time, lat, lon) of daily values (:func:`open_cds`; dates at 00:00), m3 m-3."""
     import xarray as xr
 
     parts = []
     for path in paths:
         check_era5_land(path, path, (variable,), bbox)
-        with xr.open_dataset(path) as ds:
-            da = ds[variable]
-            rename = {k: v for k, v in (("valid_time", "time"), ("latitude", "lat"),
-                                        ("longitude", "lon")) if k in da.dims}  # fmt: skip
-            da = da.rename(rename).astype(np.float32).load()
-        da = da.assign_coords(
-            time=da["time"].values.astype("datetime64[D]").astype("datetime64[ns]"),
-            lon=((da["lon"].values + 180.0) % 360.0) - 180.0,
-        )
-        parts.append(da.sortby("lat", ascending=False).sortby("lon"))
+        da = open_cds(path, variable)
+        days = da["time"].values.astype("datetime64[D]").astype("datetime64[ns]")
+        parts.append(da.assign_coords(time=days))
     if not parts:
         raise ValueError("no ERA5-Land file to read")
     out = xr.concat(parts, dim="time")
