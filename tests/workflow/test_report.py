@@ -44,6 +44,7 @@ TABLES = {
     "validation/heterogeneity.csv",
     "validation/station_scores.csv",
     "validation/table4_stations.csv",
+    "validation/table4_by_month_and_season.csv",
     "validation/truth_scores.csv",
 }
 #: The one console message the report prints on every load, and why it is harmless:
@@ -141,8 +142,9 @@ def test_the_report_renders_in_chromium_with_no_console_error(report, tmp_path):
     # the app's menu: its sections, then the result categories of the workflow's rules
     assert words[:3] == ["Snakemake", "Report", "General"], words[:10]
     results_menu = words[words.index("Results") + 1 :]
-    for category in ("BMA", "Figures", "Members", "Regions", "Stations", "Validation"):
-        assert category in results_menu[:6], (category, results_menu[:10])
+    categories = ("BMA", "Figures", "Members", "Regions", "Stations", "Uncertainty", "Validation")
+    for category in categories:
+        assert category in results_menu[: len(categories)], (category, results_menu[:10])
     unexplained = [m for m in console if not m.startswith(KNOWN_WARNINGS)]
     assert unexplained == []
 
