@@ -19,7 +19,7 @@ from smdownscale.members import fit_member
 from smdownscale.members.subsets import fit_subsets, predictor_subsets, subset_label
 from smdownscale.rule_io import setup_logging
 from smdownscale.training import load_coarse_stack, period_selections, window_settings
-from smdownscale.windows import fallback_counts, heldout_split, model_source
+from smdownscale.windows import fallback_counts, heldout_mask, model_source
 
 
 def score(y, pred):
@@ -34,7 +34,10 @@ def score(y, pred):
 def fit_all(sel, members, hyper, mcfg, subsets, names, log, label, threads=1):
     """Fit every member (on each predictor subset) on a selection minus its held-out cells;
     score on the held-out."""
-    held = heldout_split(sel.coords, mcfg["heldout_fraction"], mcfg["seed"])
+    held, split = heldout_mask(sel.coords, sel.y, mcfg)
+    if split["split"] == "ks_stratified":
+        log.info("%s: held-out cells drawn %d time(s), KS p %.3f", label, split["split_draws"],
+                 split["ks_p"])  # fmt: skip
     fitted, scores = {}, {}
     for name in members:
 
@@ -59,11 +62,14 @@ def fit_all(sel, members, hyper, mcfg, subsets, names, log, label, threads=1):
                 {subset_label(names, subsets[int(i)]): n for i, n in counts.items()},
             )
         fitted[name] = fm
-        scores[name] = (
-            score(sel.y[held], fm.predict(sel.X[held]))
-            if held.any()
-            else {"n": 0, "r": None, "rmse": None}
-        )
+        scores[name] = {
+            **(
+                score(sel.y[held], fm.predict(sel.X[held]))
+                if held.any()
+                else {"n": 0, "r": None, "rmse": None}
+            ),
+            **split,
+        }
         log.info(
             "%s %s: trained on %d, held-out R %s RMSE %s (n %d)",
             label,

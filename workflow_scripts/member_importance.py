@@ -24,7 +24,7 @@ from smdownscale.atomic import atomic_path
 from smdownscale.importance import permutation_importance, xgb_contributions
 from smdownscale.rule_io import setup_logging
 from smdownscale.training import load_coarse_stack, period_selections
-from smdownscale.windows import heldout_split
+from smdownscale.windows import heldout_mask
 
 MIN_HELDOUT = 10
 
@@ -51,7 +51,7 @@ def main(snakemake) -> None:
         if bundle.get("pooled") is not None:
             fits.append(("all", pooled, bundle["pooled"]))
         for region, sel, members in fits:
-            held = heldout_split(sel.coords, mcfg["heldout_fraction"], mcfg["seed"])
+            held, _ = heldout_mask(sel.coords, sel.y, mcfg)
             if not held.any():
                 log.info("period %s region %s: no held-out cells", period.id, region)
                 continue

@@ -37,7 +37,14 @@ def main(snakemake) -> None:
                         **s,
                     }
                 )
-    scores = pd.DataFrame(scores, columns=["period", "region", "model", "member", "n", "r", "rmse"])
+    columns = ["period", "region", "model", "member", "n", "r", "rmse"]
+    columns += [c for c in ("split", "ks_p", "split_draws") if any(c in s for s in scores)]
+    scores = pd.DataFrame(scores, columns=columns)
+    if "split_draws" in scores and (scores["split"] == "ks_stratified").any():
+        ks = scores.drop_duplicates(["period", "region", "model"])
+        log.info("KS-checked splits: %d fits, draws median %d max %d, p below 0.05 after all "
+                 "draws in %d", len(ks), ks.split_draws.median(), ks.split_draws.max(),
+                 int((ks.ks_p <= 0.05).sum()))  # fmt: skip
     sources = pd.DataFrame(sources)
     counts = sources["source"].value_counts().to_dict()
     log.info("model sources over %d period-regions: %s", len(sources), counts)

@@ -228,3 +228,38 @@ def test_heldout_split_by_cells():
         heldout_split(coords, fraction=1.0)
     # a single cell cannot be split
     assert not heldout_split(np.array([[0, 1, 1], [1, 1, 1]])).any()
+
+
+def test_ks_stratified_split_redraws_until_the_distributions_agree():
+    from scipy.stats import ks_2samp
+
+    from smdownscale.windows import heldout_mask, ks_heldout_split
+
+    rng = np.random.default_rng(0)
+    n_cells, n_days = 60, 20
+    cells = np.arange(n_cells)
+    level = np.sort(rng.uniform(0.05, 0.4, n_cells))  # cells from dry to wet
+    coords = np.column_stack([
+        np.tile(np.arange(n_days), n_cells), np.repeat(cells // 10, n_days),
+        np.repeat(cells % 10, n_days),
+    ])  # fmt: skip
+    y = np.repeat(level, n_days) + 0.01 * rng.standard_normal(n_cells * n_days)
+    mask, p, draws = ks_heldout_split(coords, y, 0.1, seed=3)
+    held_cells = np.unique(coords[mask][:, 1] * 10 + coords[mask][:, 2])
+    assert held_cells.size == 6  # whole cells, a tenth of them
+    assert p > 0.05 and p == ks_2samp(y[mask], y[~mask]).pvalue and draws >= 1
+    # stratified: held-out cells come from across the range, not one end
+    assert level[held_cells].min() < 0.2 < level[held_cells].max()
+    # same seed, same split; config dispatch
+    again, _, _ = ks_heldout_split(coords, y, 0.1, seed=3)
+    np.testing.assert_array_equal(mask, again)
+    m, info = heldout_mask(coords, y, {"heldout_split": "ks_stratified", "heldout_fraction": 0.1,
+                                       "seed": 3})  # fmt: skip
+    np.testing.assert_array_equal(m, mask)
+    assert info["split"] == "ks_stratified" and info["split_draws"] == draws
+    _, info = heldout_mask(coords, y, {"heldout_split": "cells", "heldout_fraction": 0.1,
+                                       "seed": 3})  # fmt: skip
+    assert info == {"split": "cells", "ks_p": None, "split_draws": 1}
+    # an impossible request keeps the best draw and says how many were tried
+    _, p2, d2 = ks_heldout_split(coords, y, 0.1, seed=3, alpha=1.0, max_draws=5)
+    assert d2 == 5 and 0 <= p2 <= 1

@@ -372,6 +372,15 @@ def test_validation_tables_and_summary(run_dir, cfg):
     assert {"cv", "morans_i"} == set(het.statistic) and "coarse product" in set(het["product"])
 
 
+def test_held_out_cells_drawn_until_the_ks_test_agrees(run_dir):
+    scores = pd.read_csv(run_dir / "models" / "member_heldout_scores.csv")
+    assert (scores.split == "ks_stratified").all()
+    fits = scores.drop_duplicates(["period", "region", "model"])
+    assert (fits.split_draws >= 1).all() and (fits.split_draws <= 100).all()
+    # each fit's draws stopped at the first p > 0.05, or kept the best after 100
+    assert ((fits.ks_p > 0.05) | (fits.split_draws == 100)).all()
+
+
 def test_permutation_importance_of_every_member_and_predictor(run_dir, cfg):
     imp = pd.read_csv(run_dir / "models" / "importance.csv")
     assert set(imp.member) == set(cfg["members"]["use"])

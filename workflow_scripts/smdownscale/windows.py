@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy import ndimage
@@ -438,3 +438,65 @@ def heldout_split(coords: np.ndarray, fraction: float = 0.1, seed: int = 0) -> n
     n_hold = min(max(1, round(fraction * n_cells)), n_cells - 1)
     held = np.random.default_rng(seed).choice(n_cells, size=n_hold, replace=False)
     return np.isin(groups, held)
+
+
+def ks_heldout_split(
+    coords: np.ndarray,
+    y: np.ndarray,
+    fraction: float = 0.1,
+    seed: int = 0,
+    alpha: float = 0.05,
+    max_draws: int = 100,
+    n_strata: int = 4,
+) -> tuple[np.ndarray, float, int]:
+    """The 16-day SMAP system's split (issue 17): held-out cells drawn by stratified random
+    sampling (strata: quantiles of the cells' mean target), re-drawn until a two-sample
+    Kolmogorov-Smirnov test of the held-out against the training targets no longer rejects
+    equal distributions (p > ``alpha``), at most ``max_draws`` times (then the draw with the
+    largest p is kept). Returns (mask, p, draws); whole cells as :func:`heldout_split`.
+    """
+    from scipy.stats import ks_2samp
+
+    coords = _check_coords(coords)
+    y = np.asarray(y, dtype=np.float64)
+    if not 0.0 <= fraction < 1.0:
+        raise WindowError(f"held-out fraction must be in [0, 1), got {fraction}")
+    groups = cell_groups(coords)
+    n_cells = int(groups.max()) + 1 if groups.size else 0
+    if n_cells < 2 or fraction == 0.0:
+        return np.zeros(coords.shape[0], dtype=bool), np.nan, 0
+    n_hold = min(max(1, round(fraction * n_cells)), n_cells - 1)
+    cell_mean = np.bincount(groups, weights=y, minlength=n_cells) / np.bincount(groups)
+    k = max(1, min(n_strata, n_hold))
+    edges = np.quantile(cell_mean, np.linspace(0, 1, k + 1)[1:-1])
+    stratum = np.searchsorted(edges, cell_mean, side="right")
+    members = [np.flatnonzero(stratum == s) for s in range(k)]
+    quota = np.floor(n_hold * np.array([m.size for m in members]) / n_cells).astype(int)
+    rng = np.random.default_rng(seed)
+    best: tuple[float, np.ndarray] = (-1.0, np.zeros(coords.shape[0], dtype=bool))
+    for draw in range(1, max_draws + 1):
+        chosen = [rng.choice(m, q, replace=False) for m, q in zip(members, quota, strict=True)]
+        held_cells = np.concatenate(chosen) if chosen else np.zeros(0, int)
+        short = n_hold - held_cells.size  # rounding: the rest from all the other cells
+        if short > 0:
+            rest = np.setdiff1d(np.arange(n_cells), held_cells)
+            held_cells = np.concatenate([held_cells, rng.choice(rest, short, replace=False)])
+        mask = np.isin(groups, held_cells)
+        p = float(ks_2samp(y[mask], y[~mask]).pvalue)
+        if p > best[0]:
+            best = (p, mask)
+        if p > alpha:
+            return mask, p, draw
+    return best[1], best[0], max_draws
+
+
+def heldout_mask(
+    coords: np.ndarray, y: np.ndarray, mcfg: Mapping[str, Any]
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The held-out samples of a fit as config ``members`` says (``heldout_split``: random
+    ``cells``, or ``ks_stratified`` cells), and what the split did."""
+    if mcfg["heldout_split"] == "ks_stratified":
+        mask, p, draws = ks_heldout_split(coords, y, mcfg["heldout_fraction"], mcfg["seed"])
+        return mask, {"split": "ks_stratified", "ks_p": p, "split_draws": draws}
+    mask = heldout_split(coords, mcfg["heldout_fraction"], mcfg["seed"])
+    return mask, {"split": "cells", "ks_p": None, "split_draws": 1}
