@@ -22,7 +22,7 @@ from smdownscale.grid import block_factor, repeat_blocks
 from smdownscale.netcdf import file_days, read_rows
 from smdownscale.products.era5_land import ERA5_LAND_RES, read_era5_land
 from smdownscale.products.terraclimate import TERRACLIMATE_RES, read_terraclimate
-from smdownscale.reference import reference_index
+from smdownscale.reference import reference_index, row_blocks
 from smdownscale.rule_io import setup_logging
 
 THRESHOLD, SHARE = -2.0, 0.8
@@ -63,16 +63,21 @@ def main(snakemake) -> None:
         log.info("ERA5-Land: %d of its %.1f deg cells in the region", int(era5_region.sum()),
                  ERA5_LAND_RES)  # fmt: skip
     if region.any():
+        blocks = row_blocks(np.arange(fine.nlat), factor, cfg["resources"]["chunk_rows"])
         for ppath, cpath in zip(snakemake.input.products, snakemake.input.coarse, strict=True):
             with netCDF4.Dataset(ppath) as pnc, netCDF4.Dataset(cpath) as cnc:
-                days = file_days(pnc)
-                prod = read_rows(pnc, "sm", slice(None))
-                coarse = repeat_blocks(read_rows(cnc, "sm", slice(None)), factor)
-                coarse = coarse[:, : fine.nlat, : fine.nlon]
-            for k, d in enumerate(days):
-                m = f"{d.year}-{d.month:02d}"
-                means.add("product", m, prod[k][region])
-                means.add("coarse", m, coarse[k][region])
+                months = [f"{d.year}-{d.month:02d}" for d in file_days(pnc)]
+                for fr in blocks:  # sums over the region, one block of rows at a time
+                    inside = region[fr]
+                    if not inside.any():
+                        continue
+                    cr = slice(fr.start // factor, -(-fr.stop // factor))
+                    prod = read_rows(pnc, "sm", fr)
+                    coarse = repeat_blocks(read_rows(cnc, "sm", cr), factor)
+                    coarse = coarse[:, fr.start - cr.start * factor :][:, : fr.stop - fr.start]
+                    for k, m in enumerate(months):
+                        means.add("product", m, prod[k][inside])
+                        means.add("coarse", m, coarse[k][inside])
     names = ["product", "coarse"] + (["era5_land"] if era5_region is not None else [])
     series = pd.DataFrame({"month": run_months, "pdsi": means.series("pdsi", run_months)})
     for n in names:

@@ -27,6 +27,7 @@ from smdownscale.reference import (
     PairStats,
     TripleStats,
     reference_index,
+    row_blocks,
     to_reference,
 )
 from smdownscale.rule_io import provenance, setup_logging
@@ -65,6 +66,7 @@ def main(snakemake) -> None:
     product, coarse = PairStats(shape), PairStats(shape)
     triple = TripleStats(shape)
     n_days = 0
+    blocks = row_blocks(rows, factor, cfg["resources"]["chunk_rows"])
     for ppath, cpath in zip(snakemake.input.products, snakemake.input.coarse, strict=True):
         with netCDF4.Dataset(ppath) as pnc, netCDF4.Dataset(cpath) as cnc:
             days = pd.DatetimeIndex(file_days(pnc))
@@ -73,14 +75,16 @@ def main(snakemake) -> None:
                 continue
             sel = have >= 0
             ref = era5.values[have[sel]]
-            p_fine = read_rows(pnc, "sm", slice(None))[sel]
-            c_fine = repeat_blocks(read_rows(cnc, "sm", slice(None))[sel], factor)
-            c_fine = c_fine[:, : fine.nlat, : fine.nlon]
-        p_ref = to_reference(p_fine, rows, cols, shape)
-        c_ref = to_reference(c_fine, rows, cols, shape)
-        product.add(p_ref, ref)
-        coarse.add(c_ref, ref)
-        triple.add(p_ref, c_ref, ref)
+            for fr in blocks:  # whole reference rows (and coarse rows) per block
+                cr = slice(fr.start // factor, -(-fr.stop // factor))
+                p_fine = read_rows(pnc, "sm", fr)[sel]
+                c_fine = repeat_blocks(read_rows(cnc, "sm", cr)[sel], factor)
+                c_fine = c_fine[:, fr.start - cr.start * factor :][:, : fr.stop - fr.start]
+                p_ref = to_reference(p_fine, rows[fr], cols, shape)
+                c_ref = to_reference(c_fine, rows[fr], cols, shape)
+                product.add(p_ref, ref)
+                coarse.add(c_ref, ref)
+                triple.add(p_ref, c_ref, ref)
         n_days += int(sel.sum())
     sp, sc = product.scores(MIN_DAYS), coarse.scores(MIN_DAYS)
     tc, n_tc = triple.error_sd(TC_MIN_DAYS)

@@ -9,6 +9,7 @@ from smdownscale.reference import (
     PairStats,
     TripleStats,
     reference_index,
+    row_blocks,
     to_reference,
 )
 
@@ -126,3 +127,13 @@ def test_the_genuine_cds_file_of_the_older_era_opens():
     # it is ERA5 (6-hourly, coarse), not ERA5-Land daily statistics: the check refuses it
     with pytest.raises(ProductError):
         check_era5_land(path, path)
+
+
+def test_row_blocks_never_split_a_reference_or_coarse_cell():
+    rows = np.repeat(np.arange(12), 10)[5:-5]  # 110 fine rows, reference cells of 10
+    blocks = row_blocks(rows, 25, 40)
+    assert blocks[0].start == 0 and blocks[-1].stop == rows.size
+    for a, b in zip(blocks[:-1], blocks[1:], strict=True):
+        assert a.stop == b.start and b.start % 25 == 0  # coarse rows whole
+        assert rows[b.start] != rows[b.start - 1]  # reference rows whole
+    assert row_blocks(rows, 25, 1000) == [slice(0, rows.size)]
