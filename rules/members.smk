@@ -97,6 +97,7 @@ rule residual_share:
     input:
         stations=rules.harmonise_stations.output.table,
         regions=rules.regions.output.fine,
+        members=expand(f"{RUN}/members/raw/members_{{period}}.nc", period=PERIODS),
         residuals=expand(f"{RUN}/members/raw/residual_{{period}}.nc", period=PERIODS),
         coarse=expand(f"{RUN}/coarse/coarse_{{period}}.nc", period=PERIODS),
     output:

@@ -1,11 +1,12 @@
 """Rule residual_share: the share of the coarse residual each member takes (METHOD.md
 section 6), estimated at stations on the weight-training days.
 
-For every station-day of the training window with a coarse value: ``y`` the station's daily
-value, ``C`` the coarse product at its cell and ``B = C - r`` the block mean of the member's
-prediction there (``r`` from ``members/raw/residual_<period>.nc``). The share is the slope
-of ``y - B`` on ``C - B`` (:func:`smdownscale.residual.estimate_share`). A configured number
-is used as it is.
+For every station-day of the training window with a coarse value at the station's cell:
+``y`` the station's daily value, ``f`` the member's uncorrected prediction at its fine cell
+(``members/raw/members_<period>.nc``) and ``s`` the coarse residual ``C - B`` spread to that
+cell as the correction spreads it (``members/raw/residual_<period>.nc``). The share is the
+slope of ``y - f`` on ``s`` (:func:`smdownscale.residual.estimate_share`). A configured
+number is used as it is.
 """
 
 import json
@@ -16,28 +17,38 @@ import pandas as pd
 
 from smdownscale.atomic import write_text_atomic
 from smdownscale.bma_stations import daily_station_values, split_days
-from smdownscale.config import bma_eval_dates, bma_train_dates
+from smdownscale.config import bma_eval_dates, bma_train_dates, run_grids
+from smdownscale.grid import block_factor
 from smdownscale.harmonise import check_days
-from smdownscale.netcdf import file_days, read_cells
-from smdownscale.residual import ShareEstimate, estimate_share
+from smdownscale.netcdf import file_days, read_cells, read_rows
+from smdownscale.residual import ShareEstimate, bridge_gaps, estimate_share, spread_at
 from smdownscale.rule_io import setup_logging
 
 
-def station_days(stations, regions, residuals, coarse, members, train):
-    """Training station-days with y, the coarse value and each member's residual."""
+def station_days(stations, regions, raw_members, residuals, coarse, members, factor, train):
+    """Training station-days with y, the coarse value and, per member, its uncorrected
+    prediction ``f_<m>`` at the station's fine cell and the spread residual ``s_<m>``."""
     obs = daily_station_values(pd.read_parquet(stations))
     sites = obs.drop_duplicates(["network", "station"])
     with netCDF4.Dataset(regions) as nc:
         region = read_cells(nc.variables["region"], sites.fine_row, sites.fine_col)
     sites = sites[np.isfinite(region) & (region >= 0)]
+    frow, fcol = sites.fine_row.to_numpy(), sites.fine_col.to_numpy()
     pieces = []
-    for rpath, cpath in zip(residuals, coarse, strict=True):
+    for mpath, rpath, cpath in zip(raw_members, residuals, coarse, strict=True):
         with netCDF4.Dataset(rpath) as nc:
             days = file_days(nc)
             vals = {
-                f"r_{m}": read_cells(nc.variables[f"r_{m}"], sites.coarse_row, sites.coarse_col)
+                f"s_{m}": spread_at(
+                    bridge_gaps(read_rows(nc, f"r_{m}", slice(None))), factor, frow, fcol
+                )
                 for m in members
             }
+        with netCDF4.Dataset(mpath) as nc:
+            check_days(mpath, file_days(nc), days)
+            vals.update(
+                {f"f_{m}": read_cells(nc.variables[f"sm_{m}"], frow, fcol) for m in members}
+            )
         with netCDF4.Dataset(cpath) as nc:
             check_days(cpath, file_days(nc), days)
             vals["coarse"] = read_cells(nc.variables["sm"], sites.coarse_row, sites.coarse_col)
@@ -52,6 +63,7 @@ def station_days(stations, regions, residuals, coarse, members, train):
             )
         )
     pairs = obs.merge(pd.concat(pieces, ignore_index=True), on=["network", "station", "time"])
+    pairs = pairs[np.isfinite(pairs["coarse"])]
     return pairs[split_days(pairs["time"], train, (train[1], train[1])) == "train"]
 
 
@@ -64,21 +76,23 @@ def main(snakemake) -> None:
     out = {}
     if setting == "auto":
         train = bma_train_dates(cfg)
+        coarse_grid, fine = run_grids(cfg)
         pairs = station_days(
             snakemake.input.stations,
             snakemake.input.regions,
+            snakemake.input.members,
             snakemake.input.residuals,
             snakemake.input.coarse,
             members,
+            block_factor(fine, coarse_grid),
             train,
         )
         label = (pairs.network + "/" + pairs.station).to_numpy()
         for m in members:
-            block = pairs["coarse"] - pairs[f"r_{m}"]
             out[m] = estimate_share(
                 pairs["y"],
-                pairs["coarse"],
-                block,
+                pairs[f"f_{m}"],
+                pairs[f"s_{m}"],
                 label,
                 default=mcfg["residual_share_default"],
                 seed=mcfg["seed"],

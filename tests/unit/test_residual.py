@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from smdownscale.grid import block_mean, repeat_blocks
-from smdownscale.residual import bridge_gaps, coarse_residual, correct, estimate_share, spread
+from smdownscale.residual import (
+    bridge_gaps,
+    coarse_residual,
+    correct,
+    estimate_share,
+    spread,
+    spread_at,
+)
 
 
 def test_residual_is_coarse_minus_block_mean():
@@ -28,6 +35,11 @@ def test_spread_reproduces_a_plane_and_holds_the_edges():
     np.testing.assert_allclose(fine, expect, atol=1e-12)
     # any block of rows gives the same rows as the whole
     np.testing.assert_allclose(spread(r, factor, slice(4, 9), cx * factor), fine[4:9])
+    # and single cells (stations) get the values of the whole field, days leading
+    rows, cols = np.array([0, 7, 14, 3]), np.array([0, 19, 2, 11])
+    np.testing.assert_allclose(spread_at(r, factor, rows, cols), fine[rows, cols], atol=1e-12)
+    stack = np.stack([r, 2 * r])
+    np.testing.assert_allclose(spread_at(stack, factor, rows, cols)[1], 2 * fine[rows, cols])
 
 
 def test_spreading_paints_no_block_edges():
@@ -93,7 +105,7 @@ def _stations(n_st=30, n_days=60, seed=0, coarse_noise=0.03, member_err=0.03):
 def test_estimated_share_is_the_variance_ratio(coarse_noise, member_err):
     y, c, b, sid = _stations(coarse_noise=coarse_noise, member_err=member_err)
     best = member_err**2 / (member_err**2 + coarse_noise**2)
-    e = estimate_share(y, c, b, sid)
+    e = estimate_share(y, b, c - b, sid)
     assert e.method == "stations" and e.n_stations == 30
     assert abs(e.share - best) < 0.08
     assert e.ci_low < best < e.ci_high
@@ -110,7 +122,7 @@ def test_share_with_correlated_errors_is_still_the_best_one():
     b = t + 0.8 * shared + rng.normal(0, 0.03, n)
     sid = np.arange(n) % 40
     y = t + rng.normal(0, 0.03, n)
-    e = estimate_share(y, c, b, sid)
+    e = estimate_share(y, b, c - b, sid)
     grid = np.linspace(0, 1, 101)
     mse = [np.mean((b + s * (c - b) - t) ** 2) for s in grid]
     assert abs(e.share - grid[int(np.argmin(mse))]) < 0.06
@@ -118,11 +130,11 @@ def test_share_with_correlated_errors_is_still_the_best_one():
 
 def test_too_few_station_days_take_the_default_and_say_why():
     y, c, b, sid = _stations(n_st=3, n_days=5)
-    e = estimate_share(y, c, b, sid, default=0.4)
+    e = estimate_share(y, b, c - b, sid, default=0.4)
     assert e.method == "default" and e.share == 0.4
     assert "15 station-days at 3 stations" in e.reason
     c[:] = np.nan
-    assert estimate_share(y, c, b, sid).n_pairs == 0
+    assert estimate_share(y, b, c - b, sid).n_pairs == 0
 
 
 def test_share_is_clipped_to_the_unit_interval():
@@ -132,5 +144,39 @@ def test_share_is_clipped_to_the_unit_interval():
     b = t + rng.normal(0, 0.03, n)
     c = t + rng.normal(0, 0.03, n)
     y = b + 1.5 * (c - b)  # stations say: take 1.5 times the residual
-    e = estimate_share(y, c, b, np.arange(n) % 20)
+    e = estimate_share(y, b, c - b, np.arange(n) % 20)
     assert e.slope == pytest.approx(1.5) and e.share == 1.0
+
+
+def test_share_for_the_spread_residual_is_the_best_share_at_fine_cells():
+    """The correction applied at a fine cell is the residual interpolated between coarse
+    centres, where the coarse product's cell noise partly cancels and the member's smooth
+    error stays: the share estimated at stations on that regressor is the one that
+    minimises the fine-cell error, and it is higher than the share for a cell's own
+    residual."""
+    rng = np.random.default_rng(11)
+    factor, cy, cx, days = 5, 12, 12, 60
+    fy, fx = np.meshgrid(np.arange(cy * factor), np.arange(cx * factor), indexing="ij")
+    truth = np.stack([0.25 + 0.05 * np.sin(fy / 9 + d) * np.cos(fx / 7 - d) for d in range(days)])
+    # member error: large-scale, a different tilt every day
+    tilt = rng.normal(0, 0.03, (days, 2, 1, 1))
+    member = truth + tilt[:, 0] * (fy / fy.max() - 0.5) + tilt[:, 1] * (fx / fx.max() - 0.5)
+    coarse = block_mean(truth, factor, 0.5) + rng.normal(0, 0.02, (days, cy, cx))
+    r = coarse_residual(member, coarse, factor)
+    s = spread(r, factor, slice(0, cy * factor), cx * factor)
+    grid = np.linspace(0, 1, 101)
+    best = grid[int(np.argmin([np.mean((member + g * s - truth) ** 2) for g in grid]))]
+    rows, cols = rng.integers(0, cy * factor, 40), rng.integers(0, cx * factor, 40)
+    y = truth[:, rows, cols] + rng.normal(0, 0.02, 40) + rng.normal(0, 0.01, (days, 40))
+    sid = np.broadcast_to(np.arange(40), (days, 40))
+    e = estimate_share(
+        y.ravel(),
+        member[:, rows, cols].ravel(),
+        spread_at(r, factor, rows, cols).ravel(),
+        sid.ravel(),
+    )
+    assert abs(e.share - best) < 0.08
+    block = block_mean(member, factor, 0.5)[:, rows // factor, cols // factor]
+    c = coarse[:, rows // factor, cols // factor]
+    cell = estimate_share(y.ravel(), block.ravel(), (c - block).ravel(), sid.ravel())
+    assert cell.share < e.share - 0.1
