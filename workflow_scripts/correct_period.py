@@ -1,8 +1,10 @@
 """Rule correct_period: each member plus its share of the coarse residual, spread smoothly.
 
 ``members/members_<period>.nc`` = ``members/raw/members_<period>.nc`` with every ``sm_<m>``
-replaced by ``sm_<m> + share_m S[C - B_m]`` (:func:`smdownscale.residual.correct`); the
-other variables are copied. Works through blocks of rows, so memory stays bounded.
+replaced by ``G[sm_<m> + share_m S[C - B_m]]`` (:func:`smdownscale.residual.correct`, then
+the Gaussian ``G`` of ``members.smoothing_km``, :func:`smdownscale.smoothing.smooth_masked`);
+the other variables are copied. Works through blocks of rows (read with a halo of rows for
+the smoothing), so memory stays bounded.
 """
 
 import json
@@ -15,6 +17,7 @@ from smdownscale.grid import block_factor
 from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows, file_days, read_rows
 from smdownscale.residual import correct
 from smdownscale.rule_io import setup_logging
+from smdownscale.smoothing import halo_rows, sigma_cells, smooth_masked
 
 
 def specs_of(nc):
@@ -38,6 +41,9 @@ def main(snakemake) -> None:
     factor = block_factor(fine, coarse_grid)
     with open(snakemake.input.share) as f:
         shares = {m: float(v["share"]) for m, v in json.load(f).items()}
+    km = float(cfg["members"]["smoothing_km"])
+    sigma = sigma_cells(km, fine)
+    halo = halo_rows(sigma)
     with netCDF4.Dataset(snakemake.input.residual) as nc:
         residual = {m: read_rows(nc, f"r_{m}", slice(None)) for m in members}
     with netCDF4.Dataset(snakemake.input.members) as raw:
@@ -48,6 +54,12 @@ def main(snakemake) -> None:
             "each member plus its share of the coarse residual (coarse value minus the "
             "member's block mean), interpolated bilinearly between coarse cell centres"
         )
+        attrs["smoothing"] = (
+            f"each corrected member smoothed by a Gaussian of {km:g} km standard deviation "
+            f"({sigma[0]:.2f} x {sigma[1]:.2f} cells), over its predicted cells only"
+            if km > 0
+            else "none"
+        )
         block = chunk_aligned_rows(max(1, cfg["members"]["chunk_cells"] // (fine.nlon * len(days))))
         with GridFileWriter(snakemake.output[0], fine, days, specs_of(raw), attrs) as out:
             for r0 in range(0, fine.nlat, block):
@@ -57,15 +69,17 @@ def main(snakemake) -> None:
                         continue
                     if name.startswith("sm_") and name[3:] in shares:
                         m = name[3:]
-                        values = correct(
-                            read_rows(raw, name, rows), residual[m], shares[m], factor, rows
-                        )
+                        ext = slice(max(0, rows.start - halo), min(fine.nlat, rows.stop + halo))
+                        values = smooth_masked(
+                            correct(read_rows(raw, name, ext), residual[m], shares[m], factor, ext),
+                            sigma,
+                        )[..., rows.start - ext.start : rows.stop - ext.start, :]
                     else:
                         var = raw.variables[name]
                         var.set_auto_maskandscale(False)
                         values = np.asarray(var[..., rows, :])
                     out.write(name, values, rows=rows)
-    log.info("residual shares applied: %s", shares)
+    log.info("residual shares applied: %s; smoothing %s", shares, attrs["smoothing"])
 
 
 if __name__ == "__main__":
