@@ -332,8 +332,48 @@ def all_outputs():
         out += [f"{RUN}/models/importance.csv", f"{RUN}/models/importance.png"]
     if config["uncertainty"]["tch"]:
         out += [f"{RUN}/uncertainty/tch.nc", f"{RUN}/uncertainty/tch.png"]
+    if config["sensitivity"]["in_report"]:
+        out += [
+            f"{RUN}/sensitivity/sensitivity.csv",
+            f"{RUN}/sensitivity/sensitivity.png",
+        ]
     if not IS_DEMO:
         out.append(f"{RAW}/manifest.tsv")
+    return out
+
+
+def sensitivity_experiments():
+    """The main run and the configured sensitivity experiments (config section
+    sensitivity), in the order of the table."""
+    from smdownscale.sensitivity import MAIN, experiments
+
+    return [MAIN, *experiments(config)]
+
+
+def experiment_regions(wildcards, which):
+    """An experiment's regions file: its own for one_region, else the main run's."""
+    from smdownscale.sensitivity import changes_regions, experiments
+
+    if changes_regions(experiments(config).get(wildcards.experiment)):
+        return f"{RUN}/sensitivity/{wildcards.experiment}/regions/regions_{which}.nc"
+    return f"{RUN}/regions/regions_{which}.nc"
+
+
+def sensitivity_score_inputs(wildcards):
+    """What an experiment's scores read: its corrected members (the main run's for main),
+    the coarse files, the stations and the truth where one exists."""
+    from smdownscale.sensitivity import MAIN
+
+    e = wildcards.experiment
+    where = f"{RUN}/members" if e == MAIN else f"{RUN}/sensitivity/{e}/members"
+    out = {
+        "members": expand(f"{where}/members_{{period}}.nc", period=PERIODS),
+        "coarse": expand(f"{RUN}/coarse/coarse_{{period}}.nc", period=PERIODS),
+        "stations": f"{RUN}/stations/stations.parquet",
+        "regions": f"{RUN}/regions/regions_fine.nc",
+    }
+    if TRUTH:
+        out["truth"] = TRUTH
     return out
 
 

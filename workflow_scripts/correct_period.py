@@ -16,7 +16,7 @@ from smdownscale.config import run_grids
 from smdownscale.grid import block_factor
 from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows, file_days, read_rows
 from smdownscale.residual import correct
-from smdownscale.rule_io import setup_logging
+from smdownscale.rule_io import rule_config, setup_logging
 from smdownscale.smoothing import halo_rows, sigma_cells, smooth_masked
 
 
@@ -35,7 +35,7 @@ def specs_of(nc):
 
 def main(snakemake) -> None:
     log = setup_logging(snakemake)
-    cfg = snakemake.config
+    cfg, _ = rule_config(snakemake)
     members = cfg["members"]["use"]
     coarse_grid, fine = run_grids(cfg)
     factor = block_factor(fine, coarse_grid)

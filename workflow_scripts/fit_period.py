@@ -17,7 +17,8 @@ import xarray as xr
 from smdownscale.atomic import atomic_path, write_text_atomic
 from smdownscale.members import fit_member
 from smdownscale.members.subsets import fit_subsets, predictor_subsets, subset_label
-from smdownscale.rule_io import setup_logging
+from smdownscale.rule_io import rule_config, setup_logging
+from smdownscale.sensitivity import removed_samples
 from smdownscale.training import load_coarse_stack, period_selections, window_settings
 from smdownscale.windows import fallback_counts, heldout_mask, model_source
 
@@ -88,13 +89,19 @@ def _fmt(x):
 
 def main(snakemake) -> None:
     log = setup_logging(snakemake)
-    cfg = snakemake.config
+    cfg, exp = rule_config(snakemake)
     mcfg = cfg["members"]
     names = cfg["predictors"]["use"]
     members = mcfg["use"]
     period = snakemake.params.period
     neighbours = snakemake.params.neighbours
     days, sm, feats = load_coarse_stack(snakemake.input.coarse, names)
+    if exp is not None:
+        removed = removed_samples(days, sm.shape[1:], exp, mcfg["seed"])
+        log.info("sensitivity experiment %s: %s; %d of %d coarse cell-days with a value "
+                 "removed", exp.name, exp.describe(), int((removed & np.isfinite(sm)).sum()),
+                 int(np.isfinite(sm).sum()))  # fmt: skip
+        sm = np.where(removed, np.nan, sm)
     with xr.open_dataset(snakemake.input.regions) as ds:
         labels = ds["region"].values
     with open(snakemake.input.hyperparameters) as f:

@@ -28,7 +28,7 @@ from smdownscale.prediction import (
 )
 from smdownscale.progress import Progress
 from smdownscale.residual import coarse_residual
-from smdownscale.rule_io import provenance, setup_logging
+from smdownscale.rule_io import provenance, rule_config, setup_logging
 
 
 def write_residuals(path, coarse_grid, period, residual, cfg) -> None:
@@ -53,7 +53,7 @@ def write_residuals(path, coarse_grid, period, residual, cfg) -> None:
 
 def main(snakemake) -> None:
     log = setup_logging(snakemake)
-    cfg = snakemake.config
+    cfg, _ = rule_config(snakemake)
     mcfg = cfg["members"]
     period = snakemake.params.period
     coarse_grid, fine = run_grids(cfg)

@@ -10,7 +10,7 @@ import xarray as xr
 from smdownscale.config import run_grids
 from smdownscale.netcdf import GridFileWriter, VarSpec, write_dataset
 from smdownscale.regions import NO_REGION, fine_regions, kmeans_regions
-from smdownscale.rule_io import provenance, setup_logging
+from smdownscale.rule_io import provenance, rule_config, setup_logging
 
 FEATURES = {  # config name -> (coarse variable, statistic over all days)
     "sm_std": ("sm", "std"),
@@ -52,7 +52,7 @@ def multi_year_statistics(paths, extra):
 
 def main(snakemake) -> None:
     log = setup_logging(snakemake)
-    cfg = snakemake.config
+    cfg, _ = rule_config(snakemake)
     rcfg = cfg["regions"]
     coarse, fine = run_grids(cfg)
     extra = [f for f in rcfg["features"] if f != "sm_mean"]

@@ -22,7 +22,7 @@ from smdownscale.grid import block_factor
 from smdownscale.harmonise import check_days
 from smdownscale.netcdf import file_days, read_cells, read_rows
 from smdownscale.residual import ShareEstimate, bridge_gaps, estimate_share, spread_at
-from smdownscale.rule_io import setup_logging
+from smdownscale.rule_io import rule_config, setup_logging
 
 
 def station_days(stations, regions, raw_members, residuals, coarse, members, factor, train):
@@ -69,7 +69,7 @@ def station_days(stations, regions, raw_members, residuals, coarse, members, fac
 
 def main(snakemake) -> None:
     log = setup_logging(snakemake)
-    cfg = snakemake.config
+    cfg, _ = rule_config(snakemake)
     mcfg = cfg["members"]
     members = mcfg["use"]
     setting = mcfg["residual_share"]

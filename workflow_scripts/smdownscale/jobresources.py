@@ -204,6 +204,11 @@ def estimates(size: RunSize) -> dict[str, tuple[float, float]]:
             BASE_MB + 5 * day * s.eval_days,
             60 + 5e-6 * s.fine_cells * s.eval_days * (s.members + 2),
         ),
+        # an experiment's members, the coarse product and their mean on the evaluation days
+        "sensitivity_scores": (
+            BASE_MB + (s.members + 3) * day * s.eval_days,
+            60 + 5e-6 * s.fine_cells * s.eval_days * (s.members + 2),
+        ),
         # one period's coarse training stack and models at a time; shuffled predictions of
         # the held-out tenth of the samples, every member, predictor and repeat
         "member_importance": (

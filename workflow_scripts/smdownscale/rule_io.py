@@ -69,3 +69,22 @@ def provenance(cfg: Mapping[str, Any], title: str, inputs: list[str] | None = No
         attrs["input_files"] = ", ".join(names[:50]) + (" ..." if len(names) > 50 else "")
         attrs["input_file_count"] = len(names)
     return attrs
+
+
+def rule_config(snakemake: Any) -> tuple[dict[str, Any], Any]:
+    """The config a rule runs with and its sensitivity experiment: the main config and
+    ``None``, or, for a rule given ``params.experiment`` (rules/sensitivity.smk), that
+    experiment's config (:func:`smdownscale.sensitivity.experiment_config`)."""
+    from .sensitivity import experiment_config, experiments
+
+    name = getattr(snakemake.params, "experiment", None)
+    if not name:
+        return snakemake.config, None
+    known = experiments(snakemake.config)
+    if name not in known:
+        raise ValueError(
+            f"sensitivity experiment {name!r} is not configured (config section "
+            f"'sensitivity'); configured: {sorted(known)}"
+        )
+    exp = known[name]
+    return experiment_config(snakemake.config, exp), exp
