@@ -133,6 +133,10 @@ def main(snakemake) -> None:
         attrs["ensemble_requested"] = requested
     if why:
         attrs["ensemble_choice"] = why
+    with netCDF4.Dataset(snakemake.input.members) as mem:  # how the members were made final
+        for key in ("residual_share", "residual_correction", "smoothing"):
+            if key in mem.ncattrs():
+                attrs[f"members_{key}"] = mem.getncattr(key)
     specs = var_specs(b["porosity"], ens, SD_MEANING.get(ens, SD_MEANING["best"]))
     block = chunk_aligned_rows(max(1, b["chunk_cells"] // (fine.nlon * ndays)))
     counts = dict.fromkeys(["cells", "missing", "low", "high", "param_fallback"], 0)

@@ -301,6 +301,9 @@ def test_bma_stations_weights_and_daily_product(run_dir, cfg):
     assert prod.attrs["Conventions"] == "CF-1.8"
     assert prod.attrs["ensemble"] == selection["ensemble"]
     assert "member mean" in prod.attrs["ensemble_choice"]
+    # and how its members were made final: residual shares and the smoothing kernel
+    assert prod.attrs["members_residual_share"] == members_ds.attrs["residual_share"]
+    assert "Gaussian of 2 km" in prod.attrs["members_smoothing"]
     assert prod["sm"].attrs["units"] == "m3 m-3" and prod["lat"].values[0] > prod["lat"].values[-1]
     sm, sd = prod["sm"], prod["sm_sd"]
     assert float(sm.min()) >= 0 and float(sm.max()) <= cfg["bma"]["porosity"]
