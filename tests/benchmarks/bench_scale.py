@@ -1,0 +1,188 @@
+"""Benchmark: how each stage's time and memory grow with the region (issue 15, item 5).
+
+Runs the workflow on the tiny CI world (tests/workflow/tiny.yaml: 1 x 0.5 deg, 24 days, two
+periods) scaled to 1x, 4x and 16x its area (the bbox grows about its south-west corner, the
+station networks with the area), up to the daily 1 km product, each in its own folder, and
+reads the Snakemake benchmark files of the stages: harmonise (harmonise_predictors), fit
+(fit_period), predict (predict_period), BMA (bma_posteriors, bma_pooled, bma_weights) and
+write (bma_product). Per stage and scale it prints the wall time and CPU time summed over
+the stage's jobs, the largest peak RSS of one job, and the growth exponent of each against
+the number of fine cells (least squares on log-log; 1 is linear), over all scales and
+between the two largest (where a job's fixed cost, about 5 s of start-up, weighs least).
+Then the Three-North configuration's dry run (job count and the time to build the DAG,
+before the download catalogues) and an estimate of the paper run's CPU-hours and disk
+from the per-cell-day costs of the largest scale. Run by hand, not in CI (minutes for the
+default scales; ``--scales 4 16 64`` reaches 5x the demo's area and shows the growth):
+
+    .venv/bin/python tests/benchmarks/bench_scale.py [--scales 1 4 16] [--cores 2]
+        [--work /tmp/bench_scale] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "workflow_scripts"))
+
+from smdownscale.config import prepare_config, run_dates, run_grids, run_periods  # noqa: E402
+
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+TINY = REPO / "tests" / "workflow" / "tiny.yaml"
+STAGES = {
+    "harmonise": ["harmonise_predictors"],
+    "fit": ["fit_period"],
+    "predict": ["predict_period"],
+    "bma": ["bma_posteriors", "bma_pooled", "bma_weights"],
+    "write": ["bma_product"],
+}
+
+
+def scaled_config(scale: int) -> dict:
+    """tiny.yaml with its bbox grown ``scale`` times in area (sides x sqrt(scale)) and its
+    station networks grown with it; only what the product needs (no reference, drought or
+    three-cornered hat)."""
+    cfg = yaml.safe_load(TINY.read_text())
+    w, s, e, n = cfg["region"]["bbox"]
+    k = math.sqrt(scale)
+    cfg["region"]["bbox"] = [w, s, round(w + (e - w) * k, 2), round(s + (n - s) * k, 2)]
+    cfg["region"]["name"] = f"bench_scale {scale}x the tiny world"
+    cfg["run"] = f"scale{scale}"
+    for net in cfg["demo"]["networks"]:
+        net["n_stations"] = int(round(net["n_stations"] * scale))
+    cfg["uncertainty"] = {"tch": False}
+    cfg["evaluation"] = {"reference_models": False, "drought": False}
+    return cfg
+
+
+def run_scale(scale: int, work: Path, cores: int) -> tuple[dict, pd.DataFrame, int]:
+    """Run one scale to its products; (config, stage table, output bytes)."""
+    folder = work / f"scale{scale}"
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg_path = folder / "config.yaml"
+    raw = scaled_config(scale)
+    cfg_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    cfg = prepare_config(raw)
+    periods = run_periods(cfg)
+    targets = [f"results/{cfg['run']}/product/sm_1km_{p.id}.nc" for p in periods]
+    cmd = [str(SNAKEMAKE), *targets, "-s", str(REPO / "Snakefile"), "--directory",
+           str(folder), "--configfile", str(cfg_path), "--cores", str(cores)]  # fmt: skip
+    t0 = time.monotonic()
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    wall = time.monotonic() - t0
+    if res.returncode != 0:
+        sys.exit(f"scale {scale}: the run failed:\n{res.stderr[-4000:]}")
+    run_dir = folder / "results" / cfg["run"]
+    rows = []
+    for stage, rules in STAGES.items():
+        tables = []
+        for rule in rules:
+            path = run_dir / "benchmarks"
+            files = list((path / rule).glob("*.tsv")) + list(path.glob(f"{rule}.tsv"))
+            tables += [pd.read_csv(f, sep="\t") for f in files]
+        if not tables:
+            continue
+        b = pd.concat(tables)
+        rows.append({"stage": stage, "jobs": len(b), "wall_s": b["s"].sum(),
+                     "cpu_s": b["cpu_time"].sum(), "peak_rss_mb": b["max_rss"].max()})  # fmt: skip
+    out_bytes = sum(
+        f.stat().st_size
+        for sub in ("fine", "coarse", "members", "product")
+        for f in (run_dir / sub).rglob("*.nc")
+    )
+    print(f"scale {scale:>2}x: {len(targets)} periods, whole run {wall:.0f} s", flush=True)
+    return cfg, pd.DataFrame(rows), out_bytes
+
+
+def exponent(cells: list[int], values: list[float]) -> float:
+    """Slope of log(value) on log(cells)."""
+    x, y = np.log(np.asarray(cells, float)), np.log(np.maximum(np.asarray(values, float), 1e-9))
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def three_north_dry_run(work: Path) -> tuple[int, float]:
+    """(jobs, seconds) of the Three-North configuration's dry run, before catalogues."""
+    folder = work / "three_north"
+    folder.mkdir(parents=True, exist_ok=True)
+    cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(folder),
+           "--configfile", str(REPO / "config" / "three_north.yaml"), "-n", "--quiet",
+           "rules"]  # fmt: skip
+    t0 = time.monotonic()
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    seconds = time.monotonic() - t0
+    total = [line.split()[-1] for line in res.stdout.splitlines() if line.startswith("total")]
+    return (int(total[0]) if total else -1), seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scales", type=int, nargs="+", default=[1, 4, 16])
+    ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/bench_scale"))
+    ap.add_argument("--keep", action="store_true", help="keep the runs' folders")
+    args = ap.parse_args()
+
+    results, cells, cell_days, sizes = {}, {}, {}, {}
+    for scale in args.scales:
+        cfg, table, nbytes = run_scale(scale, args.work, args.cores)
+        _, fine = run_grids(cfg)
+        start, end = run_dates(cfg)
+        cells[scale] = fine.nlat * fine.nlon
+        cell_days[scale] = cells[scale] * ((end - start).days + 1)
+        results[scale], sizes[scale] = table.set_index("stage"), nbytes
+
+    print("\nper stage: wall s / CPU s / peak RSS MB of one job (jobs)")
+    print(f"{'stage':<10}" + "".join(f"{f'{s}x ({cells[s]:,} cells)':>34}" for s in args.scales)
+          + f"{'exponent wall / CPU / RSS':>30}{'the same, last two scales':>30}")  # fmt: skip
+    for stage in STAGES:
+        line, walls, cpus, rss = f"{stage:<10}", [], [], []
+        for s in args.scales:
+            r = results[s].loc[stage] if stage in results[s].index else None
+            if r is None:
+                line += f"{'-':>34}"
+                continue
+            walls.append(r.wall_s)
+            cpus.append(r.cpu_s)
+            rss.append(r.peak_rss_mb)
+            line += f"{f'{r.wall_s:.1f} / {r.cpu_s:.1f} / {r.peak_rss_mb:.0f} ({int(r.jobs)})':>34}"
+        if len(walls) == len(args.scales) > 1:
+            cs = [cells[s] for s in args.scales]
+            growth = [exponent(cs, v) for v in (walls, cpus, rss)]
+            last = [exponent(cs[-2:], v[-2:]) for v in (walls, cpus, rss)]
+            line += f"{' / '.join(f'{g:.2f}' for g in growth):>30}"
+            line += f"{' / '.join(f'{g:.2f}' for g in last):>30}"
+        print(line)
+    big = args.scales[-1]
+    print(f"\npeak RSS at {big}x over {args.scales[0]}x per stage: " + ", ".join(
+        f"{st} {results[big].loc[st].peak_rss_mb / results[args.scales[0]].loc[st].peak_rss_mb:.2f}"
+        for st in STAGES if st in results[big].index and st in results[args.scales[0]].index
+    ))  # fmt: skip
+
+    jobs, seconds = three_north_dry_run(args.work)
+    print(f"\nThree-North dry run (before catalogues): {jobs:,} jobs, DAG built in {seconds:.1f} s")
+    tn = prepare_config(yaml.safe_load((REPO / "config" / "three_north.yaml").read_text()))
+    _, tfine = run_grids(tn)
+    t0, t1 = run_dates(tn)
+    tn_cell_days = tfine.nlat * tfine.nlon * ((t1 - t0).days + 1)
+    cpu = sum(results[big]["cpu_s"]) / cell_days[big]
+    print(f"paper run estimate from the {big}x costs ({tn_cell_days:.3g} fine cell-days): "
+          f"{cpu * tn_cell_days / 3600:,.0f} CPU-hours for these stages "
+          f"({cpu * 1e6:.2f} CPU s per million cell-days), "
+          f"{sizes[big] / cell_days[big] * tn_cell_days / 1e12:.1f} TB of fine predictors, "
+          "members and products (NetCDF, compressed)")  # fmt: skip
+    if not args.keep:
+        shutil.rmtree(args.work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
