@@ -12,8 +12,6 @@ rule aggregate_period:
         f"{RUN}/coarse/coarse_{{period}}.nc",
     log:
         f"{LOGS}/aggregate/{{period}}.log",
-    group:
-        "harmonise_{period}"
     conda:
         "../envs/geo.yaml"
     threads: 1

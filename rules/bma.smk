@@ -68,8 +68,6 @@ rule bma_posteriors:
         f"{LOGS}/bma_posteriors/{{fold}}.log",
     benchmark:
         f"{RUN}/benchmarks/bma_posteriors/{{fold}}.tsv"
-    group:
-        "bma_{fold}"
     conda:
         "../envs/bayes.yaml"
     threads: 1
@@ -94,8 +92,6 @@ rule bma_pooled:
         f"{LOGS}/bma_pooled/{{fold}}.log",
     benchmark:
         f"{RUN}/benchmarks/bma_pooled/{{fold}}.tsv"
-    group:
-        "bma_{fold}"
     conda:
         "../envs/bayes.yaml"
     threads: 1
@@ -190,8 +186,6 @@ rule bma_product:
         f"{LOGS}/bma_product/{{period}}.log",
     benchmark:
         f"{RUN}/benchmarks/bma_product/{{period}}.tsv"
-    group:
-        "product_{period}"
     conda:
         "../envs/bayes.yaml"
     threads: 1

@@ -54,8 +54,6 @@ rule heterogeneity_period:
         f"{VAL}/heterogeneity/{{period}}.csv",
     log:
         f"{LOGS}/heterogeneity_period/{{period}}.log",
-    group:
-        "product_{period}"
     conda:
         "../envs/bayes.yaml"
     threads: 1

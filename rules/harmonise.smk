@@ -34,8 +34,6 @@ rule harmonise_predictors:
         f"{LOGS}/harmonise_predictors/{{period}}.log",
     benchmark:
         f"{RUN}/benchmarks/harmonise_predictors/{{period}}.tsv"
-    group:
-        "harmonise_{period}"
     conda:
         "../envs/geo.yaml"
     threads: 1
