@@ -191,9 +191,9 @@ def figure(summary: pd.DataFrame):
             y = sub[col].to_numpy(dtype=float)
             lo, hi = sub[f"{col}_min"].to_numpy(float), sub[f"{col}_max"].to_numpy(float)
             ax.errorbar(x + off, y, yerr=[y - lo, hi - y], fmt="o", ms=4, capsize=2, label=m)
-        main = summary[(summary["group"] == MAIN)]
-        if not main.empty:
-            ax.axvspan(-0.5, 0.5, color="0.9", zorder=0)
+        if MAIN in groups:  # shade the main run's column, wherever it is
+            i = groups.index(MAIN)
+            ax.axvspan(i - 0.5, i + 0.5, color="0.9", zorder=0)
         ax.set_xticks(x, groups, rotation=35, ha="right")
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.3)
