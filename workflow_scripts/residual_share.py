@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 
 from smdownscale.atomic import write_text_atomic
-from smdownscale.bma_stations import daily_station_values, split_days
+from smdownscale.bma_stations import daily_station_values, split_days, station_day_frame
 from smdownscale.config import bma_eval_dates, bma_train_dates, run_grids
 from smdownscale.grid import block_factor
 from smdownscale.harmonise import check_days
-from smdownscale.netcdf import file_days, read_cells, read_rows
+from smdownscale.netcdf import file_days, read_cells, read_rows, sites_in_regions
 from smdownscale.residual import ShareEstimate, bridge_gaps, estimate_share, spread_at
 from smdownscale.rule_io import rule_config, setup_logging
 
@@ -29,10 +29,7 @@ def station_days(stations, regions, raw_members, residuals, coarse, members, fac
     """Training station-days with y, the coarse value and, per member, its uncorrected
     prediction ``f_<m>`` at the station's fine cell and the spread residual ``s_<m>``."""
     obs = daily_station_values(pd.read_parquet(stations))
-    sites = obs.drop_duplicates(["network", "station"])
-    with netCDF4.Dataset(regions) as nc:
-        region = read_cells(nc.variables["region"], sites.fine_row, sites.fine_col)
-    sites = sites[np.isfinite(region) & (region >= 0)]
+    sites = sites_in_regions(obs.drop_duplicates(["network", "station"]), regions)
     frow, fcol = sites.fine_row.to_numpy(), sites.fine_col.to_numpy()
     pieces = []
     for mpath, rpath, cpath in zip(raw_members, residuals, coarse, strict=True):
@@ -52,16 +49,7 @@ def station_days(stations, regions, raw_members, residuals, coarse, members, fac
         with netCDF4.Dataset(cpath) as nc:
             check_days(cpath, file_days(nc), days)
             vals["coarse"] = read_cells(nc.variables["sm"], sites.coarse_row, sites.coarse_col)
-        pieces.append(
-            pd.DataFrame(
-                {
-                    "network": np.tile(sites.network.to_numpy(), len(days)),
-                    "station": np.tile(sites.station.to_numpy(), len(days)),
-                    "time": np.repeat(pd.to_datetime(days).to_numpy(), len(sites)),
-                    **{k: v.reshape(-1) for k, v in vals.items()},
-                }
-            )
-        )
+        pieces.append(station_day_frame(sites, days, vals))
     pairs = obs.merge(pd.concat(pieces, ignore_index=True), on=["network", "station", "time"])
     pairs = pairs[np.isfinite(pairs["coarse"])]
     return pairs[split_days(pairs["time"], train, (train[1], train[1])) == "train"]

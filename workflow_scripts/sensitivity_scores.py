@@ -14,10 +14,10 @@ import pandas as pd
 import xarray as xr
 
 from smdownscale.atomic import atomic_path
-from smdownscale.bma_stations import daily_station_values
+from smdownscale.bma_stations import daily_station_values, station_day_frame
 from smdownscale.config import bma_eval_dates, run_grids
 from smdownscale.grid import block_factor, repeat_blocks
-from smdownscale.netcdf import file_days, read_cells, read_rows
+from smdownscale.netcdf import file_days, read_cells, read_rows, sites_in_regions
 from smdownscale.rule_io import setup_logging
 from smdownscale.sensitivity import MAIN, MEMBER_MEAN, SCORES, experiments, station_scores
 from smdownscale.validation import truth_scores
@@ -35,10 +35,7 @@ def main(snakemake) -> None:
     inp = snakemake.input
 
     obs = daily_station_values(pd.read_parquet(inp.stations))
-    sites = obs.drop_duplicates(["network", "station"])
-    with netCDF4.Dataset(inp.regions) as nc:
-        region = read_cells(nc.variables["region"], sites.fine_row, sites.fine_col)
-    sites = sites[np.isfinite(region) & (region >= 0)]
+    sites = sites_in_regions(obs.drop_duplicates(["network", "station"]), inp.regions)
     fields = {m: [] for m in ["coarse", *members]}
     pieces, days = [], []
     for mpath, cpath in zip(inp.members, inp.coarse, strict=True):
@@ -61,12 +58,7 @@ def main(snakemake) -> None:
                 )  # fmt: skip
         sel = [mdays[i] for i in idx]
         days += sel
-        pieces.append(pd.DataFrame({
-            "network": np.tile(sites.network.to_numpy(), len(sel)),
-            "station": np.tile(sites.station.to_numpy(), len(sel)),
-            "time": np.repeat(pd.to_datetime(sel).to_numpy(), len(sites)),
-            **{m: v.reshape(-1) for m, v in at.items()},
-        }))  # fmt: skip
+        pieces.append(station_day_frame(sites, sel, at))
     if not days:
         raise ValueError(f"no evaluation day ({e0}..{e1}, bma.eval_start/eval_end) in the run")
     pairs = obs.merge(pd.concat(pieces, ignore_index=True), on=["network", "station", "time"])

@@ -221,3 +221,15 @@ def test_no_station_taking_part_says_why_per_network():
     assert "DAILY" in msg and "< 20 required" in msg
     assert "bma.min_pairs" in msg and "bma.train_end" in msg
     assert "chain" not in msg
+
+
+def test_station_day_frame_puts_days_outer_and_sites_inner():
+    from smdownscale.bma_stations import station_day_frame
+
+    sites = pd.DataFrame({"network": ["N", "N", "M"], "station": ["a", "b", "c"]})
+    days = pd.to_datetime(["2010-04-07", "2010-04-08"]).date
+    values = {"v": np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])}
+    f = station_day_frame(sites, days, values)
+    assert list(f.station) == ["a", "b", "c", "a", "b", "c"]
+    assert list(f.time.dt.day) == [7, 7, 7, 8, 8, 8]
+    assert list(f.v) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]

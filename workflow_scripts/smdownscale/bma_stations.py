@@ -64,6 +64,22 @@ def daily_station_values(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def station_day_frame(
+    sites: pd.DataFrame, days: Sequence[Any], values: Mapping[str, np.ndarray]
+) -> pd.DataFrame:
+    """One row per station-day of ``sites`` (rows: network, station) and ``days``, with
+    each (days, sites) array of ``values`` as a column (days outer, sites inner)."""
+    n = len(sites)
+    return pd.DataFrame(
+        {
+            "network": np.tile(sites["network"].to_numpy(), len(days)),
+            "station": np.tile(sites["station"].to_numpy(), len(days)),
+            "time": np.repeat(pd.to_datetime(list(days)).to_numpy(), n),
+            **{k: np.asarray(v).reshape(-1) for k, v in values.items()},
+        }
+    )
+
+
 def split_days(time: pd.Series, train: tuple, evaluation: tuple) -> np.ndarray:
     """``"train"`` inside the weight-training window, ``"eval"`` inside the evaluation
     window (first and last day of each), ``"other"`` elsewhere (e.g. tuning years), which

@@ -361,3 +361,11 @@ def read_rows(nc: netCDF4.Dataset, name: str, rows: slice) -> np.ndarray:
     var = nc.variables[name]
     var.set_auto_mask(True)
     return np.ma.filled(var[..., rows, :].astype("f4"), np.nan)
+
+
+def sites_in_regions(sites, regions_path: str):
+    """The rows of ``sites`` (with fine_row, fine_col) whose fine cell lies in a region of
+    the regions file (``region`` >= 0)."""
+    with netCDF4.Dataset(regions_path) as nc:
+        region = read_cells(nc.variables["region"], sites.fine_row, sites.fine_col)
+    return sites[np.isfinite(region) & (region >= 0)]

@@ -33,7 +33,6 @@ from . import metrics
 
 #: The name of the main run among the experiments of the sensitivity table.
 MAIN = "main"
-ABLATIONS = ("one_region", "no_window")
 
 
 @dataclass(frozen=True)
