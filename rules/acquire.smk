@@ -29,7 +29,7 @@ if IS_DEMO:
         script:
             "../workflow_scripts/demo_world.py"
 
-    if config["evaluation"]["reference_models"]:
+    if "era5_land" in config["evaluation"]["reference_models"]:
 
         rule demo_raw_era5_land:
             """The demo's ERA5-Land months, from the world's truth (evaluation reference)."""
@@ -50,6 +50,29 @@ if IS_DEMO:
                 settings=settings("demo", "download"),
             script:
                 "../workflow_scripts/demo_raw_era5_land.py"
+
+    if "gldas_noah" in config["evaluation"]["reference_models"]:
+
+        rule demo_raw_gldas_noah:
+            """The demo's GLDAS Noah 3-hourly files, from the world's truth (evaluation
+            reference)."""
+            input:
+                truth=rules.demo_world.output.world,
+            output:
+                gldas_noah_files()[0],
+            log:
+                f"{LOGS}/demo_raw_gldas_noah.log",
+            localrule: True
+            conda:
+                "../envs/geo.yaml"
+            threads: 1
+            resources:
+                mem_mb=2000,
+            params:
+                days=gldas_noah_files()[1],
+                settings=settings("demo"),
+            script:
+                "../workflow_scripts/demo_raw_gldas_noah.py"
 
     if config["evaluation"]["drought"]:
 

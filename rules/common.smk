@@ -27,6 +27,7 @@ from smdownscale.config import (
 )
 from smdownscale.download.catalogue import load_catalogue
 from smdownscale.download.plan import (
+    GLDAS_HOURS,
     catalogue_part,
     catalogue_parts,
     offline_problems,
@@ -36,7 +37,7 @@ from smdownscale.download.plan import (
     summarise_missing,
     to_fetch,
 )
-from smdownscale.download.sources import CATALOGUED, template_problems
+from smdownscale.download.sources import CATALOGUED, PRODUCTS, template_problems
 from smdownscale.formats import MEMBER_FORMAT
 
 # Validation against config/schema/config.schema.yaml (draft-07) with defaults filled on
@@ -324,8 +325,10 @@ def all_outputs():
     out += expand(f"{RUN}/product/sm_1km_{{period}}.nc", period=PERIODS)
     out += [f"{RUN}/validation/summary.json", f"{RUN}/validation/station_scores.csv"]
     out += [f"{FIGURES}/variogram.png"]
-    if config["evaluation"]["reference_models"]:
-        out += [f"{RUN}/validation/reference_era5_land.nc"]
+    out += [
+        f"{RUN}/validation/reference_{ref}.nc"
+        for ref in config["evaluation"]["reference_models"]
+    ]
     if config["evaluation"]["drought"]:
         out += [f"{RUN}/validation/drought_summary.csv"]
     if config["evaluation"]["importance"]:
@@ -399,6 +402,19 @@ def era5_land_files():
     return [raw(r) for r in rels], months
 
 
+def gldas_noah_files():
+    """The run's GLDAS Noah 3-hourly files (evaluation.reference_models), and their days."""
+    rels = required_files(config, RAW).get("gldas_noah", [])
+    days = {str(PRODUCTS["gldas_noah"].fields(r)["date"]) for r in rels}
+    return [raw(r) for r in rels], sorted(days)
+
+
+def reference_model_files(wildcards):
+    """The raw files of the reference model ``wildcards.reference``."""
+    files = {"era5_land": era5_land_files, "gldas_noah": gldas_noah_files}
+    return files[wildcards.reference]()[0]
+
+
 def terraclimate_files():
     """The run's TerraClimate PDSI year files (evaluation.drought), and their years."""
     rels = required_files(config, RAW).get("terraclimate", [])
@@ -413,7 +429,7 @@ def drought_inputs(wildcards):
         "coarse": expand(f"{RUN}/coarse/coarse_{{period}}.nc", period=PERIODS),
         "terraclimate": terraclimate_files()[0],
     }
-    if config["evaluation"]["reference_models"]:
+    if "era5_land" in config["evaluation"]["reference_models"]:
         out["era5_land"] = era5_land_files()[0]
     return out
 

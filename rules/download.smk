@@ -220,6 +220,34 @@ if not IS_DEMO:
         script:
             "../workflow_scripts/download_granule.py"
 
+    rule download_gldas_noah:
+        """One day of GLDAS-2.1 Noah 3-hourly files, global or as the URL template subsets
+        them (an evaluation reference; GES DISC, Earthdata login)."""
+        output:
+            update(
+                expand(
+                    raw(
+                        "GLDAS_NOAH025_3H/{{year}}/GLDAS_NOAH025_3H.A{{ymd}}.{hhmm}.{{version}}.nc4"
+                    ),
+                    hhmm=GLDAS_HOURS,
+                )
+            ),
+        log:
+            f"{LOGS}/download/GLDAS_NOAH025_3H/{{year}}/{{ymd}}.{{version}}.log",
+        wildcard_constraints:
+            year=r"\d{4}",
+            ymd=r"\d{8}",
+            version=r"\d{3}",
+        localrule: True
+        conda:
+            "../envs/acquire.yaml"
+        threads: 1
+        resources:
+            mem_mb=1500,
+            gesdisc_connections=1,
+        script:
+            "../workflow_scripts/download_granule.py"
+
     rule download_era5_land:
         """One month of ERA5-Land daily soil moisture over the region (an evaluation
         reference; Copernicus CDS through cdsapi and ~/.cdsapirc)."""

@@ -145,22 +145,24 @@ rule validation_figures:
 if config["evaluation"]["reference_models"]:
 
     rule reference_scores:
-        """The product and the coarse product against ERA5-Land on its 0.1 deg cells: R, MAE
-        and bias maps, triple collocation."""
+        """The product and the coarse product against a reference model (ERA5-Land, GLDAS
+        Noah) on its own cells: R, MAE and bias maps, triple collocation."""
         input:
             products=expand(f"{RUN}/product/sm_1km_{{period}}.nc", period=PERIODS),
             coarse=expand(f"{RUN}/coarse/coarse_{{period}}.nc", period=PERIODS),
-            era5_land=era5_land_files()[0],
+            reference=reference_model_files,
         output:
-            maps=f"{VAL}/reference_era5_land.nc",
-            table=f"{VAL}/reference_era5_land.csv",
+            maps=f"{VAL}/reference_{{reference}}.nc",
+            table=f"{VAL}/reference_{{reference}}.csv",
             figure=report(
-                f"{VAL}/figures/reference_era5_land.png",
-                caption="report/reference_era5_land.rst",
+                f"{VAL}/figures/reference_{{reference}}.png",
+                caption="report/reference_model.rst",
                 category="Validation",
             ),
         log:
-            f"{LOGS}/reference_scores.log",
+            f"{LOGS}/reference_scores_{{reference}}.log",
+        wildcard_constraints:
+            reference="|".join(config["evaluation"]["reference_models"]),
         conda:
             "../envs/bayes.yaml"
         threads: 1

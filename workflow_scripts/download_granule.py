@@ -1,4 +1,6 @@
-"""Rules download_<product>: fetch one raw file into the raw layout, verified and recorded.
+"""Rules download_<product>: fetch raw files into the raw layout, verified and recorded.
+
+One file per job, but for GLDAS Noah, whose job fetches the eight 3-hourly files of a day.
 
 A file already in place is verified without any network (and kept); in offline mode a
 missing file is an error naming it. See smdownscale.download.jobs.ensure_file.
@@ -14,7 +16,8 @@ def main(snakemake) -> None:
     cfg = snakemake.config
     raw = raw_dir(cfg)
     catalogue = snakemake.input.get("catalogue")
-    ensure_file(relpath_in(raw, snakemake.output[0]), cfg, raw, catalogue=catalogue, logger=log)
+    for path in snakemake.output:
+        ensure_file(relpath_in(raw, path), cfg, raw, catalogue=catalogue, logger=log)
 
 
 if __name__ == "__main__":

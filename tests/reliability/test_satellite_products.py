@@ -26,9 +26,11 @@ from reliability_expect import Outcome, check, conversion, error, ok
 
 from smdownscale.demo.write_era5_land import write_era5_land_month
 from smdownscale.demo.write_esa_cci import esa_cci_file_name, write_esa_cci
+from smdownscale.demo.write_gldas import gldas_lattice, write_gldas_file
 from smdownscale.grid import LatLonGrid, global_grid
 from smdownscale.products.era5_land import check_era5_land
 from smdownscale.products.esa_cci import read_esa_cci, read_esa_cci_days
+from smdownscale.products.gldas import check_gldas
 from smdownscale.products.smap import read_smap_l3
 
 DAY = dt.date(2010, 7, 1)
@@ -173,6 +175,19 @@ def era5(path: Path) -> tuple[Callable[[], Any], Path]:
 
 def era5_month(tmp: Path, **kw) -> Path:
     return write_era5_land_month(tmp / ERA5_NAME, 2010, 4, kw.pop("area", AREA), **kw)
+
+
+GLDAS_NAME = "GLDAS_NOAH025_3H.A20100401.0300.021.nc4"
+DAY_GLDAS = dt.date(2010, 4, 1)
+
+
+def gldas(path: Path) -> tuple[Callable[[], Any], Path]:
+    return (lambda: check_gldas(path, path, BBOX)), path
+
+
+def gldas_file(tmp: Path, lattice=None, **kw) -> Path:
+    lat, lon = lattice if lattice is not None else gldas_lattice(BBOX)
+    return write_gldas_file(tmp / GLDAS_NAME, DAY_GLDAS, "0300", lat, lon, **kw)
 
 
 def mixed_set(tmp: Path, allow: bool) -> tuple[Callable[[], Any], Path]:
@@ -534,6 +549,43 @@ CASES = [
         "smap-not-hdf5",
         lambda t, r: smap(_write(t / "SMAP_L3_SM_P_20200401_R17000_001.h5", "not hdf5")),
         error(r"FILE: not a readable HDF5 file.*download it again"),
+    ),
+    # GLDAS Noah (issue 16, item 4)
+    Case("gldas-genuine", lambda t, r: gldas(gldas_file(t)), ok()),
+    Case(
+        "gldas-units-volumetric",
+        lambda t, r: gldas(gldas_file(t, units="m3 m-3")),
+        error(r"FILE: 'SoilMoi0_10cm_inst' is in 'm3 m-3', not kg m-2"),
+    ),
+    Case(
+        "gldas-units-missing",
+        lambda t, r: gldas(gldas_file(t, units=None)),
+        error(r"FILE: 'SoilMoi0_10cm_inst' has no units attribute, not kg m-2"),
+    ),
+    Case(
+        "gldas-1-deg-grid",
+        lambda t, r: gldas(gldas_file(t, (np.arange(38.5, 40.0), np.arange(109.5, 112.0)))),
+        error(r"FILE: lat steps by 1 deg, not GLDAS's 0.25 deg"),
+    ),
+    Case(
+        "gldas-other-region",
+        lambda t, r: gldas(gldas_file(t, gldas_lattice((100.0, 44.0, 101.0, 45.0)))),
+        error(r"FILE: covers latitude 44.*not the region"),
+    ),
+    Case(
+        "gldas-time-not-its-name",
+        lambda t, r: gldas(gldas_file(t, time_offset_hours=3)),
+        error(r"FILE: holds 2010-04-01 06:00, its name says 2010-04-01 03:00"),
+    ),
+    Case(
+        "gldas-no-variable",
+        lambda t, r: gldas(gldas_file(t, variable="SoilMoi10_40cm_inst")),
+        error(r"FILE: has no variable 'SoilMoi0_10cm_inst'"),
+    ),
+    Case(
+        "gldas-truncated",
+        lambda t, r: gldas(truncate(gldas_file(t))),
+        error(r"FILE: not a readable NetCDF file.*again"),
     ),
     # ERA5-Land (item 16)
     Case("era5land-genuine", lambda t, r: era5(era5_month(t)), ok()),

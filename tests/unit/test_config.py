@@ -222,3 +222,18 @@ def test_a_run_without_evaluation_days_is_named_before_any_job():
     message = evaluation_problem(prepare_config(cfg))
     assert "no evaluation day in the run (2010-04-07..2010-08-12)" in message
     assert "set 'bma.train_end' before the run's end" in message
+
+
+def test_reference_models_take_a_list_or_the_old_switch():
+    def refs(value):
+        return prepare_config({"evaluation": {"reference_models": value}})["evaluation"][
+            "reference_models"
+        ]
+
+    assert refs(True) == ["era5_land"] and refs(False) == [] and refs([]) == []
+    assert refs(["gldas_noah", "era5_land"]) == ["era5_land", "gldas_noah"]
+    assert prepare_config({})["evaluation"]["reference_models"] == []
+    with pytest.raises(
+        ConfigError, match=r"'evaluation.reference_models\[0\]': 'gldas' is not one of"
+    ):
+        prepare_config({"evaluation": {"reference_models": ["gldas"]}})

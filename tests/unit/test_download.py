@@ -426,6 +426,15 @@ def test_references_are_needed_only_by_switched_on_evaluations(server, tmp_path)
     cfg["evaluation"] = {"reference_models": False, "drought": True}
     assert plan.required_files(cfg, raw)["terraclimate"] == [TERRACLIMATE]
     assert "era5_land" not in plan.required_files(cfg, raw)
+    # GLDAS Noah: the eight 3-hourly files of each run day, only when listed
+    cfg["evaluation"] = {"reference_models": ["gldas_noah"], "drought": False}
+    assert plan.needed_references(cfg) == ["gldas_noah"]
+    gldas = plan.reference_files(cfg, raw)["gldas_noah"]
+    days = plan.run_days(cfg)
+    assert len(gldas) == 8 * len(days) and "era5_land" not in plan.required_files(cfg, raw)
+    first = f"GLDAS_NOAH025_3H/{days[0].year}/GLDAS_NOAH025_3H.A{days[0]:%Y%m%d}"
+    assert gldas[:2] == [f"{first}.0000.021.nc4", f"{first}.0300.021.nc4"]
+    assert gldas[7] == f"{first}.2100.021.nc4"
 
     # listed but unused: fetched online; offline, the files in place are used, none asked for
     cfg["evaluation"] = {"reference_models": False, "drought": False}

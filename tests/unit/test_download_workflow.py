@@ -25,10 +25,13 @@ from download_server import CMR_PATH, LocalServer
 
 from smdownscale import rawlayout
 from smdownscale.demo.write_esa_cci import write_esa_cci
+from smdownscale.demo.write_gldas import gldas_lattice, write_gldas_file
 from smdownscale.demo.write_imerg import write_imerg
 from smdownscale.demo.write_modis import write_mod11a1, write_mod13a2
 from smdownscale.demo.write_srtm import write_srtm_tile
+from smdownscale.download.sources import gldas_noah
 from smdownscale.grid import LatLonGrid
+from smdownscale.products.gldas import GLDAS_HOURS
 
 pytestmark = pytest.mark.workflow
 REPO = Path(__file__).resolve().parents[2]
@@ -74,6 +77,12 @@ def _sources(d: Path) -> dict[str, Path]:
         ds.createDimension("time", 12)
         ds.createVariable("PDSI", "f4", ("time",))[:] = 0.0
     out["TerraClimate/TerraClimate_PDSI_2010.nc"] = tc
+    # GLDAS Noah: the day's eight 3-hourly files, the region's window of the lattice
+    lat, lon = gldas_lattice((110.0, 39.0, 111.25, 39.25))
+    for hhmm in GLDAS_HOURS:
+        out[gldas_noah(DAY, hhmm)] = write_gldas_file(
+            d / f"gldas{hhmm}.nc4", DAY, hhmm, lat, lon, value=22.0
+        )
     return out
 
 
@@ -99,6 +108,9 @@ def world(tmp_path_factory):
                 srv.add_granule(short, name, f"/lp/{short}/{name}", data, token=TOKEN)
             elif rel.startswith("esa_cci"):
                 srv.add(f"/esa/{rel}", data, drop_after=[len(data) // 2])
+            elif rel.startswith("GLDAS"):  # GES DISC: <collection>/<year>/<doy>/<name>
+                name = Path(rel).name
+                srv.add(f"/gesdisc/GLDAS_NOAH025_3H.2.1/2010/097/{name}", data, token=TOKEN)
             else:
                 srv.add(f"/other/{rel}", data, token=TOKEN if "IMERG" in rel else None)
         cfg = {
@@ -115,10 +127,11 @@ def world(tmp_path_factory):
                     "esa_cci": srv.base + "/esa/esa_cci/{year}/{name}",
                     "imerg": srv.base + "/other/IMERG/{year}/{name}",
                     "terraclimate": srv.base + "/other/TerraClimate/TerraClimate_PDSI_{year}.nc",
+                    "gldas_noah": srv.base + "/gesdisc/GLDAS_NOAH025_3H.2.1/{year}/{doy}/{name}",
                 },
                 "cmr_url": srv.base + CMR_PATH,
                 "earthdata_hosts": ["127.0.0.1"],
-                "references": ["terraclimate"],
+                "references": ["terraclimate", "gldas_noah"],
                 "backoff_s": 0.1,
                 "timeout_s": 10,
             },
@@ -215,7 +228,13 @@ def test_offline_dry_run_never_asks_for_unused_references(tmp_path) -> None:
     configfile.write_text(yaml.safe_dump(cfg))
     res = snakemake(tmp_path, configfile, "-n")
     out = res.stdout + res.stderr
-    assert "TerraClimate: 1 missing" in out and "ERA5" not in out
+    assert "TerraClimate: 1 missing" in out and "ERA5" not in out and "GLDAS" not in out
+
+    cfg["evaluation"] = {"reference_models": ["gldas_noah"]}  # 8 files a day
+    configfile.write_text(yaml.safe_dump(cfg))
+    res = snakemake(tmp_path, configfile, "-n")
+    out = res.stdout + res.stderr
+    assert "GLDAS_NOAH025_3H: 192 missing" in out and "ERA5" not in out
 
 
 def test_files_placed_by_hand_are_read_in_place_with_no_missing_provenance(world, tmp_path):

@@ -328,8 +328,22 @@ def evaluation_problem(cfg: Mapping[str, Any]) -> str | None:
 def prepare_config(cfg: Mapping[str, Any], schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
     """Validate, fill defaults and check a raw configuration; the workflow's single entry point."""
     resolved = validate(cfg, load_schema(schema_path))
+    ev = resolved["evaluation"]
+    ev["reference_models"] = reference_models(ev["reference_models"])
     check_semantics(resolved)
     return resolved
+
+
+#: The gridded reference models an evaluation can compare the product with.
+REFERENCE_MODELS = ("era5_land", "gldas_noah")
+
+
+def reference_models(value: bool | list[str]) -> list[str]:
+    """``evaluation.reference_models`` as a list of reference names: ``true`` (the switch
+    of earlier versions) means ERA5-Land alone, ``false`` none."""
+    if isinstance(value, bool):
+        return ["era5_land"] if value else []
+    return [r for r in REFERENCE_MODELS if r in value]
 
 
 def digest(cfg: Mapping[str, Any]) -> str:

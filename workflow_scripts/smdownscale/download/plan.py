@@ -24,11 +24,15 @@ from typing import Any
 from .. import rawlayout
 from ..calendar import composite_starts
 from ..config import run_grids, run_periods
+from ..products.gldas import GLDAS_HOURS
 from .catalogue import catalogue_relpath, load_catalogue
-from .sources import CATALOGUED, PRODUCTS, era5_land, terraclimate
+from .sources import CATALOGUED, PRODUCTS, era5_land, gldas_noah, terraclimate
 
 #: Products in the order the estimate lists them.
-ORDER = ["esa_cci", "mod11a1", "mod13a2", "mcd43c3", "imerg", "srtm", "era5_land", "terraclimate"]
+ORDER = [
+    "esa_cci", "mod11a1", "mod13a2", "mcd43c3", "imerg", "srtm", "era5_land", "gldas_noah",
+    "terraclimate",
+]  # fmt: skip
 
 
 def raw_dir(cfg: Mapping[str, Any]) -> Path:
@@ -60,18 +64,19 @@ def required_files(cfg: Mapping[str, Any], raw: str | Path | None = None) -> dic
     return out
 
 
-#: Evaluation switch (``evaluation.<key>``) -> the references it reads.
-EVALUATION_REFERENCES: dict[str, tuple[str, ...]] = {
-    "reference_models": ("era5_land",),
-    "drought": ("terraclimate",),
-}
-REFERENCES = ("era5_land", "terraclimate")
+REFERENCES = ("era5_land", "gldas_noah", "terraclimate")
 
 
 def needed_references(cfg: Mapping[str, Any]) -> list[str]:
-    """The references the switched-on evaluations read (none by default)."""
-    on = [k for k, refs in EVALUATION_REFERENCES.items() if cfg["evaluation"][k]]
-    return [r for r in REFERENCES if any(r in EVALUATION_REFERENCES[k] for k in on)]
+    """The references the switched-on evaluations read (none by default): the reference
+    models listed in ``evaluation.reference_models`` (``true``: ERA5-Land) and, for the
+    drought analysis, TerraClimate."""
+    ev = cfg["evaluation"]
+    models = ev["reference_models"]
+    on = set(["era5_land"] if models is True else models or [])
+    if ev["drought"]:
+        on.add("terraclimate")
+    return [r for r in REFERENCES if r in on]
 
 
 def reference_files(cfg: Mapping[str, Any], raw: str | Path | None = None) -> dict[str, list[str]]:
@@ -97,6 +102,8 @@ def reference_files(cfg: Mapping[str, Any], raw: str | Path | None = None) -> di
 def _reference_paths(key: str, days: Sequence[dt.date]) -> list[str]:
     if key == "era5_land":
         return [era5_land(y, m) for y, m in sorted({(d.year, d.month) for d in days})]
+    if key == "gldas_noah":
+        return [gldas_noah(d, h) for d in sorted(set(days)) for h in GLDAS_HOURS]
     return [terraclimate(y) for y in sorted({d.year for d in days})]
 
 
@@ -329,7 +336,7 @@ def summarise_missing(missing: Sequence[str], examples: int = 3) -> str:
 
 _FOLDERS = {
     "catalogue", "esa_cci", "MOD11A1", "MOD13A2", "MCD43C3", "IMERG", "SRTMGL3", "ERA5-Land",
-    "TerraClimate",
+    "GLDAS_NOAH025_3H", "TerraClimate",
 }  # fmt: skip
 
 

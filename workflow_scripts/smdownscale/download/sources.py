@@ -1,7 +1,7 @@
 """The products the workflow downloads: raw paths, provider names, URLs and format checks.
 
-Raw paths are those of :mod:`smdownscale.rawlayout` (plus the two evaluation references,
-whose layout is defined here: nothing reads them yet). A provider URL comes either from a
+Raw paths are those of :mod:`smdownscale.rawlayout` (plus the evaluation references, whose
+layout is defined here). A provider URL comes either from a
 template in ``download.urls.<product>`` (so a mirror can be used) or, for the products whose
 file names carry a production time stamp (MODIS, MCD43C3, SRTM), from the provider's
 catalogue (:mod:`.catalogue`). Templates are Python format strings with the placeholders
@@ -9,9 +9,9 @@ catalogue (:mod:`.catalogue`). Templates are Python format strings with the plac
 ``{month}`` (two digits), ``{doy}`` (three digits), ``{version}`` and ``{tile}``.
 
 The format check of each product opens the file with the reader the workflow itself uses
-(:mod:`smdownscale.products`) and checks that it holds what its name says (day, tile); the
-evaluation references, which have no reader yet, are checked to open as NetCDF and to hold
-the expected variable.
+(:mod:`smdownscale.products`) and checks that it holds what its name says (day, tile);
+ERA5-Land and GLDAS Noah by their readers' checks, TerraClimate by opening as NetCDF and
+holding the expected variable.
 """
 
 from __future__ import annotations
@@ -205,6 +205,17 @@ PRODUCTS: dict[str, Product] = {
             nominal_mb=8.0,  # a month of daily fields over the region (rough)
         ),
         Product(
+            key="gldas_noah",
+            title="GLDAS-2.1 Noah 3-hourly 0.25 deg (GLDAS_NOAH025_3H)",
+            relpath=re.compile(
+                r"GLDAS_NOAH025_3H/(?P<year>\d{4})/(?P<name>GLDAS_NOAH025_3H\.A(?P<ymd>\d{8})"
+                r"\.(?P<hhmm>\d{4})\.(?P<version>\d{3})\.nc4)"
+            ),
+            auth="earthdata",
+            resource="gesdisc_connections",
+            nominal_mb=25.0,  # a global file of 36 fields, compressed (rough)
+        ),
+        Product(
             key="terraclimate",
             title="TerraClimate PDSI (monthly, yearly files)",
             relpath=re.compile(r"TerraClimate/(?P<name>TerraClimate_PDSI_(?P<year>\d{4})\.nc)"),
@@ -222,6 +233,11 @@ CATALOGUED = {k: p for k, p in PRODUCTS.items() if p.cmr is not None}
 
 def era5_land(year: int, month: int) -> str:
     return f"ERA5-Land/{year}/ERA5-Land.daily.{year}-{month:02d}.nc"
+
+
+def gldas_noah(day: dt.date, hhmm: str, version: str = "021") -> str:
+    """One 3-hourly GLDAS-2.1 Noah file (``hhmm`` 0000, 0300, ..., 2100 UTC)."""
+    return f"GLDAS_NOAH025_3H/{day.year}/GLDAS_NOAH025_3H.A{day:%Y%m%d}.{hhmm}.{version}.nc4"
 
 
 def terraclimate(year: int) -> str:
@@ -382,7 +398,8 @@ CHECKS: dict[str, Callable[[Path, Path], None]] = {
 
 def format_check(key: str, cfg: Mapping[str, Any] | None = None) -> Callable[[Path, Path], None]:
     """The format check of a product (ERA5-Land: its configured variables, units, grid over
-    the run's region and daily time axis; TerraClimate: its variable)."""
+    the run's region and daily time axis; GLDAS Noah: units, lattice over the region and
+    the time stamp its name says; TerraClimate: its variable)."""
     cfg = cfg or {}
     if key == "esa_cci":
         mixed = bool(cfg.get("esa_cci", {}).get("allow_mixed_versions", False))
@@ -393,6 +410,11 @@ def format_check(key: str, cfg: Mapping[str, Any] | None = None) -> Callable[[Pa
         names = list(cfg.get("download", {}).get("era5_land", {}).get("file_variables", []))
         bbox = _fine_bbox(cfg)
         return lambda path, target: check_era5_land(path, target, names or ["swvl1"], bbox)
+    if key == "gldas_noah":
+        from ..products.gldas import check_gldas
+
+        bbox = _fine_bbox(cfg)
+        return lambda path, target: check_gldas(path, target, bbox)
     if key == "terraclimate":
         return lambda path, target: check_netcdf_variable(path, ["PDSI"])
     return CHECKS[key]
