@@ -27,7 +27,9 @@ demo: $(STAMP)
 # Your own configuration: `make run CONFIG=my_region.yaml [TARGET=<rule or file>]`. The
 # config files are checked first (a missing file or a YAML error is named with its line),
 # then merged and validated, then the workflow runs with them; a whole run (no TARGET)
-# ends with its report, as `make demo` does.
+# ends with its report, as `make demo` does. Several files, merged in order (later wins):
+# CONFIG="config/three_north.yaml config/paper_period.yaml". TARGET comes before
+# --configfile, which takes every name after it as a config file.
 # Before a run: the config checked, the input files present and missing (counts, bytes),
 # the jobs a dry run would start, and a run-time estimate from the measured per-cell costs.
 plan: $(STAMP)
@@ -41,7 +43,7 @@ plan: $(STAMP)
 run: $(STAMP)
 	@test -n "$(CONFIG)" || { echo "usage: make run CONFIG=<file.yaml> [TARGET=<rule or file>]" >&2; exit 2; }
 	PYTHONPATH=workflow_scripts $(BIN)/python -m smdownscale.configfile $(CONFIG)
-	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --configfile $(CONFIG) $(TARGET)
+	$(BIN)/snakemake $(TARGET) --profile profiles/default --cores $(CORES) --configfile $(CONFIG)
 	$(if $(TARGET),,$(MAKE) --no-print-directory report CONFIG="$(CONFIG)")
 
 # The multi-world skill table (rules/skill.smk): the workflow on the demo and the worlds of

@@ -9,6 +9,9 @@ there, typical sizes otherwise) and :func:`offline_problems` lists what an offli
 lacks. Run as a module from the repository's root it prints the estimate::
 
     PYTHONPATH=workflow_scripts python -m smdownscale.download.plan config/three_north.yaml
+
+Several config files are merged as Snakemake merges ``--configfile`` files (``make plan
+CONFIG="config/three_north.yaml config/paper_period.yaml"``).
 """
 
 from __future__ import annotations
@@ -341,16 +344,24 @@ _FOLDERS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import yaml
-
-    from ..config import prepare_config
+    from ..config import ConfigError
+    from ..configfile import check_files
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("configfile", help="the workflow config, e.g. config/three_north.yaml")
+    ap.add_argument(
+        "configfile",
+        nargs="+",
+        help="the workflow config file(s), merged as Snakemake does (later files win), e.g. "
+        "config/three_north.yaml config/paper_period.yaml",
+    )
     args = ap.parse_args(argv)
     from ..rawindex import Archives, run_granules
 
-    cfg = prepare_config(yaml.safe_load(Path(args.configfile).read_text()))
+    try:
+        cfg = check_files(args.configfile)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     elsewhere = Archives(cfg, str(raw_dir(cfg))).found_elsewhere(run_granules(cfg))
     rows, av = estimate(cfg, elsewhere=elsewhere)
     print(f"run '{cfg['run']}', raw folder {raw_dir(cfg)}")
