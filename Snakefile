@@ -34,6 +34,7 @@ include: "rules/members.smk"
 include: "rules/bma.smk"
 include: "rules/evaluate.smk"
 include: "rules/uncertainty.smk"
+include: "rules/insitu.smk"
 include: "rules/sensitivity.smk"
 include: "rules/skill.smk"
 

@@ -335,6 +335,8 @@ def all_outputs():
         out += [f"{RUN}/models/importance.csv", f"{RUN}/models/importance.png"]
     if config["uncertainty"]["tch"]:
         out += [f"{RUN}/uncertainty/tch.nc", f"{RUN}/uncertainty/tch.png"]
+    if config["insitu"]["enabled"]:
+        out += expand(f"{RUN}/insitu/sm_insitu_{{period}}.nc", period=PERIODS)
     if config["sensitivity"]["in_report"]:
         out += [
             f"{RUN}/sensitivity/sensitivity.csv",

@@ -7,6 +7,11 @@ VAL = f"{RUN}/validation"
 rule validate_stations:
     """Every product against the stations on the evaluation days: Table 4 and per station."""
     input:
+        **(
+            {"insitu": f"{RUN}/insitu/heldout.parquet"}
+            if config["insitu"]["enabled"]
+            else {}
+        ),
         series=rules.bma_station_series.output.series,
         paths=rules.bma_station_series.output.paths,
         participation=rules.bma_weights.output.participation,
@@ -72,6 +77,15 @@ if TRUTH:
         common-cell scores, coverage, scores on the coarse product's days and on filled
         cell-days, block-edge ratio."""
         input:
+            **(
+                {
+                    "insitu": expand(
+                        f"{RUN}/insitu/sm_insitu_{{period}}.nc", period=PERIODS
+                    )
+                }
+                if config["insitu"]["enabled"]
+                else {}
+            ),
             truth=TRUTH,
             coarse=expand(f"{RUN}/coarse/coarse_{{period}}.nc", period=PERIODS),
             members=expand(f"{RUN}/members/members_{{period}}.nc", period=PERIODS),

@@ -12,7 +12,7 @@ import netCDF4
 import numpy as np
 
 from smdownscale.config import run_grids
-from smdownscale.features import DAILY, STATIC, stack
+from smdownscale.features import read_block
 from smdownscale.grid import block_factor
 from smdownscale.harmonise import check_days
 from smdownscale.members import load_models, member_class
@@ -158,11 +158,7 @@ def main(snakemake) -> None:
         )
         for r0 in range(0, fine.nlat, block):
             rows = slice(r0, min(r0 + block, fine.nlat))
-            daily = {n: read_rows(pred, n, rows) for n in names if n in DAILY}
-            static = {n: read_rows(stat, n, rows) for n in names if n in STATIC}
-            if not daily:
-                daily = {"_": np.zeros((ndays, rows.stop - rows.start, fine.nlon), "f4")}
-            X = stack(daily, static, names)
+            X = read_block(pred, stat, names, rows, ndays, fine.nlon)
             labels = np.ma.filled(reg.variables["region"][rows, :], -1)
             halo = slice(max(0, rows.start - pad), min(fine.nlat, rows.stop + pad))
             weights = region_weights(

@@ -3,10 +3,11 @@
 Every product is scored against the in-situ daily values on the same station-days (those
 with every product): the coarse product at the station's coarse cell, each member, the
 member mean, the best member per period, BMA in-sample, BMA held-out and the product held-out
-(BMA or the member mean, as each fold's cross-validation chose). Only evaluation days are
-used (``bma.eval_start/eval_end``, disjoint from the training days), so nothing that trained
-the weights is scored. The caption text saying how the held-out values were made (kriged or
-pooled, who took part) is written beside the table for the report.
+(BMA or the member mean, as each fold's cross-validation chose), and with insitu.enabled
+the in-situ-trained ensemble held out by its own cross-validation over sites. Only
+evaluation days are used (``bma.eval_start/eval_end``, disjoint from the training days), so
+nothing that trained the weights is scored. The caption text saying how the held-out values
+were made (kriged or pooled, who took part) is written beside the table for the report.
 """
 
 import json
@@ -19,6 +20,7 @@ from smdownscale.bootstrap import BootstrapSettings
 from smdownscale.rule_io import setup_logging
 from smdownscale.validation import (
     ALL_NETWORKS,
+    INSITU_PRODUCT,
     evaluation_pairs,
     per_station_table,
     station_products,
@@ -32,6 +34,10 @@ def main(snakemake) -> None:
     members = snakemake.config["members"]["use"]
     series = pd.read_parquet(snakemake.input.series)
     products = station_products(members)
+    if "insitu" in snakemake.input.keys():
+        held = pd.read_parquet(snakemake.input.insitu)[["network", "station", "time", "insitu"]]
+        series = series.merge(held, on=["network", "station", "time"], how="left")
+        products.update(INSITU_PRODUCT)
     pairs = evaluation_pairs(series, list(products))
     n_eval = int((series.split == "eval").sum())
     if pairs.empty:

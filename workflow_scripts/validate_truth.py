@@ -2,7 +2,8 @@
 
 Only where the config provides a truth (the demo world, or ``paths.truth``), on the
 evaluation days. Products: the coarse product repeated over its block (the baseline every
-downscaler must beat), each member, the member mean and the product's ``sm``. Besides the
+downscaler must beat), each member, the member mean, the product's ``sm`` and, with
+insitu.enabled, the in-situ-trained ensemble's ``sm``. Besides the
 scores on common cell-days, coverage, the scores on the coarse product's days, on the
 cell-days the product fills (coarse gaps, predictors gap-filled or missing) and the
 block-edge ratio (``smdownscale.validation.truth_scores``). The truth and a few masks are
@@ -25,6 +26,7 @@ from smdownscale.netcdf import file_days, read_rows
 from smdownscale.rule_io import setup_logging
 from smdownscale.validation import (
     TRUTH_COARSE,
+    TRUTH_INSITU,
     TRUTH_MEAN,
     TRUTH_PRODUCT,
     filled_cell_days,
@@ -64,13 +66,14 @@ def main(snakemake) -> None:
     factor = block_factor(fine, coarse_grid)
     e0, e1 = bma_eval_dates(cfg)
     inp = snakemake.input
+    insitu = list(inp.insitu) if "insitu" in inp.keys() else [None] * len(inp.products)
     periods, days = [], []
-    for cpath, mpath, ppath, fpath in zip(
-        inp.coarse, inp.members, inp.products, inp.predictors, strict=True
+    for cpath, mpath, ppath, fpath, ipath in zip(
+        inp.coarse, inp.members, inp.products, inp.predictors, insitu, strict=True
     ):
         idx, d = eval_days_of(ppath, e0, e1)
         if idx:
-            periods.append((cpath, mpath, ppath, fpath, idx))
+            periods.append((cpath, mpath, ppath, fpath, idx, ipath))
             days += d
     if not days:
         raise ValueError(f"no evaluation day ({e0}..{e1}, bma.eval_start/eval_end) in the run")
@@ -95,9 +98,11 @@ def main(snakemake) -> None:
     loaders.update({m: (lambda m=m: read(1, f"sm_{m}")) for m in members})
     loaders[TRUTH_MEAN] = member_mean
     loaders[TRUTH_PRODUCT] = lambda: read(2, "sm")
+    if "insitu" in inp.keys():
+        loaders[TRUTH_INSITU] = lambda: read(5, "sm")
 
     gaps = []
-    for cpath, _, _, fpath, idx in periods:
+    for cpath, _, _, fpath, idx, _ in periods:
         with netCDF4.Dataset(cpath) as nc:
             has = repeat_blocks(np.isfinite(read_rows(nc, "sm", slice(None))[idx]), factor)
         with netCDF4.Dataset(fpath) as nc:

@@ -436,6 +436,27 @@ def test_the_product_against_gldas_noah_on_its_grid(run_dir):
     assert summary.median_r_product > 0.5 and summary.median_r_coarse > 0.5
 
 
+def test_the_in_situ_trained_ensemble_beside_the_coarse_trained_one(run_dir):
+    samples = pd.read_parquet(run_dir / "insitu" / "samples.parquet")
+    folds = pd.read_csv(run_dir / "insitu" / "folds.csv")
+    stations = samples.groupby(["network", "station"]).ngroups
+    assert folds.groupby(["network", "station"]).ngroups == stations  # every one held out
+    assert sorted(folds.fold.unique()) == list(range(5))
+    held = pd.read_parquet(run_dir / "insitu" / "heldout.parquet")
+    assert held.groupby(["network", "station"]).ngroups == stations
+    with xr.open_dataset(run_dir / "insitu" / "sm_insitu_2010-097.nc") as ds:
+        sm, sd = ds["sm"].values, ds["sm_spread"].values
+        assert ds["sm"].attrs["units"] == "m3 m-3" and ds["sm"].attrs["ancillary_variables"]
+    ok = np.isfinite(sm)
+    assert ok.mean() > 0.5 and (sm[ok] >= 0).all() and (sm[ok] <= 0.6).all()
+    assert (sd[ok] >= 0).all() and np.nanmean(sd) > 0  # the members disagree somewhat
+    table = pd.read_csv(run_dir / "validation" / "table4_stations.csv")
+    rows = table[(table.network == "all networks") & (table.subset == "All")]
+    insitu = rows[rows["product"] == "in-situ-trained ensemble held-out"].iloc[0]
+    coarse = rows[rows["column"] == "coarse"].iloc[0]
+    assert insitu.n == coarse.n > 0 and np.isfinite(insitu.r)  # the same station-days
+
+
 def test_drought_regions_and_the_products_over_them(run_dir):
     from smdownscale.products.terraclimate import read_terraclimate
 

@@ -39,6 +39,18 @@ def stack(
     return np.stack(cols, axis=-1)
 
 
+def read_block(pred, static_nc, names: Sequence[str], rows: slice, ndays: int, nlon: int):
+    """(t, len(rows), nlon, p) features of fine rows ``rows`` from an open predictors file
+    (daily) and static file, in ``names`` order."""
+    from .netcdf import read_rows
+
+    daily = {n: read_rows(pred, n, rows) for n in names if n in DAILY}
+    static = {n: read_rows(static_nc, n, rows) for n in names if n in STATIC}
+    if not daily:  # static-only feature sets still need the time axis
+        daily = {"_": np.zeros((ndays, rows.stop - rows.start, nlon), "f4")}
+    return stack(daily, static, names)
+
+
 def coarse_cube(ds: xr.Dataset, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(sm (t, y, x), features (t, y, x, p)) from a coarse period file."""
     daily = {n: ds[n].values for n in names if n in DAILY}

@@ -227,6 +227,18 @@ def estimates(size: RunSize) -> dict[str, tuple[float, float]]:
         "validation_figures": (BASE_MB + 3 * cube, 120 + 2e-8 * all_members),
         # a whole demo world run by its own Snakemake on the node (make skill)
         "skill_world": (4000, 1800),
+        # in-situ-trained ensembles: the predictors at the stations' cells, period by period,
+        # with the period's coarse stack; the station-days are not known from the config,
+        # so the fit gets an allowance (the demo: 30 stations, 3,300 station-days, 1-2 min)
+        "insitu_samples": (
+            BASE_MB + 3 * s.coarse_cells * s.period_days * 8 / MB,
+            60 + 2 * s.periods,
+        ),  # fmt: skip
+        "insitu_fit": (BASE_MB + 0.5 * s.run_days, 60 + 0.5 * s.run_days),
+        "insitu_predict_period": (
+            BASE_MB + member_block_mb * (s.predictors + s.members + 6),
+            60 + 2e-5 * cd,
+        ),
     }
 
 
@@ -235,6 +247,7 @@ def estimates(size: RunSize) -> dict[str, tuple[float, float]]:
 #: station pairs took 200 s of emcee at 32 walkers x 1500 steps.
 PER_INPUT_MB = {
     "predict_period": ("models", 3.0, 0.0),
+    "insitu_predict_period": ("models", 3.0, 0.0),
     "bma_posteriors": ("pairs", 20.0, 2100.0),
 }
 

@@ -68,17 +68,24 @@ def coarse_residual(
     return np.asarray(coarse, dtype=np.float64) - b
 
 
-def bridge_gaps(r: np.ndarray) -> np.ndarray:
-    """Fill missing coarse cells of each 2-D field (last two axes) with the mean of their
-    finite 3 x 3 neighbours; cells with none stay missing, then become 0 (no correction)."""
+def fill_from_neighbours(r: np.ndarray) -> np.ndarray:
+    """Each 2-D field (last two axes) with its missing cells set to the mean of their finite
+    3 x 3 neighbours (float64); cells with none stay missing."""
     r = np.asarray(r, dtype=np.float64)
     ok = np.isfinite(r)
     size = (1,) * (r.ndim - 2) + (3, 3)
     total = ndimage.uniform_filter(np.where(ok, r, 0.0), size=size, mode="constant")
     count = ndimage.uniform_filter(ok.astype(np.float64), size=size, mode="constant")
+    has = count > 1e-9
     with np.errstate(invalid="ignore", divide="ignore"):
-        near = np.where(count > 0, total / np.where(count > 0, count, 1.0), 0.0)
+        near = np.where(has, total / np.where(has, count, 1.0), np.nan)
     return np.where(ok, r, near)
+
+
+def bridge_gaps(r: np.ndarray) -> np.ndarray:
+    """Fill missing coarse cells of each 2-D field (last two axes) with the mean of their
+    finite 3 x 3 neighbours; cells with none stay missing, then become 0 (no correction)."""
+    return np.nan_to_num(fill_from_neighbours(r), nan=0.0)
 
 
 def _axis_weights(

@@ -36,7 +36,7 @@ from typing import Any
 import pandas as pd
 
 from .config import bma_train_dates, run_dates
-from .validation import ALL_NETWORKS, TRUTH_COARSE, TRUTH_MEAN, TRUTH_PRODUCT
+from .validation import ALL_NETWORKS, TRUTH_COARSE, TRUTH_INSITU, TRUTH_MEAN, TRUTH_PRODUCT
 
 #: Display names of the product keys (members are shown by their own name).
 LABELS: dict[str, str] = {
@@ -46,6 +46,7 @@ LABELS: dict[str, str] = {
     "product": "product sm (grid)",
     "bma_heldout": "BMA held-out",
     "bma_insample": "BMA in-sample",
+    "insitu": "in-situ-trained ensemble",
 }
 
 #: truth_scores.csv column -> skill table column.
@@ -106,7 +107,9 @@ def world_description(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _truth_key(label: str) -> str:
-    return {TRUTH_COARSE: "coarse", TRUTH_MEAN: "mean", TRUTH_PRODUCT: "product"}.get(label, label)
+    keys = {TRUTH_COARSE: "coarse", TRUTH_MEAN: "mean", TRUTH_PRODUCT: "product",
+            TRUTH_INSITU: "insitu"}  # fmt: skip
+    return keys.get(label, label)
 
 
 def _station_key(column: str) -> str:
@@ -139,8 +142,10 @@ def world_rows(world: str, truth: pd.DataFrame, table4: pd.DataFrame) -> pd.Data
 
 
 def _ordered_keys(keys: Sequence[str]) -> list[str]:
-    """coarse, the members (first-seen order), mean, best, product, BMA held-out, in-sample."""
-    fixed_head, fixed_tail = ["coarse"], ["mean", "best", "product", "bma_heldout", "bma_insample"]
+    """coarse, the members (first-seen order), mean, best, product, BMA held-out, in-sample,
+    the in-situ-trained ensemble."""
+    fixed_head = ["coarse"]
+    fixed_tail = ["mean", "best", "product", "bma_heldout", "bma_insample", "insitu"]
     unique = list(dict.fromkeys(keys))
     members = [k for k in unique if k not in fixed_head + fixed_tail]
     return [k for k in fixed_head if k in unique] + members + [k for k in fixed_tail if k in unique]

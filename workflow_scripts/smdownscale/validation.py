@@ -51,11 +51,14 @@ STATION_PRODUCTS: dict[str, str] = {
     "bma_heldout": "BMA held-out",
     "product_heldout": "product held-out",
 }
+#: The in-situ-trained ensemble's held-out series (insitu.enabled), scored beside them.
+INSITU_PRODUCT = {"insitu": "in-situ-trained ensemble held-out"}
 ALL_NETWORKS = "all networks"
 #: Labels of the gridded products in the truth scores (members are listed by name).
 TRUTH_COARSE = "coarse product (repeated over its block)"
 TRUTH_MEAN = "member mean"
 TRUTH_PRODUCT = "product sm"
+TRUTH_INSITU = "in-situ-trained ensemble sm"
 SCORE_COLUMNS = ["n", "r", "p_value", "r_ci_low", "r_ci_high", "rmse", "mae", "bias", "ubrmse"]
 
 
