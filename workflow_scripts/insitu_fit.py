@@ -3,7 +3,8 @@
 Each member is fitted on the stations' training days (``split == "train"``: the BMA
 weight-training window, so the evaluation days stay unseen) with the predictors at the
 station and the coarse product as features, on predictor subsets as the coarse-trained
-members are (a day without LST is served by the model fitted without it). Cross-validation
+members are (a day without LST is served by the model fitted without it; a day without a
+coarse value near the station, by the model fitted without the coarse product). Cross-validation
 over sites as paper 003 (:func:`smdownscale.insitu.texture_folds`: 10 folds grouped by site
 and stratified by soil texture class) gives every station a held-out series, which Table 4
 scores beside the coarse-trained products; the final models are fitted on every station
@@ -16,7 +17,13 @@ import numpy as np
 import pandas as pd
 
 from smdownscale.atomic import atomic_path
-from smdownscale.insitu import cross_validate, feature_names, read_textures, texture_folds
+from smdownscale.insitu import (
+    COARSE_FEATURE,
+    cross_validate,
+    feature_names,
+    read_textures,
+    texture_folds,
+)
 from smdownscale.members import fit_member
 from smdownscale.members.subsets import fit_subsets, predictor_subsets
 from smdownscale.rule_io import setup_logging
@@ -28,7 +35,8 @@ def main(snakemake) -> None:
     icfg, mcfg = cfg["insitu"], cfg["members"]
     members = icfg["members"] or mcfg["use"]
     features = feature_names(cfg["predictors"]["use"])
-    subsets = predictor_subsets(features, mcfg["optional_predictors"])
+    optional = [*mcfg["optional_predictors"], COARSE_FEATURE]  # coarse gaps too
+    subsets = predictor_subsets(features, optional)
     samples = pd.read_parquet(snakemake.input.samples)
     samples = samples[np.isfinite(samples["y"])].reset_index(drop=True)
 

@@ -9,8 +9,9 @@ plus the coarse product at the station. The members' mean is the product and the
 The coarse product enters as it would on the grid, so that what the models learn at
 stations is what they meet at every fine cell: the coarse values interpolated bilinearly
 between coarse-cell centres (:func:`coarse_feature`; no block edges in the product), a coarse
-cell without a value on a day taking the mean of its neighbours that have one (a cell with
-none leaves its fine cells without the feature, hence without a prediction).
+cell without a value on a day taking the mean of its neighbours that have one; where none
+has one the cell-day lacks the feature and is predicted by the members fitted without it
+(the coarse product is one more optional predictor of the subsets).
 
 Cross-validation as in the paper (:func:`texture_folds`): sites grouped by soil texture
 class; a class with at least ``min_class_sites`` sites is split into ``n_folds`` groups of
