@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 from smdownscale.atomic import atomic_path, write_text_atomic
+from smdownscale.config import region_count
 from smdownscale.members import fit_member
 from smdownscale.members.subsets import fit_subsets, predictor_subsets, subset_label
 from smdownscale.rule_io import rule_config, setup_logging
@@ -106,7 +107,7 @@ def main(snakemake) -> None:
         labels = ds["region"].values
     with open(snakemake.input.hyperparameters) as f:
         hyper = json.load(f)["members"]
-    k = cfg["regions"]["k"]
+    k = region_count(cfg)
     subsets = predictor_subsets(names, mcfg["optional_predictors"])
     window = window_settings(mcfg, names)
 

@@ -21,6 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from smdownscale.atomic import atomic_path
+from smdownscale.config import region_count
 from smdownscale.importance import permutation_importance, xgb_contributions
 from smdownscale.rule_io import setup_logging
 from smdownscale.training import load_coarse_stack, period_selections
@@ -34,7 +35,7 @@ def main(snakemake) -> None:
     cfg = snakemake.config
     mcfg = cfg["members"]
     names = cfg["predictors"]["use"]
-    k = cfg["regions"]["k"]
+    k = region_count(cfg)
     ev = cfg["evaluation"]
     with xr.open_dataset(snakemake.input.regions) as ds:
         labels = ds["region"].values

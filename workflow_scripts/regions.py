@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from smdownscale.config import run_grids
+from smdownscale.config import region_count, run_grids
 from smdownscale.netcdf import GridFileWriter, VarSpec, write_dataset
 from smdownscale.regions import NO_REGION, fine_regions, kmeans_regions
 from smdownscale.rule_io import provenance, rule_config, setup_logging
@@ -57,8 +57,13 @@ def main(snakemake) -> None:
     coarse, fine = run_grids(cfg)
     extra = [f for f in rcfg["features"] if f != "sm_mean"]
     mean, n_days, feats = multi_year_statistics(snakemake.input.coarse, extra)
-    labels = kmeans_regions(mean, rcfg["k"], rcfg["seed"], extra=feats or None)
-    for c in range(rcfg["k"]):
+    k = region_count(cfg)
+    if k < rcfg["k"]:
+        log.info("k = %d regions asked, %d used: the grid's %d coarse cells give each of %d "
+                 "regions at least regions.min_cells = %d", rcfg["k"], k, coarse.size, k,
+                 rcfg["min_cells"])  # fmt: skip
+    labels = kmeans_regions(mean, k, rcfg["seed"], extra=feats or None)
+    for c in range(k):
         cells = labels == c
         log.info(
             "region %d: %d coarse cells, mean sm %.3f m3 m-3",
@@ -75,7 +80,7 @@ def main(snakemake) -> None:
         "long_name": "region (k-means cluster, 0 = driest)",
         "units": "1",
         "valid_min": 0,
-        "valid_max": rcfg["k"] - 1,
+        "valid_max": k - 1,
         "comment": "-1: no region",
     }
     ds = xr.Dataset(
@@ -92,7 +97,7 @@ def main(snakemake) -> None:
                 {"long_name": "days with a valid coarse value", "units": "1"},
             ),
         },
-        attrs={**attrs, "features": " ".join(rcfg["features"]), "k": rcfg["k"]},
+        attrs={**attrs, "features": " ".join(rcfg["features"]), "k": k},
     )
     write_dataset(ds, snakemake.output.coarse, coarse)
     fine_labels = fine_regions(labels, fine, coarse)
@@ -110,8 +115,8 @@ def main(snakemake) -> None:
         vmax=9.5,
         interpolation="nearest",
     )
-    axes[0].set_title(f"Regions (k = {rcfg['k']}, 0 = driest)")
-    fig.colorbar(im, ax=axes[0], ticks=range(rcfg["k"]), shrink=0.8)
+    axes[0].set_title(f"Regions (k = {k}, 0 = driest)")
+    fig.colorbar(im, ax=axes[0], ticks=range(k), shrink=0.8)
     im = axes[1].imshow(mean, extent=extent, cmap="YlGnBu", interpolation="nearest")
     axes[1].set_title("Multi-year mean coarse soil moisture")
     fig.colorbar(im, ax=axes[1], label="m3 m-3", shrink=0.8)

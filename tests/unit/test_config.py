@@ -10,6 +10,7 @@ from smdownscale.config import (
     evaluation_problem,
     load_schema,
     prepare_config,
+    region_count,
     run_periods,
 )
 
@@ -237,3 +238,12 @@ def test_reference_models_take_a_list_or_the_old_switch():
         ConfigError, match=r"'evaluation.reference_models\[0\]': 'gldas' is not one of"
     ):
         prepare_config({"evaluation": {"reference_models": ["gldas"]}})
+
+
+def test_regions_need_enough_coarse_cells_each():
+    demo = prepare_config({})  # 8 x 12 coarse cells, k 7 asked
+    assert demo["regions"]["k"] == 7 and region_count(demo) == 1
+    assert region_count(prepare_config({"regions": {"min_cells": 30}})) == 3  # 96 // 30
+    assert region_count(prepare_config({"regions": {"k": 2, "min_cells": 1}})) == 2
+    paper = prepare_config(load("three_north.yaml"))
+    assert region_count(paper) == 7  # 218 x 67 coarse cells keep the paper's seven

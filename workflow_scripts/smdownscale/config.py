@@ -334,6 +334,14 @@ def prepare_config(cfg: Mapping[str, Any], schema_path: str | Path = SCHEMA_PATH
     return resolved
 
 
+def region_count(cfg: Mapping[str, Any]) -> int:
+    """The number of k-means regions the run uses: ``regions.k``, lowered so that each
+    region has at least ``regions.min_cells`` of the grid's coarse cells (at least one)."""
+    coarse, _ = run_grids(cfg)
+    rcfg = cfg["regions"]
+    return max(1, min(int(rcfg["k"]), coarse.nlat * coarse.nlon // int(rcfg["min_cells"])))
+
+
 #: The gridded reference models an evaluation can compare the product with.
 REFERENCE_MODELS = ("era5_land", "gldas_noah")
 
