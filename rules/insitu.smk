@@ -34,6 +34,11 @@ if config["insitu"]["enabled"]:
         sites (grouped by site, stratified by soil texture class) with each station's
         held-out series."""
         input:
+            **(
+                {"texture": config["insitu"]["texture"]}
+                if config["insitu"]["texture"]
+                else {}
+            ),
             samples=rules.insitu_samples.output[0],
         output:
             models=f"{RUN}/insitu/models.pkl",
@@ -59,6 +64,7 @@ if config["insitu"]["enabled"]:
             predictors=f"{RUN}/fine/predictors_{{period}}.nc",
             static=rules.harmonise_static.output[0],
             coarse=f"{RUN}/coarse/coarse_{{period}}.nc",
+            regions=rules.regions.output.fine,
             models=rules.insitu_fit.output.models,
         output:
             f"{RUN}/insitu/sm_insitu_{{period}}.nc",

@@ -38,18 +38,21 @@ def main(snakemake) -> None:
     optional = [*mcfg["optional_predictors"], COARSE_FEATURE]  # coarse gaps too
     subsets = predictor_subsets(features, optional)
     samples = pd.read_parquet(snakemake.input.samples)
-    samples = samples[np.isfinite(samples["y"])].reset_index(drop=True)
+
+    def cap(name):  # the config's SVR cap, as for the coarse-trained members
+        return mcfg["svr_max_samples"] if name == "svr" else None
 
     def fit(name, X, y):
         member, _ = fit_subsets(
-            lambda Xs, ys: fit_member(name, Xs, ys, {}, icfg["seed"], n_jobs=snakemake.threads),
+            lambda Xs, ys: fit_member(name, Xs, ys, {}, icfg["seed"], max_samples=cap(name),
+                                      n_jobs=snakemake.threads),
             name, X, y, subsets, mcfg["min_samples_per_predictor"],
         )  # fmt: skip
         return member
 
     sites = samples[["network", "station"]].drop_duplicates()
-    if icfg["texture"]:
-        sites = read_textures(pd.read_csv(icfg["texture"]), sites)
+    if "texture" in snakemake.input.keys():
+        sites = read_textures(pd.read_csv(snakemake.input.texture), sites)
     folds = texture_folds(sites, icfg["folds"], icfg["min_class_sites"], icfg["seed"])
     log.info(
         "%d sites in %d texture class(es), %d folds; %d station-days (%d training)",

@@ -1,7 +1,8 @@
 """Rule insitu_predict_period: the in-situ-trained ensemble's daily 1 km product for a period.
 
-Every fine cell-day with the predictors of a fitted subset and the coarse product
-(interpolated as at the stations, :func:`smdownscale.insitu.coarse_feature`) is predicted by
+Every fine cell-day inside a region (as the coarse-trained members) with the predictors of a
+fitted subset (and the coarse product, interpolated as at the stations,
+:func:`smdownscale.insitu.coarse_feature`, or without it) is predicted by
 each in-situ-trained member; ``sm`` is the members' mean (clipped to [0, porosity]) and
 ``sm_spread`` their standard deviation, the ensemble's uncertainty as in paper 003 (issue 17,
 item 3). Blocks of whole chunk rows, so memory is bounded by the block.
@@ -14,9 +15,10 @@ from smdownscale.config import run_grids
 from smdownscale.features import read_block
 from smdownscale.grid import block_factor
 from smdownscale.harmonise import check_days
-from smdownscale.insitu import coarse_feature, ensemble_mean_spread
+from smdownscale.insitu import ensemble_mean_spread, feature_names
 from smdownscale.members import load_models
 from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows, file_days, read_rows
+from smdownscale.residual import fill_from_neighbours, spread
 from smdownscale.rule_io import provenance, setup_logging
 
 SM = "volume_fraction_of_condensed_water_in_soil"
@@ -30,7 +32,7 @@ def main(snakemake) -> None:
     factor = block_factor(fine, coarse_grid)
     bundle = load_models(snakemake.input.models)
     names = cfg["predictors"]["use"]
-    if bundle["features"][:-1] != names:
+    if bundle["features"] != feature_names(names):
         raise ValueError(
             f"{snakemake.input.models} was fitted on {bundle['features']}, the config's "
             f"predictors are {names}: rerun insitu_fit"
@@ -58,25 +60,29 @@ def main(snakemake) -> None:
     n_cells = n_pred = 0
     with netCDF4.Dataset(snakemake.input.coarse) as cnc:
         check_days(snakemake.input.coarse, file_days(cnc), period.days)
-        coarse = read_rows(cnc, "sm", slice(None))
+        coarse = fill_from_neighbours(read_rows(cnc, "sm", slice(None)))  # as at stations
     with (
         netCDF4.Dataset(snakemake.input.predictors) as pred,
         netCDF4.Dataset(snakemake.input.static) as stat,
+        netCDF4.Dataset(snakemake.input.regions) as reg,
         GridFileWriter(snakemake.output[0], fine, period.days, specs, attrs) as out,
     ):
         check_days(snakemake.input.predictors, file_days(pred), period.days)
         for r0 in range(0, fine.nlat, block):
             rows = slice(r0, min(r0 + block, fine.nlat))
             X = read_block(pred, stat, names, rows, ndays, fine.nlon)
-            cf = coarse_feature(coarse, factor, rows, fine.nlon).astype(np.float32)
+            cf = spread(coarse, factor, rows, fine.nlon).astype(np.float32)
             X = np.concatenate([X, cf[..., None]], axis=-1)
             shape = X.shape[:-1]
             flat = X.reshape(-1, X.shape[-1])
             preds = np.stack([bundle["models"][m].predict(flat) for m in members])
-            mean, spread = ensemble_mean_spread(preds)
+            mean, sd = ensemble_mean_spread(preds)
             mean = np.clip(mean, 0.0, porosity)
-            out.write("sm", mean.reshape(shape), rows=rows)
-            out.write("sm_spread", spread.reshape(shape), rows=rows)
+            outside = np.ma.filled(reg.variables["region"][rows, :], -1) < 0
+            mean = np.where(outside, np.nan, mean.reshape(shape))  # as the members
+            sd = np.where(outside, np.nan, sd.reshape(shape))
+            out.write("sm", mean.astype(np.float32), rows=rows)
+            out.write("sm_spread", sd.astype(np.float32), rows=rows)
             n_cells += mean.size
             n_pred += int(np.isfinite(mean).sum())
     log.info("period %s: %d of %d cell-days predicted (%.1f %%) by %s", period.id, n_pred,

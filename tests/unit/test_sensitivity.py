@@ -20,8 +20,8 @@ from smdownscale.sensitivity import (
 
 
 @pytest.fixture
-def cfg():
-    return prepare_config({"run": "t", "source": "demo"})
+def cfg():  # four regions on the demo's 96 coarse cells, so that one_region changes them
+    return prepare_config({"run": "t", "source": "demo", "regions": {"k": 4, "min_cells": 20}})
 
 
 def test_the_configured_experiments_in_table_order(cfg):
@@ -33,6 +33,9 @@ def test_the_configured_experiments_in_table_order(cfg):
     assert exps["samples30_r1"] == Experiment("samples30_r1", "samples", fraction=0.3, repeat=1)
     assert exps["samples30_r1"].group == exps["samples30_r0"].group == "samples30"
     cfg["sensitivity"].update(leave_out=[], sample_removal_percent=[], ablations=["no_window"])
+    assert list(experiments(cfg)) == ["no_window"]
+    cfg["sensitivity"]["ablations"] = ["one_region", "no_window"]
+    cfg["regions"]["min_cells"] = 100  # one region already: nothing for one_region to change
     assert list(experiments(cfg)) == ["no_window"]
     cfg["sensitivity"]["leave_out"] = ["slope"]
     cfg["predictors"]["use"] = ["lst", "ndvi"]

@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from . import metrics
 from .residual import fill_from_neighbours, spread, spread_at
 
 #: The feature name of the coarse product at the fine cell.
@@ -142,22 +143,12 @@ def cross_validate(
         pieces.append(part)
         ev = (samples.loc[is_out, "split"] == "eval").to_numpy()
         for name, values in [*zip(members, preds, strict=True), ("ensemble", mean)]:
-            scores.append({"fold": fold, "member": name, **_scores(y_all[is_out][ev], values[ev])})
+            sc = metrics.score(values[ev], y_all[is_out][ev])
+            scores.append({"fold": fold, "member": name, "n": sc.n, "r": sc.r, "ubrmse": sc.ubrmse})
     if not pieces:
         raise ValueError("no fold had both training sites and held-out sites with data")
     held = pd.concat(pieces).groupby([*key, "time"], as_index=False)[[*cols, "insitu"]].mean()
     return held, pd.DataFrame(scores)
-
-
-def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    ok = np.isfinite(y) & np.isfinite(p)
-    n = int(ok.sum())
-    if n < 3:
-        return {"n": n, "r": np.nan, "ubrmse": np.nan}
-    yy, pp = y[ok], p[ok]
-    d = (pp - pp.mean()) - (yy - yy.mean())
-    r = np.corrcoef(yy, pp)[0, 1] if yy.std() > 0 and pp.std() > 0 else np.nan
-    return {"n": n, "r": float(r), "ubrmse": float(np.sqrt(np.mean(d * d)))}
 
 
 def read_textures(table: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:

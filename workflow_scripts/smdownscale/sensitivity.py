@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
+from .config import region_count
 
 #: The name of the main run among the experiments of the sensitivity table.
 MAIN = "main"
@@ -81,6 +82,8 @@ def experiments(cfg: Mapping[str, Any]) -> dict[str, Experiment]:
             name = f"samples{pct:02d}_r{k}"
             out[name] = Experiment(name, "samples", fraction=pct / 100.0, repeat=k)
     for a in s["ablations"]:
+        if a == "one_region" and region_count(cfg) == 1:
+            continue  # the main run has one region already (regions.min_cells)
         out[a] = Experiment(a, a)
     return out
 

@@ -74,9 +74,10 @@ def needed_references(cfg: Mapping[str, Any]) -> list[str]:
     """The references the switched-on evaluations read (none by default): the reference
     models listed in ``evaluation.reference_models`` (``true``: ERA5-Land) and, for the
     drought analysis, TerraClimate."""
+    from ..config import reference_models
+
     ev = cfg["evaluation"]
-    models = ev["reference_models"]
-    on = set(["era5_land"] if models is True else models or [])
+    on = set(reference_models(ev["reference_models"]))
     if ev["drought"]:
         on.add("terraclimate")
     return [r for r in REFERENCES if r in on]

@@ -237,7 +237,9 @@ def era5_land(year: int, month: int) -> str:
 
 def gldas_noah(day: dt.date, hhmm: str, version: str = "021") -> str:
     """One 3-hourly GLDAS-2.1 Noah file (``hhmm`` 0000, 0300, ..., 2100 UTC)."""
-    return f"GLDAS_NOAH025_3H/{day.year}/GLDAS_NOAH025_3H.A{day:%Y%m%d}.{hhmm}.{version}.nc4"
+    from ..products.gldas import gldas_name
+
+    return f"GLDAS_NOAH025_3H/{day.year}/{gldas_name(day, hhmm, version)}"
 
 
 def terraclimate(year: int) -> str:
