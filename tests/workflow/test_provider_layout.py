@@ -57,8 +57,8 @@ def test_the_demo_writes_the_providers_trees_and_names(provider_run):
     imerg = "GPM_3IMERGDF.07/2010/04/3B-DAY.MS.MRG.3IMERG.20100430-S000000-E235959.V07B.nc4"
     assert (run / "gesdisc" / imerg).is_file()
     # nothing of the archived products in the project's layout; the evaluation references
-    # (ERA5-Land, TerraClimate) are downloads, which always go there
-    references = {"ERA5-Land", "TerraClimate"}
+    # (ERA5-Land, GLDAS Noah, TerraClimate) are downloads, which always go there
+    references = {"ERA5-Land", "GLDAS_NOAH025_3H", "TerraClimate"}
     assert not any(
         p.suffix in (".hdf", ".nc", ".nc4") and not references & set(p.parts)
         for p in (run / "raw").rglob("*")

@@ -38,6 +38,7 @@ LOCAL = {
     "demo_raw_2010_097",
     "demo_raw_2010_113",
     "demo_raw_era5_land",
+    "demo_raw_gldas_noah",
     "demo_raw_terraclimate",
     "index_raw",
     "member_scores",
