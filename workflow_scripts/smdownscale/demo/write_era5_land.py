@@ -103,18 +103,11 @@ def era5_land_from_truth(
     (a model's damped, offset climatology with its own errors, independent of the
     satellite's); NaN where no fine cell falls in the cell.
     """
+    from ..reference import reference_index, to_reference
+
     lat, lon = era5_lattice(area, res)
-    ri = np.rint((lat[0] - np.asarray(truth_lat)) / res).astype(np.int64)
-    ci = np.rint((np.asarray(truth_lon) - lon[0]) / res).astype(np.int64)
-    rows_ok = (ri >= 0) & (ri < lat.size)
-    cols_ok = (ci >= 0) & (ci < lon.size)
-    t = np.asarray(truth, dtype=np.float64)[:, rows_ok][:, :, cols_ok]
-    idx = (ri[rows_ok][:, None] * lon.size + ci[cols_ok][None, :]).ravel()
-    n = np.bincount(idx, minlength=lat.size * lon.size)
-    out = np.full((t.shape[0], lat.size, lon.size), np.nan)
-    for k in range(t.shape[0]):
-        s = np.bincount(idx, weights=t[k].ravel(), minlength=lat.size * lon.size)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[k] = (s / n).reshape(lat.size, lon.size)
+    rows = reference_index(truth_lat, lat, res, descending=True)
+    cols = reference_index(truth_lon, lon, res, descending=False)
+    out = to_reference(truth, rows, cols, (lat.size, lon.size), min_share=0.0)
     out = ERA5_OFFSET + ERA5_SCALE * out + ERA5_NOISE_SD * rng.standard_normal(out.shape)
     return out.astype(np.float32)

@@ -145,22 +145,11 @@ def gldas_from_truth(
     GLDAS_SCALE x mean`` plus independent noise of SD ``GLDAS_NOISE_SD``; NaN where no fine
     cell falls in the cell. Not clipped (the linear relation to the truth stays exact).
     """
-    lat = np.asarray(lat, dtype=np.float64)
-    lon = np.asarray(lon, dtype=np.float64)
-    half = GLDAS_RES / 2
-    ri = np.floor((np.asarray(truth_lat, dtype=np.float64) - (lat[0] - half)) / GLDAS_RES)
-    ci = np.floor((np.asarray(truth_lon, dtype=np.float64) - (lon[0] - half)) / GLDAS_RES)
-    ri, ci = ri.astype(np.int64), ci.astype(np.int64)
-    rows_ok = (ri >= 0) & (ri < lat.size)
-    cols_ok = (ci >= 0) & (ci < lon.size)
-    t = np.asarray(truth, dtype=np.float64)[:, rows_ok][:, :, cols_ok]
-    idx = (ri[rows_ok][:, None] * lon.size + ci[cols_ok][None, :]).ravel()
-    n = np.bincount(idx, minlength=lat.size * lon.size)
-    out = np.full((t.shape[0], lat.size, lon.size), np.nan)
-    for k in range(t.shape[0]):
-        s = np.bincount(idx, weights=t[k].ravel(), minlength=lat.size * lon.size)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[k] = (s / n).reshape(lat.size, lon.size)
+    from ..reference import reference_index, to_reference
+
+    rows = reference_index(truth_lat, lat, GLDAS_RES, descending=False)
+    cols = reference_index(truth_lon, lon, GLDAS_RES, descending=False)
+    out = to_reference(truth, rows, cols, (len(lat), len(lon)), min_share=0.0)
     out = GLDAS_OFFSET + GLDAS_SCALE * out + GLDAS_NOISE_SD * rng.standard_normal(out.shape)
     return out.astype(np.float32)
 

@@ -24,6 +24,18 @@ class ProductError(ValueError):
 REDOWNLOAD = "the file is incomplete or corrupt: delete it and download it again"
 
 
+def covers(lat, lon, bbox, half: float) -> bool:
+    """Whether cell centres ``lat``, ``lon`` (cells ``2 half`` wide) cover ``bbox`` (west,
+    south, east, north)."""
+    west, south, east, north = (float(v) for v in bbox)
+    return not (
+        min(lat) > south + half
+        or max(lat) < north - half
+        or min(lon) > west + half
+        or max(lon) < east - half
+    )
+
+
 def day_from_name(
     path: str | Path, pattern: re.Pattern[str], product: str, example: str
 ) -> dt.date:

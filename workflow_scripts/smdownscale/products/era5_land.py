@@ -31,7 +31,7 @@ import cftime
 import netCDF4
 import numpy as np
 
-from .base import REDOWNLOAD, ProductError
+from .base import REDOWNLOAD, ProductError, covers
 from .units import ACCEPTED, VOLUMETRIC, soil_moisture_units
 
 ERA5_LAND_RES = 0.1
@@ -111,13 +111,7 @@ def _check_grid(target: str | Path, ds: netCDF4.Dataset, bbox: Sequence[float] |
     if bbox is None:
         return
     west, south, east, north = bbox
-    half = ERA5_LAND_RES / 2
-    if (
-        lat.min() > south + half
-        or lat.max() < north - half
-        or lon.min() > west + half
-        or lon.max() < east - half
-    ):
+    if not covers(lat, lon, bbox, ERA5_LAND_RES / 2):
         raise ProductError(
             target,
             f"covers latitude {lat.min():g}..{lat.max():g}, longitude {lon.min():g}.."

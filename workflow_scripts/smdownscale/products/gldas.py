@@ -45,7 +45,7 @@ import netCDF4
 import numpy as np
 import xarray as xr
 
-from .base import REDOWNLOAD, ProductError, sniff
+from .base import REDOWNLOAD, ProductError, covers, sniff
 
 GLDAS_RES = 0.25
 GLDAS_HOURS: tuple[str, ...] = tuple(f"{h:02d}00" for h in range(0, 24, 3))
@@ -190,13 +190,7 @@ def _axis(target: str | Path, ds: netCDF4.Dataset, name: str, edge: float) -> np
 
 def _check_cover(target: str | Path, lat: np.ndarray, lon: np.ndarray, bbox: Bbox) -> None:
     west, south, east, north = (float(v) for v in bbox)
-    half = GLDAS_RES / 2 + 1e-6
-    if (
-        lat.min() > south + half
-        or lat.max() < north - half
-        or lon.min() > west + half
-        or lon.max() < east - half
-    ):
+    if not covers(lat, lon, bbox, GLDAS_RES / 2 + 1e-6):
         raise ProductError(
             target,
             f"covers latitude {lat.min():g}..{lat.max():g}, longitude {lon.min():g}.."
