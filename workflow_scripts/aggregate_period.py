@@ -12,7 +12,7 @@ import numpy as np
 import xarray as xr
 
 from smdownscale.config import run_grids
-from smdownscale.grid import aggregate_blocked, block_factor
+from smdownscale.grid import aggregate_blocked, block_map
 from smdownscale.harmonise import DAILY_PREDICTORS, check_days, datetime64_days, observed_only
 from smdownscale.netcdf import file_days, write_dataset
 from smdownscale.products.esa_cci import read_esa_cci_days, resolve_mask_flags
@@ -49,7 +49,7 @@ def main(snakemake) -> None:
     period = snakemake.params.period
     days = period.days
     coarse, fine = run_grids(cfg)
-    factor = block_factor(fine, coarse)
+    blocks = block_map(fine, coarse)
     acfg = cfg["aggregation"]
     method, min_frac = acfg["method"], acfg["min_valid_fraction"]
     block_rows = cfg["resources"]["chunk_rows"]
@@ -91,8 +91,7 @@ def main(snakemake) -> None:
         return {
             name: aggregate_blocked(
                 rows_reader(nc, name, observed=observed),
-                fine.nlat,
-                factor,
+                blocks,
                 method,
                 min_frac,
                 block_rows,

@@ -31,7 +31,7 @@ from smdownscale.bma_report import (
 )
 from smdownscale.bma_stations import parameter_columns, read_station_table
 from smdownscale.config import run_grids
-from smdownscale.grid import block_factor
+from smdownscale.grid import block_map
 from smdownscale.kriging import SOURCE_MEANINGS, variogram_table
 from smdownscale.netcdf import GridFileWriter, VarSpec
 from smdownscale.rule_io import provenance, setup_logging
@@ -133,7 +133,7 @@ def main(snakemake) -> None:
         fine,
         cell_regions=labels,
         dtype=np.float32,
-        blend_cells=blend * block_factor(fine, coarse),
+        blend_cells=blend * block_map(fine, coarse).cell_size,
     )
     ensemble = b["ensemble"]
     used = selection["ensemble"] if ensemble == "bma" else ensemble

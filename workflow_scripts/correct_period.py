@@ -13,7 +13,7 @@ import netCDF4
 import numpy as np
 
 from smdownscale.config import run_grids
-from smdownscale.grid import block_factor
+from smdownscale.grid import block_map
 from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows, file_days, read_rows
 from smdownscale.residual import correct
 from smdownscale.rule_io import rule_config, setup_logging
@@ -38,7 +38,7 @@ def main(snakemake) -> None:
     cfg, _ = rule_config(snakemake)
     members = cfg["members"]["use"]
     coarse_grid, fine = run_grids(cfg)
-    factor = block_factor(fine, coarse_grid)
+    blocks = block_map(fine, coarse_grid)
     with open(snakemake.input.share) as f:
         shares = {m: float(v["share"]) for m, v in json.load(f).items()}
     km = float(cfg["members"]["smoothing_km"])
@@ -71,7 +71,7 @@ def main(snakemake) -> None:
                         m = name[3:]
                         ext = slice(max(0, rows.start - halo), min(fine.nlat, rows.stop + halo))
                         values = smooth_masked(
-                            correct(read_rows(raw, name, ext), residual[m], shares[m], factor, ext),
+                            correct(read_rows(raw, name, ext), residual[m], shares[m], blocks, ext),
                             sigma,
                         )[..., rows.start - ext.start : rows.stop - ext.start, :]
                     else:

@@ -18,7 +18,7 @@ import pandas as pd
 from smdownscale.atomic import atomic_path
 from smdownscale.config import run_dates, run_grids
 from smdownscale.drought import MonthlyMeans, correlation, drought_mask
-from smdownscale.grid import block_factor, repeat_blocks
+from smdownscale.grid import block_map
 from smdownscale.netcdf import file_days, read_rows
 from smdownscale.products.era5_land import ERA5_LAND_RES, read_era5_land
 from smdownscale.products.terraclimate import TERRACLIMATE_RES, read_terraclimate
@@ -32,7 +32,7 @@ def main(snakemake) -> None:
     log = setup_logging(snakemake)
     cfg = snakemake.config
     coarse_grid, fine = run_grids(cfg)
-    factor = block_factor(fine, coarse_grid)
+    coarse_blocks = block_map(fine, coarse_grid)
     start, end = run_dates(cfg)
     pdsi = read_terraclimate(snakemake.input.terraclimate, fine.bbox)
     run_months = pd.period_range(start, end, freq="M").strftime("%Y-%m").tolist()
@@ -63,18 +63,17 @@ def main(snakemake) -> None:
         log.info("ERA5-Land: %d of its %.1f deg cells in the region", int(era5_region.sum()),
                  ERA5_LAND_RES)  # fmt: skip
     if region.any():
-        blocks = row_blocks(np.arange(fine.nlat), factor, cfg["resources"]["chunk_rows"])
+        chunks = row_blocks(np.arange(fine.nlat), coarse_blocks, cfg["resources"]["chunk_rows"])
         for ppath, cpath in zip(snakemake.input.products, snakemake.input.coarse, strict=True):
             with netCDF4.Dataset(ppath) as pnc, netCDF4.Dataset(cpath) as cnc:
                 months = [f"{d.year}-{d.month:02d}" for d in file_days(pnc)]
-                for fr in blocks:  # sums over the region, one block of rows at a time
+                for fr in chunks:  # sums over the region, one block of rows at a time
                     inside = region[fr]
                     if not inside.any():
                         continue
-                    cr = slice(fr.start // factor, -(-fr.stop // factor))
+                    cr = coarse_blocks.coarse_rows(fr)
                     prod = read_rows(pnc, "sm", fr)
-                    coarse = repeat_blocks(read_rows(cnc, "sm", cr), factor)
-                    coarse = coarse[:, fr.start - cr.start * factor :][:, : fr.stop - fr.start]
+                    coarse = coarse_blocks.repeat(read_rows(cnc, "sm", cr), fr)
                     for k, m in enumerate(months):
                         means.add("product", m, prod[k][inside])
                         means.add("coarse", m, coarse[k][inside])

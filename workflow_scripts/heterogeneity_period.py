@@ -15,7 +15,7 @@ import pandas as pd
 
 from smdownscale.atomic import atomic_path
 from smdownscale.config import run_grids
-from smdownscale.grid import block_factor, repeat_blocks
+from smdownscale.grid import block_map
 from smdownscale.metrics import heterogeneity_by_day
 from smdownscale.netcdf import file_days, read_rows
 from smdownscale.rule_io import setup_logging
@@ -43,13 +43,13 @@ def main(snakemake) -> None:
     log = setup_logging(snakemake)
     members = snakemake.config["members"]["use"]
     coarse_grid, fine = run_grids(snakemake.config)
-    factor = block_factor(fine, coarse_grid)
+    blocks = block_map(fine, coarse_grid)
     rows = []
     with netCDF4.Dataset(snakemake.input.coarse) as nc:
         days = file_days(nc)
         coarse = read_rows(nc, "sm", slice(None))
     rows += rows_of("coarse product", "coarse", days, heterogeneity_by_day(coarse))
-    unobserved = np.isnan(repeat_blocks(coarse, factor))  # per day, on the fine grid
+    unobserved = np.isnan(blocks.repeat(coarse))  # per day, on the fine grid
 
     def same_area(field):
         field[unobserved] = np.nan

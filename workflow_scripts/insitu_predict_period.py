@@ -13,7 +13,7 @@ import numpy as np
 
 from smdownscale.config import run_grids
 from smdownscale.features import read_block
-from smdownscale.grid import block_factor
+from smdownscale.grid import block_map
 from smdownscale.harmonise import check_days
 from smdownscale.insitu import ensemble_mean_spread, feature_names
 from smdownscale.members import load_models
@@ -29,7 +29,7 @@ def main(snakemake) -> None:
     cfg = snakemake.config
     period = snakemake.params.period
     coarse_grid, fine = run_grids(cfg)
-    factor = block_factor(fine, coarse_grid)
+    blocks = block_map(fine, coarse_grid)
     bundle = load_models(snakemake.input.models)
     names = cfg["predictors"]["use"]
     if bundle["features"] != feature_names(names):
@@ -71,7 +71,7 @@ def main(snakemake) -> None:
         for r0 in range(0, fine.nlat, block):
             rows = slice(r0, min(r0 + block, fine.nlat))
             X = read_block(pred, stat, names, rows, ndays, fine.nlon)
-            cf = spread(coarse, factor, rows, fine.nlon).astype(np.float32)
+            cf = spread(coarse, blocks, rows, fine.nlon).astype(np.float32)
             X = np.concatenate([X, cf[..., None]], axis=-1)
             shape = X.shape[:-1]
             flat = X.reshape(-1, X.shape[-1])

@@ -15,7 +15,7 @@ from smdownscale.atomic import atomic_path
 from smdownscale.bma_stations import daily_station_values, split_days, station_day_frame
 from smdownscale.config import bma_eval_dates, bma_train_dates, run_grids
 from smdownscale.features import DAILY, STATIC
-from smdownscale.grid import block_factor
+from smdownscale.grid import block_map
 from smdownscale.harmonise import check_days
 from smdownscale.insitu import COARSE_FEATURE, coarse_feature
 from smdownscale.netcdf import file_days, read_cells, read_rows, sites_in_regions
@@ -27,7 +27,7 @@ def main(snakemake) -> None:
     cfg = snakemake.config
     names = cfg["predictors"]["use"]
     coarse_grid, fine = run_grids(cfg)
-    factor = block_factor(fine, coarse_grid)
+    blocks = block_map(fine, coarse_grid)
     obs = daily_station_values(pd.read_parquet(snakemake.input.stations))
     every = obs.drop_duplicates(["network", "station"])[
         ["network", "station", "fine_row", "fine_col"]
@@ -47,7 +47,7 @@ def main(snakemake) -> None:
             check_days(cpath, file_days(nc), days)
             coarse = read_rows(nc, "sm", slice(None))
         values.update({n: np.broadcast_to(v, (len(days), v.size)) for n, v in static.items()})
-        values[COARSE_FEATURE] = coarse_feature(coarse, factor, rows, cols)
+        values[COARSE_FEATURE] = coarse_feature(coarse, blocks, rows, cols)
         pieces.append(station_day_frame(sites, days, values))
     features = pd.concat(pieces, ignore_index=True)
     samples = obs[["network", "station", "time", "y"]].merge(

@@ -11,9 +11,10 @@ import json
 import netCDF4
 import numpy as np
 
+from smdownscale.blocks import sub_rows
 from smdownscale.config import run_grids
 from smdownscale.features import read_block
-from smdownscale.grid import block_factor
+from smdownscale.grid import block_map
 from smdownscale.harmonise import check_days
 from smdownscale.members import load_models, member_class
 from smdownscale.members.ranges import RangeCount
@@ -135,13 +136,12 @@ def main(snakemake) -> None:
     ranges = {m: RangeCount() for m in members}
     n_subset = np.zeros(len(subsets), dtype=np.int64)
     # whole coarse blocks per row block, so each block's coarse residual is complete
-    factor = block_factor(fine, coarse_grid)
-    block = max(factor, block // factor * factor)
+    blocks = block_map(fine, coarse_grid)
     with netCDF4.Dataset(snakemake.input.coarse) as cnc:
         check_days(snakemake.input.coarse, file_days(cnc), period.days)
         coarse_sm = read_rows(cnc, "sm", slice(None))
     residual = {m: np.full(coarse_sm.shape, np.nan) for m in members}
-    blend = mcfg["region_blend"] * factor  # fine cells
+    blend = mcfg["region_blend"] * blocks.cell_size  # fine cells
     pad = int(np.ceil(2 * blend)) + 1  # the Gaussian's reach (truncated at 2 SD)
     with (
         netCDF4.Dataset(snakemake.input.predictors) as pred,
@@ -156,8 +156,7 @@ def main(snakemake) -> None:
             log.info,
             unit="cell-days",
         )
-        for r0 in range(0, fine.nlat, block):
-            rows = slice(r0, min(r0 + block, fine.nlat))
+        for rows in blocks.row_chunks(block):
             X = read_block(pred, stat, names, rows, ndays, fine.nlon)
             labels = np.ma.filled(reg.variables["region"][rows, :], -1)
             halo = slice(max(0, rows.start - pad), min(fine.nlat, rows.stop + pad))
@@ -171,9 +170,10 @@ def main(snakemake) -> None:
             n_subset += np.bincount(subset[subset >= 0].ravel(), minlength=len(subsets))
             for m in members:
                 ranges[m].add(result[m], porosity)
-            crows = slice(rows.start // factor, -(-rows.stop // factor))
+            crows = blocks.coarse_rows(rows)
+            sub, _ = sub_rows(blocks, crows)
             for m in members:
-                residual[m][:, crows] = coarse_residual(result[m], coarse_sm[:, crows], factor)
+                residual[m][:, crows] = coarse_residual(result[m], coarse_sm[:, crows], sub)
             n_region += int((labels >= 0).sum()) * ndays
             n_missing += int(np.isnan(result[members[0]][:, labels >= 0]).sum())
             for m in members:

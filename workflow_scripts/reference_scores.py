@@ -21,7 +21,7 @@ import pandas as pd
 
 from smdownscale.atomic import atomic_path
 from smdownscale.config import run_grids
-from smdownscale.grid import LatLonGrid, block_factor, repeat_blocks
+from smdownscale.grid import LatLonGrid, block_map
 from smdownscale.netcdf import GridFileWriter, VarSpec, file_days, read_rows
 from smdownscale.reference import (
     PairStats,
@@ -56,7 +56,7 @@ def main(snakemake) -> None:
     log = setup_logging(snakemake)
     cfg = snakemake.config
     coarse_grid, fine = run_grids(cfg)
-    factor = block_factor(fine, coarse_grid)
+    coarse_blocks = block_map(fine, coarse_grid)
     model = REFERENCE_MODELS[snakemake.wildcards.reference]
     refda = model.read(list(snakemake.input.reference), fine.bbox)
     # the reference cells whose centre lies in the region
@@ -72,7 +72,7 @@ def main(snakemake) -> None:
     product, coarse = PairStats(shape), PairStats(shape)
     triple = TripleStats(shape)
     n_days = 0
-    blocks = row_blocks(rows, factor, cfg["resources"]["chunk_rows"])
+    chunks = row_blocks(rows, coarse_blocks, cfg["resources"]["chunk_rows"])
     for ppath, cpath in zip(snakemake.input.products, snakemake.input.coarse, strict=True):
         with netCDF4.Dataset(ppath) as pnc, netCDF4.Dataset(cpath) as cnc:
             days = pd.DatetimeIndex(file_days(pnc))
@@ -81,11 +81,10 @@ def main(snakemake) -> None:
                 continue
             sel = have >= 0
             ref = refda.values[have[sel]]
-            for fr in blocks:  # whole reference rows (and coarse rows) per block
-                cr = slice(fr.start // factor, -(-fr.stop // factor))
+            for fr in chunks:  # whole reference rows (and coarse rows) per block
+                cr = coarse_blocks.coarse_rows(fr)
                 p_fine = read_rows(pnc, "sm", fr)[sel]
-                c_fine = repeat_blocks(read_rows(cnc, "sm", cr)[sel], factor)
-                c_fine = c_fine[:, fr.start - cr.start * factor :][:, : fr.stop - fr.start]
+                c_fine = coarse_blocks.repeat(read_rows(cnc, "sm", cr)[sel], fr)
                 p_ref = to_reference(p_fine, rows[fr], cols, shape)
                 c_ref = to_reference(c_fine, rows[fr], cols, shape)
                 product.add(p_ref, ref)

@@ -18,14 +18,14 @@ import pandas as pd
 from smdownscale.atomic import write_text_atomic
 from smdownscale.bma_stations import daily_station_values, split_days, station_day_frame
 from smdownscale.config import bma_eval_dates, bma_train_dates, run_grids
-from smdownscale.grid import block_factor
+from smdownscale.grid import block_map
 from smdownscale.harmonise import check_days
 from smdownscale.netcdf import file_days, read_cells, read_rows, sites_in_regions
 from smdownscale.residual import ShareEstimate, bridge_gaps, estimate_share, spread_at
 from smdownscale.rule_io import rule_config, setup_logging
 
 
-def station_days(stations, regions, raw_members, residuals, coarse, members, factor, train):
+def station_days(stations, regions, raw_members, residuals, coarse, members, blocks, train):
     """Training station-days with y, the coarse value and, per member, its uncorrected
     prediction ``f_<m>`` at the station's fine cell and the spread residual ``s_<m>``."""
     obs = daily_station_values(pd.read_parquet(stations))
@@ -37,7 +37,7 @@ def station_days(stations, regions, raw_members, residuals, coarse, members, fac
             days = file_days(nc)
             vals = {
                 f"s_{m}": spread_at(
-                    bridge_gaps(read_rows(nc, f"r_{m}", slice(None))), factor, frow, fcol
+                    bridge_gaps(read_rows(nc, f"r_{m}", slice(None))), blocks, frow, fcol
                 )
                 for m in members
             }
@@ -72,7 +72,7 @@ def main(snakemake) -> None:
             snakemake.input.residuals,
             snakemake.input.coarse,
             members,
-            block_factor(fine, coarse_grid),
+            block_map(fine, coarse_grid),
             train,
         )
         label = (pairs.network + "/" + pairs.station).to_numpy()

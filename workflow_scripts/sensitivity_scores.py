@@ -16,7 +16,7 @@ import xarray as xr
 from smdownscale.atomic import atomic_path
 from smdownscale.bma_stations import daily_station_values, station_day_frame
 from smdownscale.config import bma_eval_dates, run_grids
-from smdownscale.grid import block_factor, repeat_blocks
+from smdownscale.grid import block_map, repeat_blocks
 from smdownscale.netcdf import file_days, read_cells, read_rows, sites_in_regions
 from smdownscale.rule_io import setup_logging
 from smdownscale.sensitivity import MAIN, MEMBER_MEAN, SCORES, experiments, station_scores
@@ -30,7 +30,7 @@ def main(snakemake) -> None:
     exp = None if name == MAIN else experiments(cfg)[name]
     members = cfg["members"]["use"]
     coarse_grid, fine = run_grids(cfg)
-    factor = block_factor(fine, coarse_grid)
+    blocks = block_map(fine, coarse_grid)
     e0, e1 = bma_eval_dates(cfg)
     inp = snakemake.input
 
@@ -54,7 +54,7 @@ def main(snakemake) -> None:
                 cdays = file_days(nc)
                 fields["coarse"].append(
                     repeat_blocks(read_rows(nc, "sm", slice(None))[[cdays.index(mdays[i])
-                                                                     for i in idx]], factor)
+                                                                     for i in idx]], blocks)
                 )  # fmt: skip
         sel = [mdays[i] for i in idx]
         days += sel
@@ -76,7 +76,7 @@ def main(snakemake) -> None:
                      method="nearest", tolerance=fine.res / 4)
                 .values.astype(np.float32)
             )  # fmt: skip
-        scored = truth_scores(stack, t, factor, coarse="coarse").set_index("product")
+        scored = truth_scores(stack, t, blocks, coarse="coarse").set_index("product")
         for m in [*members, MEMBER_MEAN]:
             row = scored.loc[m]
             truth[m] = {"truth_rmse": row["rmse_vs_coarse_days"],

@@ -23,7 +23,7 @@ import xarray as xr
 
 from smdownscale.atomic import atomic_path
 from smdownscale.config import run_grids
-from smdownscale.grid import block_factor, repeat_blocks
+from smdownscale.grid import block_map
 from smdownscale.netcdf import GridFileWriter, VarSpec, file_days, read_rows
 from smdownscale.rule_io import provenance, setup_logging
 from smdownscale.tch import PairSums, three_cornered_hat
@@ -68,8 +68,7 @@ def main(snakemake) -> None:
     unc = cfg["uncertainty"]
     products = list(unc["tch_products"])
     coarse_grid, fine = run_grids(cfg)
-    factor = block_factor(fine, coarse_grid)
-    block = max(factor, cfg["resources"]["chunk_rows"] // factor * factor)
+    blocks = block_map(fine, coarse_grid)
     inp = snakemake.input
     files = {k: list(inp[k]) for k in ("coarse", "members", "products")}
     truth_path = inp.get("truth")
@@ -82,9 +81,8 @@ def main(snakemake) -> None:
     attrs["tch_products"] = " ".join(products)
     attrs["tch_min_days"] = unc["tch_min_days"]
     with GridFileWriter(snakemake.output.tch, fine, None, specs(products), attrs) as out:
-        for r0 in range(0, fine.nlat, block):
-            rows = slice(r0, min(r0 + block, fine.nlat))
-            crows = slice(rows.start // factor, -(-rows.stop // factor))
+        for rows in blocks.row_chunks(cfg["resources"]["chunk_rows"]):
+            crows = blocks.coarse_rows(rows)
             shape = (rows.stop - rows.start, fine.nlon)
             sums = PairSums(n_p, shape)
             err = np.zeros((2, n_p, *shape))
@@ -94,7 +92,7 @@ def main(snakemake) -> None:
                     key, name = variable(p)
                     with netCDF4.Dataset(files[key][i]) as nc:
                         if key == "coarse":
-                            v = repeat_blocks(read_rows(nc, name, crows), factor)[:, : shape[0]]
+                            v = blocks.repeat(read_rows(nc, name, crows), rows)
                         else:
                             v = read_rows(nc, name, rows)
                         days = file_days(nc)

@@ -20,7 +20,7 @@ import xarray as xr
 from smdownscale.atomic import atomic_path
 from smdownscale.config import bma_eval_dates, run_grids
 from smdownscale.features import DAILY
-from smdownscale.grid import block_factor, repeat_blocks
+from smdownscale.grid import block_map
 from smdownscale.harmonise import GAP_BITS
 from smdownscale.netcdf import file_days, read_rows
 from smdownscale.rule_io import setup_logging
@@ -63,7 +63,7 @@ def main(snakemake) -> None:
     members = cfg["members"]["use"]
     daily = [p for p in cfg["predictors"]["use"] if p in DAILY]
     coarse_grid, fine = run_grids(cfg)
-    factor = block_factor(fine, coarse_grid)
+    blocks = block_map(fine, coarse_grid)
     e0, e1 = bma_eval_dates(cfg)
     inp = snakemake.input
     insitu = list(inp.insitu) if "insitu" in inp.keys() else [None] * len(inp.products)
@@ -86,7 +86,7 @@ def main(snakemake) -> None:
         return np.concatenate(parts)
 
     def coarse() -> np.ndarray:
-        return repeat_blocks(read(0, "sm"), factor)
+        return blocks.repeat(read(0, "sm"))
 
     def member_mean() -> np.ndarray:
         total = read(1, f"sm_{members[0]}").astype(np.float64)
@@ -104,7 +104,7 @@ def main(snakemake) -> None:
     gaps = []
     for cpath, _, _, fpath, idx, _ in periods:
         with netCDF4.Dataset(cpath) as nc:
-            has = repeat_blocks(np.isfinite(read_rows(nc, "sm", slice(None))[idx]), factor)
+            has = blocks.repeat(np.isfinite(read_rows(nc, "sm", slice(None))[idx]))
         with netCDF4.Dataset(fpath) as nc:
             flag = np.ma.filled(nc.variables["gap_flag"][idx], 0)
             values = {p: read_rows(nc, p, slice(None))[idx] for p in daily}
@@ -129,7 +129,7 @@ def main(snakemake) -> None:
             )  # fmt: skip
             .values.astype(np.float32)
         )
-    table = truth_scores(LazyFields(loaders), truth, factor, coarse=TRUTH_COARSE, filled=filled)
+    table = truth_scores(LazyFields(loaders), truth, blocks, coarse=TRUTH_COARSE, filled=filled)
     for row in table.itertuples():
         log.info("%-42s R %.3f RMSE %.4f bias %+.4f within-cell r %s; coverage %.3f, RMSE "
                  "ratio to coarse %.3f, filled RMSE %.4f (n %d), edge ratio %.2f",

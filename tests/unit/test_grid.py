@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from smdownscale.blocks import Blocks, BlocksError
 from smdownscale.grid import (
     GridError,
     LatLonGrid,
@@ -136,7 +137,7 @@ def test_blocked_aggregation_equals_whole_field(method, block_rows):
         reads.append(rows)
         return field[..., rows, :]
 
-    out = aggregate_blocked(read_rows, 60, factor, method, 0.5, block_rows)
+    out = aggregate_blocked(read_rows, Blocks.regular(factor, 60, 40), method, 0.5, block_rows)
     whole = aggregate(field, factor, method, 0.5)
     assert out.shape == whole.shape == (3, 12, 8)
     np.testing.assert_allclose(out, whole, rtol=1e-12, atol=1e-12, equal_nan=True)
@@ -159,5 +160,5 @@ def test_blocked_cubic_without_halo_would_differ():
 
 
 def test_blocked_aggregation_needs_whole_coarse_rows():
-    with pytest.raises(GridError, match="do not tile"):
-        aggregate_blocked(lambda rows: np.zeros((7, 10)), 7, 5)
+    with pytest.raises(BlocksError, match="does not tile"):
+        aggregate_blocked(lambda rows: np.zeros((7, 10)), Blocks.regular(5, 7, 10))

@@ -506,7 +506,7 @@ def test_within_cell_reads_day_by_day_and_validates():
     assert res.mean == 1.0
     one = within_cell_correlation(t[0], t[0], 5)  # a single 2-D day
     assert one.n_blocks == 6 and one.mean == 1.0
-    with pytest.raises(ValueError, match="multiples"):
+    with pytest.raises(ValueError, match="does not tile"):
         within_cell_correlation(t, t, 4)
     with pytest.raises(ValueError, match="shapes differ"):
         within_cell_correlation(t, t[:, :5], 5)

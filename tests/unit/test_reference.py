@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from smdownscale.blocks import Blocks
 from smdownscale.reference import (
     PairStats,
     TripleStats,
@@ -131,9 +132,10 @@ def test_the_genuine_cds_file_of_the_older_era_opens():
 
 def test_row_blocks_never_split_a_reference_or_coarse_cell():
     rows = np.repeat(np.arange(12), 10)[5:-5]  # 110 fine rows, reference cells of 10
-    blocks = row_blocks(rows, 25, 40)
+    coarse = Blocks(np.arange(rows.size) // 25, [0], np.arange(5) * 25 + 12.0, [0.0])
+    blocks = row_blocks(rows, coarse, 40)
     assert blocks[0].start == 0 and blocks[-1].stop == rows.size
     for a, b in zip(blocks[:-1], blocks[1:], strict=True):
         assert a.stop == b.start and b.start % 25 == 0  # coarse rows whole
         assert rows[b.start] != rows[b.start - 1]  # reference rows whole
-    assert row_blocks(rows, 25, 1000) == [slice(0, rows.size)]
+    assert row_blocks(rows, coarse, 1000) == [slice(0, rows.size)]

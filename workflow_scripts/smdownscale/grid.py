@@ -14,12 +14,14 @@ Conventions (METHOD.md section 1):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import xarray as xr
+
+from .blocks import Blocks, BlocksError, as_blocks, sub_rows
 
 #: Decimal places used when rounding coordinates derived from integer cell counts.
 _ROUND = 10
@@ -27,12 +29,74 @@ _ROUND = 10
 AggregationMethod = Literal["mean", "cubic", "nearest"]
 
 
+class CoarseGrid(Protocol):
+    """What the workflow needs of a coarse grid: :class:`LatLonGrid` or a rectilinear one
+    such as :class:`smdownscale.ease2.Ease2Grid` (cell centres, bounds, lookup)."""
+
+    @property
+    def lat(self) -> np.ndarray: ...
+    @property
+    def lon(self) -> np.ndarray: ...
+    @property
+    def shape(self) -> tuple[int, int]: ...
+    @property
+    def bbox(self) -> tuple[float, float, float, float]: ...
+    def cell_index(
+        self, lat: np.ndarray | float, lon: np.ndarray | float
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
 class GridError(ValueError):
     """A grid or bounding box that cannot be used, with a message saying what to change."""
 
 
+def cf_coords(
+    lat: np.ndarray,
+    lon: np.ndarray,
+    what: str = "cell centre",
+    extra: Mapping[str, Mapping[str, str]] | None = None,
+) -> dict[str, xr.DataArray]:
+    """CF coordinate variables (lat, lon) of cell centres; ``extra`` adds attributes per
+    coordinate (``{"lat": {...}, "lon": {...}}``)."""
+    extra = extra or {}
+    out = {}
+    for name, values, std, units, axis in (
+        ("lat", lat, "latitude", "degrees_north", "Y"),
+        ("lon", lon, "longitude", "degrees_east", "X"),
+    ):
+        attrs = {"standard_name": std, "long_name": f"{std} of {what}", "units": units}
+        attrs.update(axis=axis, **extra.get(name, {}))
+        out[name] = xr.DataArray(values, dims=name, attrs=attrs)
+    return out
+
+
+class GridShape:
+    """Shape, size and point membership of a grid from its ``nlat``, ``nlon`` and
+    ``cell_index`` (shared by :class:`LatLonGrid` and the EASE2 grid)."""
+
+    nlat: int
+    nlon: int
+
+    def cell_index(
+        self, lat: np.ndarray | float, lon: np.ndarray | float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.nlat, self.nlon)
+
+    @property
+    def size(self) -> int:
+        return self.nlat * self.nlon
+
+    def contains(self, lat: np.ndarray | float, lon: np.ndarray | float) -> np.ndarray:
+        row, _ = self.cell_index(lat, lon)
+        return row >= 0
+
+
 @dataclass(frozen=True)
-class LatLonGrid:
+class LatLonGrid(GridShape):
     """A regular, cell-centred lat/lon grid described by its outer edges and resolution.
 
     ``north``, ``south``, ``west`` and ``east`` are cell *edges* in degrees; ``res`` is the
@@ -67,14 +131,6 @@ class LatLonGrid:
     @property
     def nlon(self) -> int:
         return round((self.east - self.west) / self.res)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.nlat, self.nlon)
-
-    @property
-    def size(self) -> int:
-        return self.nlat * self.nlon
 
     @property
     def lat(self) -> np.ndarray:
@@ -123,10 +179,6 @@ class LatLonGrid:
         inside &= np.isfinite(lat) & np.isfinite(lon)
         return np.where(inside, row, -1), np.where(inside, col, -1)
 
-    def contains(self, lat: np.ndarray | float, lon: np.ndarray | float) -> np.ndarray:
-        row, _ = self.cell_index(lat, lon)
-        return row >= 0
-
     def subgrid(self, other: LatLonGrid) -> tuple[slice, slice]:
         """Row and column slices of this grid that cover ``other`` (same resolution, aligned)."""
         if not math.isclose(self.res, other.res):
@@ -155,28 +207,7 @@ class LatLonGrid:
 
     def coords(self) -> dict[str, xr.DataArray]:
         """CF coordinate variables (lat, lon) for building xarray objects on this grid."""
-        return {
-            "lat": xr.DataArray(
-                self.lat,
-                dims="lat",
-                attrs={
-                    "standard_name": "latitude",
-                    "long_name": "latitude of cell centre",
-                    "units": "degrees_north",
-                    "axis": "Y",
-                },
-            ),
-            "lon": xr.DataArray(
-                self.lon,
-                dims="lon",
-                attrs={
-                    "standard_name": "longitude",
-                    "long_name": "longitude of cell centre",
-                    "units": "degrees_east",
-                    "axis": "X",
-                },
-            ),
-        }
+        return cf_coords(self.lat, self.lon)
 
     def dataarray(self, values: np.ndarray, name: str, **attrs: object) -> xr.DataArray:
         """Wrap a (..., nlat, nlon) array; leading dims must be named by the caller if any."""
@@ -231,6 +262,16 @@ def snap_bbox(
     return (down(west), down(south), up(east), up(north))
 
 
+def bbox_message(bbox: tuple[float, float, float, float], cell: str, max_lat: float) -> str:
+    """What is wrong with a bbox that holds no cell of a grid reaching +-``max_lat``."""
+    west, south, east, north = bbox
+    return (
+        f"bbox (west={west}, south={south}, east={east}, north={north}) holds no {cell}: it "
+        f"needs -180 <= west < east <= 180 and -{max_lat:g} <= south < north <= {max_lat:g} "
+        "(check the order [west, south, east, north] in config key 'region.bbox')"
+    )
+
+
 def region_grids(
     bbox: tuple[float, float, float, float], coarse_res: float, fine_res: float
 ) -> tuple[LatLonGrid, LatLonGrid]:
@@ -242,11 +283,7 @@ def region_grids(
     """
     west, south, east, north = bbox
     if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-        raise GridError(
-            f"bbox (west={west}, south={south}, east={east}, north={north}) holds no coarse "
-            "cell: it needs -180 <= west < east <= 180 and -90 <= south < north <= 90 "
-            "(check the order [west, south, east, north] in config key 'region.bbox')"
-        )
+        raise GridError(bbox_message(bbox, "coarse cell", 90))
     factor = coarse_res / fine_res
     if abs(factor - round(factor)) > 1e-6 or round(factor) < 1:
         raise GridError(
@@ -271,36 +308,55 @@ def block_factor(fine: LatLonGrid, coarse: LatLonGrid) -> int:
     return round(factor)
 
 
+def block_map(fine: LatLonGrid, coarse: CoarseGrid) -> Blocks:
+    """The index map from the fine grid to the coarse grid (:mod:`.blocks`): each fine cell
+    belongs to the coarse cell holding its centre. A lat/lon coarse grid must nest the fine
+    one (whole ``factor x factor`` blocks); any other rectilinear coarse grid (EASE-Grid 2.0)
+    must hold every fine cell centre."""
+    if isinstance(coarse, LatLonGrid):
+        return Blocks.regular(block_factor(fine, coarse), fine.nlat, fine.nlon)
+    rows, _ = coarse.cell_index(fine.lat, np.full(fine.nlat, coarse.lon[0]))
+    _, cols = coarse.cell_index(np.full(fine.nlon, coarse.lat[0]), fine.lon)
+    if (rows < 0).any() or (cols < 0).any():
+        raise GridError(
+            f"fine grid {fine.bbox} reaches beyond the coarse grid {coarse.bbox}: "
+            f"{int((rows < 0).sum())} fine rows and {int((cols < 0).sum())} columns outside"
+        )
+    try:
+        return Blocks(
+            rows,
+            cols,
+            (fine.north - coarse.lat) / fine.res - 0.5,
+            (coarse.lon - fine.west) / fine.res - 0.5,
+        )
+    except BlocksError as err:
+        raise GridError(f"fine grid {fine.bbox} and coarse grid {coarse.bbox}: {err}") from None
+
+
 def coarse_index_of_fine(fine: LatLonGrid, coarse: LatLonGrid) -> np.ndarray:
     """(nlat_f, nlon_f) flat index of the coarse cell holding each fine cell."""
-    f = block_factor(fine, coarse)
-    rows = np.arange(fine.nlat) // f
-    cols = np.arange(fine.nlon) // f
-    return rows[:, None] * coarse.nlon + cols[None, :]
+    return block_map(fine, coarse).flat_index()
 
 
-def block_mean(values: np.ndarray, factor: int, min_valid_fraction: float = 0.5) -> np.ndarray:
-    """NaN-aware mean over ``factor x factor`` blocks of the last two axes.
-
-    A block whose fraction of finite values is below ``min_valid_fraction`` gives NaN.
-    The trailing dimensions must be multiples of ``factor``.
-    """
+def block_mean(
+    values: np.ndarray, factor: int | Blocks, min_valid_fraction: float = 0.5
+) -> np.ndarray:
+    """NaN-aware mean over the blocks of the last two axes (``factor x factor`` blocks, or an
+    index map's). A block whose fraction of finite values is below ``min_valid_fraction``
+    gives NaN."""
     values = np.asarray(values, dtype=np.float64)
-    *lead, ny, nx = values.shape
-    if ny % factor or nx % factor:
-        raise GridError(f"array of shape {values.shape} does not tile into {factor}-cell blocks")
-    blocks = values.reshape(*lead, ny // factor, factor, nx // factor, factor)
-    valid = np.isfinite(blocks)
-    count = valid.sum(axis=(-3, -1))
-    total = np.where(valid, blocks, 0.0).sum(axis=(-3, -1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = total / count
-    return np.where(count >= min_valid_fraction * factor * factor, mean, np.nan)
+    try:
+        blocks = as_blocks(factor, values.shape)
+    except BlocksError as err:
+        raise GridError(f"array of shape {values.shape}: {err}") from None
+    return blocks.mean(values, min_valid_fraction)
 
 
-def repeat_blocks(coarse: np.ndarray, factor: int) -> np.ndarray:
-    """A coarse field (..., ny, nx) repeated over its ``factor x factor`` fine blocks (the
-    inverse layout of :func:`block_mean`)."""
+def repeat_blocks(coarse: np.ndarray, factor: int | Blocks) -> np.ndarray:
+    """A coarse field (..., ny, nx) repeated over its fine blocks (the inverse layout of
+    :func:`block_mean`)."""
+    if isinstance(factor, Blocks):
+        return factor.repeat(coarse)
     return np.repeat(np.repeat(coarse, factor, axis=-2), factor, axis=-1)
 
 
@@ -315,41 +371,49 @@ def _keys_cubic(x: np.ndarray, a: float = -0.5) -> np.ndarray:
     return out
 
 
-def _cubic_weights(n_fine: int, factor: int) -> np.ndarray:
-    """(n_coarse, n_fine) weights of the cubic kernel stretched by ``factor`` (anti-aliased).
+def _cubic_weights(blocks: Blocks, axis: int) -> np.ndarray:
+    """(n_coarse, n_fine) weights of the cubic kernel stretched by the block width along
+    ``axis`` (anti-aliased).
 
     This is cubic convolution as GIS tools apply it when *reducing* resolution: the kernel's
     support scales with the reduction factor, so each coarse cell is a cubic-weighted mean
     of the fine cells within two coarse cells of its centre, not a point sample.
     """
-    n_coarse = n_fine // factor
-    centre_c = (np.arange(n_coarse) + 0.5) * factor  # in fine-cell units
-    centre_f = np.arange(n_fine) + 0.5
-    return _keys_cubic((centre_f[None, :] - centre_c[:, None]) / factor)
+    centres = blocks.row_centres if axis == 0 else blocks.col_centres
+    n_fine = blocks.fine_shape[axis]
+    width = blocks.widths(axis)
+    return _keys_cubic((np.arange(n_fine)[None, :] - centres[:, None]) / width[:, None])
 
 
-def block_cubic(values: np.ndarray, factor: int, min_valid_fraction: float = 0.5) -> np.ndarray:
-    """Cubic-convolution reduction of the last two axes by ``factor`` (NaN-aware).
+def block_cubic(
+    values: np.ndarray, factor: int | Blocks, min_valid_fraction: float = 0.5
+) -> np.ndarray:
+    """Cubic-convolution reduction of the last two axes to the blocks (NaN-aware).
 
     Missing fine cells are left out and the remaining weights renormalised; a coarse cell
     whose own block has fewer valid cells than ``min_valid_fraction`` gives NaN, as for the
     block mean.
     """
     values = np.asarray(values, dtype=np.float64)
-    *_, ny, nx = values.shape
-    wy = _cubic_weights(ny, factor)
-    wx = _cubic_weights(nx, factor)
+    try:
+        blocks = as_blocks(factor, values.shape)
+    except BlocksError as err:
+        raise GridError(f"array of shape {values.shape}: {err}") from None
+    wy = _cubic_weights(blocks, 0)
+    wx = _cubic_weights(blocks, 1)
     valid = np.isfinite(values)
     filled = np.where(valid, values, 0.0)
     num = np.einsum("ij,...jk,lk->...il", wy, filled, wx, optimize=True)
     den = np.einsum("ij,...jk,lk->...il", wy, valid.astype(np.float64), wx, optimize=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = num / den
-    frac_ok = block_mean(valid.astype(np.float64), factor, 0.0) >= min_valid_fraction
+    frac_ok = blocks.mean(valid.astype(np.float64), 0.0) >= min_valid_fraction
     return np.where(frac_ok & (np.abs(den) > 1e-9), out, np.nan)
 
 
-def block_nearest(values: np.ndarray, factor: int, min_valid_fraction: float = 0.0) -> np.ndarray:
+def block_nearest(
+    values: np.ndarray, factor: int | Blocks, min_valid_fraction: float = 0.0
+) -> np.ndarray:
     """The fine cell at each coarse cell's centre (paper 002's nearest-neighbour resampling).
 
     For an even ``factor`` the centre falls on a corner; the cell south-east of it is used.
@@ -357,11 +421,11 @@ def block_nearest(values: np.ndarray, factor: int, min_valid_fraction: float = 0
     is valid when its one cell is.
     """
     values = np.asarray(values, dtype=np.float64)
-    *_, ny, nx = values.shape
-    if ny % factor or nx % factor:
-        raise GridError(f"array of shape {values.shape} does not tile into {factor}-cell blocks")
-    k = factor // 2
-    return values[..., k::factor, k::factor]
+    try:
+        blocks = as_blocks(factor, values.shape)
+    except BlocksError as err:
+        raise GridError(f"array of shape {values.shape}: {err}") from None
+    return blocks.nearest(values)
 
 
 AGGREGATORS = {"mean": block_mean, "cubic": block_cubic, "nearest": block_nearest}
@@ -369,7 +433,7 @@ AGGREGATORS = {"mean": block_mean, "cubic": block_cubic, "nearest": block_neares
 
 def aggregate(
     values: np.ndarray,
-    factor: int,
+    factor: int | Blocks,
     method: AggregationMethod = "mean",
     min_valid_fraction: float = 0.5,
 ) -> np.ndarray:
@@ -383,38 +447,34 @@ def aggregate(
     return fn(values, factor, min_valid_fraction)
 
 
-def aggregation_halo(method: AggregationMethod, factor: int) -> int:
-    """Fine rows beyond a block that ``method`` reads: the cubic kernel reaches 2 coarse cells."""
-    return 2 * factor if method == "cubic" else 0
+def aggregation_halo(method: AggregationMethod) -> int:
+    """Coarse rows beyond a block that ``method`` reads: the cubic kernel reaches 2."""
+    return 2 if method == "cubic" else 0
 
 
 def aggregate_blocked(
     read_rows: Callable[[slice], np.ndarray],
-    nlat: int,
-    factor: int,
+    blocks: Blocks,
     method: AggregationMethod = "mean",
     min_valid_fraction: float = 0.5,
     block_rows: int = 256,
 ) -> np.ndarray:
-    """:func:`aggregate` of a (..., nlat, nlon) field read a block of fine rows at a time.
+    """:func:`aggregate` of a (..., nlat, nlon) field read a chunk of fine rows at a time.
 
     ``read_rows(rows)`` returns the fine rows ``rows`` (all leading axes and columns, NaN
-    where missing). Blocks hold whole coarse rows (``block_rows`` is rounded down to a
-    multiple of ``factor``, at least one coarse row). For ``cubic``, whose kernel reaches
-    two coarse cells beyond a coarse cell's centre, each block is read with a halo of
-    ``2 * factor`` fine rows on each side (clipped to the field) and the halo's coarse rows
-    are cropped, so the result equals the whole-field aggregation whatever the block size.
-    Memory is bounded by one block plus its halo.
+    where missing). Chunks hold whole coarse rows (at most ``block_rows`` fine rows, at least
+    one coarse row). For ``cubic``, whose kernel reaches two coarse cells beyond a coarse
+    cell's centre, each chunk is read with a halo of two coarse rows on each side (clipped to
+    the field) and the halo's coarse rows are cropped, so the result equals the whole-field
+    aggregation whatever the chunk size. Memory is bounded by one chunk plus its halo.
     """
-    if nlat % factor:
-        raise GridError(f"{nlat} fine rows do not tile into {factor}-row blocks")
-    step = factor * max(1, block_rows // factor)
-    halo = aggregation_halo(method, factor)
+    halo = aggregation_halo(method)
+    ncy = blocks.shape[0]
     parts = []
-    for r0 in range(0, nlat, step):
-        r1 = min(r0 + step, nlat)
-        lo, hi = max(0, r0 - halo), min(nlat, r1 + halo)
-        out = aggregate(read_rows(slice(lo, hi)), factor, method, min_valid_fraction)
-        first = (r0 - lo) // factor
-        parts.append(out[..., first : first + (r1 - r0) // factor, :])
+    for chunk in blocks.row_chunks(block_rows):
+        crows = blocks.coarse_rows(chunk)
+        lo, hi = max(0, crows.start - halo), min(ncy, crows.stop + halo)
+        sub, fine = sub_rows(blocks, slice(lo, hi))
+        out = aggregate(read_rows(fine), sub, method, min_valid_fraction)
+        parts.append(out[..., crows.start - lo : crows.stop - lo, :])
     return np.concatenate(parts, axis=-2)

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
+from .blocks import Blocks
 from .residual import fill_from_neighbours, spread, spread_at
 
 #: The feature name of the coarse product at the fine cell.
@@ -45,7 +46,7 @@ def feature_names(predictors: Sequence[str]) -> list[str]:
 
 def coarse_feature(
     coarse: np.ndarray,
-    factor: int,
+    factor: int | Blocks,
     rows: slice | np.ndarray,
     cols: np.ndarray | int,
 ) -> np.ndarray:

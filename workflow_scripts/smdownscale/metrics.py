@@ -77,6 +77,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
+from .blocks import Blocks, BlocksError, as_blocks
+
 #: Default percentile bounds of the Mid subset and the heterogeneity value ranges (percent).
 MID_LO = 15.0
 MID_HI = 85.0
@@ -504,42 +506,40 @@ class WithinCellCorrelation:
         }
 
 
-def _blocks(a: np.ndarray, f: int) -> np.ndarray:
-    """(ny, nx) -> (ny/f, nx/f, f*f): the fine cells of each coarse cell on the last axis."""
-    ny, nx = a.shape
-    return a.reshape(ny // f, f, nx // f, f).transpose(0, 2, 1, 3).reshape(ny // f, nx // f, -1)
-
-
 def block_correlation(
-    product: np.ndarray, truth: np.ndarray, factor: int, *, min_pairs: int = 3
+    product: np.ndarray, truth: np.ndarray, factor: int | Blocks, *, min_pairs: int = 3
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-coarse-cell Pearson correlation of one day's fine fields (vectorised over blocks).
 
-    ``product`` and ``truth`` are (lat, lon) with both sizes multiples of ``factor``. Per
-    ``factor`` x ``factor`` block, the pairs with both values finite are correlated (centred
-    sums, clipped to [-1, 1]). Returns ``(r, enough, p_const, t_const)``, each of shape
-    (lat/factor, lon/factor): ``r`` (NaN where undefined), ``enough`` (at least ``min_pairs``
-    valid pairs), and whether the product / the truth is constant over the valid pairs (exact
+    ``product`` and ``truth`` are (lat, lon) fields tiled by the blocks (``factor x factor``
+    ones, or an index map's). Per block, the pairs with both values finite are correlated
+    (centred sums, clipped to [-1, 1]). Returns ``(r, enough, p_const, t_const)``, each of the
+    coarse shape: ``r`` (NaN where undefined), ``enough`` (at least ``min_pairs`` valid
+    pairs), and whether the product / the truth is constant over the valid pairs (exact
     equality of their max and min, so a block-repeated value is caught even where its mean is
     not exact in floating point). ``r`` is defined where ``enough & ~p_const & ~t_const``.
     """
-    f = int(factor)
-    p = _blocks(np.asarray(product, dtype=np.float64), f)
-    t = _blocks(np.asarray(truth, dtype=np.float64), f)
+    p = np.asarray(product, dtype=np.float64)
+    t = np.asarray(truth, dtype=np.float64)
+    blocks = as_blocks(factor, p.shape)
     ok = np.isfinite(p) & np.isfinite(t)
-    n = ok.sum(axis=-1)
+    n = blocks.reduce(np.add, ok.astype(np.int64))
     enough = n >= min_pairs
     p_const = enough & (
-        np.where(ok, p, -np.inf).max(axis=-1) == np.where(ok, p, np.inf).min(axis=-1)
+        blocks.reduce(np.maximum, np.where(ok, p, -np.inf))
+        == blocks.reduce(np.minimum, np.where(ok, p, np.inf))
     )
     t_const = enough & (
-        np.where(ok, t, -np.inf).max(axis=-1) == np.where(ok, t, np.inf).min(axis=-1)
+        blocks.reduce(np.maximum, np.where(ok, t, -np.inf))
+        == blocks.reduce(np.minimum, np.where(ok, t, np.inf))
     )
-    nn = np.maximum(n, 1)[..., None]
-    dp = np.where(ok, p - np.where(ok, p, 0.0).sum(axis=-1, keepdims=True) / nn, 0.0)
-    dt = np.where(ok, t - np.where(ok, t, 0.0).sum(axis=-1, keepdims=True) / nn, 0.0)
-    cov = np.einsum("ijk,ijk->ij", dp, dt)
-    den = np.sqrt(np.einsum("ijk,ijk->ij", dp, dp) * np.einsum("ijk,ijk->ij", dt, dt))
+    nn = np.maximum(n, 1)
+    mp = blocks.repeat(blocks.reduce(np.add, np.where(ok, p, 0.0)) / nn)
+    mt = blocks.repeat(blocks.reduce(np.add, np.where(ok, t, 0.0)) / nn)
+    dp = np.where(ok, p - mp, 0.0)
+    dt = np.where(ok, t - mt, 0.0)
+    cov = blocks.reduce(np.add, dp * dt)
+    den = np.sqrt(blocks.reduce(np.add, dp * dp) * blocks.reduce(np.add, dt * dt))
     defined = enough & ~p_const & ~t_const & (den > 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.where(defined, np.clip(cov / den, -1.0, 1.0), np.nan)
@@ -549,7 +549,7 @@ def block_correlation(
 def within_cell_correlation(
     product: DayStack | np.ndarray,
     truth: DayStack | np.ndarray,
-    factor: int,
+    factor: int | Blocks,
     *,
     min_pairs: int = 3,
 ) -> WithinCellCorrelation:
@@ -572,9 +572,6 @@ def within_cell_correlation(
     Days are processed one at a time (``stack[t]``), vectorised over the blocks, so memory is
     a few copies of one day's field; lazy xarray / netCDF4 variables are loaded day by day.
     """
-    f = int(factor)
-    if f < 1 or f != factor:
-        raise ValueError(f"factor must be a positive integer, got {factor}")
     if min_pairs < 2:
         raise ValueError(f"min_pairs must be >= 2, got {min_pairs}")
     pshape, tshape = tuple(product.shape), tuple(truth.shape)
@@ -587,15 +584,17 @@ def within_cell_correlation(
     if len(pshape) != 3:
         raise ValueError(f"need (time, lat, lon) stacks, got shape {pshape}")
     nt, ny, nx = pshape
-    if ny % f or nx % f:
-        raise ValueError(f"lat/lon sizes {ny}, {nx} are not multiples of the factor {f}")
-    ncell = (ny // f) * (nx // f)
+    try:
+        blocks = as_blocks(factor, pshape)
+    except BlocksError as err:
+        raise ValueError(f"lat/lon sizes {ny}, {nx}: {err}") from None
+    ncell = blocks.shape[0] * blocks.shape[1]
     per_day = np.full(nt, np.nan)
     total = 0.0
     n_def = n_undef = n_pc = n_tc = n_insuff = 0
     for k in range(nt):
         r, enough, p_const, t_const = block_correlation(
-            np.asarray(product[k]), np.asarray(truth[k]), f, min_pairs=min_pairs
+            np.asarray(product[k]), np.asarray(truth[k]), blocks, min_pairs=min_pairs
         )
         good = np.isfinite(r)
         nd = int(good.sum())
@@ -616,7 +615,7 @@ def within_cell_correlation(
         n_truth_constant=n_tc,
         n_insufficient=n_insuff,
         n_blocks=nt * ncell,
-        factor=f,
+        factor=blocks.factor or 0,
         min_pairs=int(min_pairs),
         per_day=per_day,
     )
@@ -659,14 +658,14 @@ class BlockEdges:
         return edge / inside
 
 
-def _edge_day(a: np.ndarray, f: int) -> BlockEdges:
+def _edge_day(a: np.ndarray, blocks: Blocks) -> BlockEdges:
     """One 2-D day's :class:`BlockEdges` (pairs with both values finite)."""
     out = BlockEdges()
     for axis in (0, 1):
         d = np.abs(np.diff(a, axis=axis))
         ok = np.isfinite(d)
-        # pair (k, k + 1) along the axis straddles an edge when k + 1 is a multiple of f
-        across = (np.arange(1, a.shape[axis]) % f) == 0
+        # pair (k, k + 1) along the axis straddles an edge when its cells' blocks differ
+        across = blocks.edges(axis)
         across = across[:, None] if axis == 0 else across[None, :]
         edge = ok & across
         inside = ok & ~across
@@ -676,25 +675,26 @@ def _edge_day(a: np.ndarray, f: int) -> BlockEdges:
     return out
 
 
-def block_edge_stats(field: DayStack | np.ndarray, factor: int) -> BlockEdges:
+def block_edge_stats(field: DayStack | np.ndarray, factor: int | Blocks) -> BlockEdges:
     """:class:`BlockEdges` of a (time, lat, lon) stack or one (lat, lon) day (module doc).
 
     Days are read one at a time (``field[t]``), so a lazy stack is never loaded whole.
     """
-    f = int(factor)
-    if f < 1 or f != factor:
-        raise ValueError(f"factor must be a positive integer, got {factor}")
     shape = tuple(field.shape)
-    if len(shape) == 2:
-        return _edge_day(np.asarray(field, dtype=np.float64), f)
-    if len(shape) != 3:
+    if len(shape) not in (2, 3):
         raise ValueError(f"need a (lat, lon) field or a (time, lat, lon) stack, got {shape}")
+    try:
+        blocks = as_blocks(factor, shape)
+    except BlocksError as err:
+        raise ValueError(f"field of shape {shape}: {err}") from None
+    if len(shape) == 2:
+        return _edge_day(np.asarray(field, dtype=np.float64), blocks)
     out = BlockEdges()
     for k in range(shape[0]):
-        out = out + _edge_day(np.asarray(field[k], dtype=np.float64), f)
+        out = out + _edge_day(np.asarray(field[k], dtype=np.float64), blocks)
     return out
 
 
-def block_edge_ratio(field: DayStack | np.ndarray, factor: int) -> float:
+def block_edge_ratio(field: DayStack | np.ndarray, factor: int | Blocks) -> float:
     """Block-edge ratio of a fine field: 1 = no coarse-cell edges (module docstring)."""
     return block_edge_stats(field, factor).ratio

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .blocks import Blocks
+
 
 def reference_index(
     fine_coords: np.ndarray, ref_coords: np.ndarray, res: float, descending: bool
@@ -33,14 +35,15 @@ def reference_index(
     return np.where((idx >= 0) & (idx < ref.size), idx, -1)
 
 
-def row_blocks(rows: np.ndarray, factor: int, chunk_rows: int) -> list[slice]:
+def row_blocks(rows: np.ndarray, blocks: Blocks, chunk_rows: int) -> list[slice]:
     """Fine-row blocks of about ``chunk_rows`` rows that start and end where both the
-    reference row index (``rows``) and the coarse row change, so no reference or coarse
-    cell is split between blocks (memory bounded by the block, not the region)."""
+    reference row index (``rows``) and the coarse row (``blocks``) change, so no reference
+    or coarse cell is split between blocks (memory bounded by the block, not the region)."""
     n = rows.size
+    coarse_start = np.diff(blocks.rows, prepend=-1) != 0
     cuts = [0]
     for i in range(1, n):
-        if i - cuts[-1] >= max(1, chunk_rows) and rows[i] != rows[i - 1] and i % factor == 0:
+        if i - cuts[-1] >= max(1, chunk_rows) and rows[i] != rows[i - 1] and coarse_start[i]:
             cuts.append(i)
     cuts.append(n)
     return [slice(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]

@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import ndimage
 
+from .blocks import Blocks
 from .grid import block_mean
 
 
@@ -59,7 +60,7 @@ class ShareEstimate:
 
 
 def coarse_residual(
-    fine: np.ndarray, coarse: np.ndarray, factor: int, min_fraction: float = 0.5
+    fine: np.ndarray, coarse: np.ndarray, factor: int | Blocks, min_fraction: float = 0.5
 ) -> np.ndarray:
     """``C - B``: the coarse value minus the block mean of the fine prediction, (..., cy, cx)
     float64, NaN where either is missing (a block needs ``min_fraction`` of its fine cells
@@ -88,34 +89,45 @@ def bridge_gaps(r: np.ndarray) -> np.ndarray:
     return np.nan_to_num(fill_from_neighbours(r), nan=0.0)
 
 
+def _coarse_blocks(r: np.ndarray, factor: int | Blocks) -> Blocks:
+    """The index map of coarse values ``r`` (..., cy, cx): given, or ``factor`` blocks."""
+    if isinstance(factor, Blocks):
+        return factor
+    cy, cx = r.shape[-2:]
+    return Blocks.regular(factor, cy * factor, cx * factor)
+
+
 def _axis_weights(
-    index: np.ndarray, n: int, factor: int
+    index: np.ndarray, blocks: Blocks, axis: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bilinear weights along one axis: fine indices -> the two coarse centres around them
+    """Linear weights along one axis: fine indices -> the two coarse centres around them
     and the weight of the second; beyond the outer centres the edge value holds."""
-    pos = np.clip((np.asarray(index) + 0.5) / factor - 0.5, 0.0, n - 1.0)
+    n = blocks.shape[axis]
+    pos = blocks.positions(index, axis)
     i0 = np.minimum(np.floor(pos).astype(np.int64), max(n - 2, 0))
     i1 = np.minimum(i0 + 1, n - 1)
     return i0, i1, pos - i0
 
 
-def spread(r: np.ndarray, factor: int, rows: slice, ncols: int) -> np.ndarray:
+def spread(r: np.ndarray, factor: int | Blocks, rows: slice, ncols: int) -> np.ndarray:
     """Bilinear interpolation of coarse cell-centre values ``r`` (..., cy, cx), finite, to
     the fine rows ``rows`` (global fine row indices) and all ``ncols`` fine columns; beyond
     the outer centres the edge value holds. (..., len(rows), ncols) float64."""
-    cy, cx = r.shape[-2:]
-    y0, y1, wy = _axis_weights(np.arange(rows.start, rows.stop), cy, factor)
-    x0, x1, wx = _axis_weights(np.arange(ncols), cx, factor)
+    blocks = _coarse_blocks(r, factor)
+    y0, y1, wy = _axis_weights(np.arange(rows.start, rows.stop), blocks, 0)
+    x0, x1, wx = _axis_weights(np.arange(ncols), blocks, 1)
     top = r[..., y0, :][..., x0] * (1 - wx) + r[..., y0, :][..., x1] * wx
     bottom = r[..., y1, :][..., x0] * (1 - wx) + r[..., y1, :][..., x1] * wx
     return top * (1 - wy)[:, None] + bottom * wy[:, None]
 
 
-def spread_at(r: np.ndarray, factor: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def spread_at(
+    r: np.ndarray, factor: int | Blocks, rows: np.ndarray, cols: np.ndarray
+) -> np.ndarray:
     """:func:`spread` at single fine cells ``(rows[i], cols[i])``: (..., n) float64."""
-    cy, cx = r.shape[-2:]
-    y0, y1, wy = _axis_weights(rows, cy, factor)
-    x0, x1, wx = _axis_weights(cols, cx, factor)
+    blocks = _coarse_blocks(r, factor)
+    y0, y1, wy = _axis_weights(rows, blocks, 0)
+    x0, x1, wx = _axis_weights(cols, blocks, 1)
     return (
         r[..., y0, x0] * (1 - wy) * (1 - wx)
         + r[..., y0, x1] * (1 - wy) * wx
@@ -125,7 +137,7 @@ def spread_at(r: np.ndarray, factor: int, rows: np.ndarray, cols: np.ndarray) ->
 
 
 def correct(
-    fine: np.ndarray, residual: np.ndarray, share: float, factor: int, rows: slice
+    fine: np.ndarray, residual: np.ndarray, share: float, factor: int | Blocks, rows: slice
 ) -> np.ndarray:
     """``fine + share S[residual]`` on fine rows ``rows`` (``fine``: (t, len(rows), nx);
     ``residual``: the whole region's (t, cy, cx) ``C - B``, NaN allowed). float32; cells

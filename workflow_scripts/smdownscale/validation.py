@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
+from .blocks import Blocks
 from .bootstrap import BOOT_COLUMNS, BootstrapSettings, station_bootstrap
 
 #: Products of the station series and how the tables name them (members are added by name).
@@ -194,7 +195,7 @@ def filled_cell_days(
 def truth_scores(
     fields: Mapping[str, np.ndarray],
     truth: np.ndarray,
-    factor: int,
+    factor: int | Blocks,
     *,
     coarse: str | None = None,
     filled: np.ndarray | None = None,
