@@ -58,18 +58,20 @@ import numpy as np
 import xarray as xr
 from pyproj import Transformer
 
+from ..ease2 import (
+    EASE2_CRS,
+    EASE2_M36_CELL_M,
+    EASE2_M36_NCOLS,
+    EASE2_M36_NROWS,
+    EASE2_M36_X0,
+    EASE2_M36_Y0,
+)
 from ..grid import LatLonGrid
 from .base import REDOWNLOAD, ProductError
 from .units import ACCEPTED, MISSING, SATURATION_PERCENT, soil_moisture_units, volumetric_factor
 
 log = logging.getLogger(__name__)
 
-EASE2_M36_NCOLS = 964
-EASE2_M36_NROWS = 406
-EASE2_M36_CELL_M = 36032.220840584
-EASE2_M36_X0 = -17367530.44516138
-EASE2_M36_Y0 = 7314540.830638
-EASE2_CRS = "EPSG:6933"
 SMAP_FILL = -9999.0
 _NAME_RE = re.compile(r"SMAP_L3_SM_P_(\d{8})_R\d+_\d+")
 _LEGACY_GROUP = "Soil_Moisture_Retrieval_Data"
