@@ -130,24 +130,26 @@ class Ease2Grid(GridShape):
         return np.stack([edges[:-1], edges[1:]], axis=1)
 
     @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        """(west, south, east, north) outer edges."""
+        lat, lon = self.lat_bounds, self.lon_bounds
+        return (float(lon[0, 0]), float(lat[-1, 1]), float(lon[-1, 1]), float(lat[0, 0]))
+
+    @property
     def north(self) -> float:
-        return float(_row_edges_lat(np.array([self.row0]))[0])
+        return self.bbox[3]
 
     @property
     def south(self) -> float:
-        return float(_row_edges_lat(np.array([self.row1]))[0])
+        return self.bbox[1]
 
     @property
     def west(self) -> float:
-        return float(_col_edges_lon(np.array([self.col0]))[0])
+        return self.bbox[0]
 
     @property
     def east(self) -> float:
-        return float(_col_edges_lon(np.array([self.col1]))[0])
-
-    @property
-    def bbox(self) -> tuple[float, float, float, float]:
-        return (self.west, self.south, self.east, self.north)
+        return self.bbox[2]
 
     @property
     def res(self) -> float:
