@@ -142,7 +142,7 @@ if IS_DEMO:
             params:
                 period=PERIODS[_pid],
                 composites=demo_composites(_pid),
-                settings=settings("demo", "region", "grid", "esa_cci"),
+                settings=settings("demo", "region", "grid", "esa_cci", "smap"),
             script:
                 "../workflow_scripts/demo_raw_period.py"
 

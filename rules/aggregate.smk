@@ -4,7 +4,7 @@
 rule aggregate_period:
     """Coarse soil moisture and block-aggregated predictors for every day of a period."""
     input:
-        esa_cci=raw_esa_cci,
+        target=raw_target,
         index=f"{RUN}/raw_index/{{period}}.tsv",
         predictors=f"{RUN}/fine/predictors_{{period}}.nc",
         static=rules.harmonise_static.output[0],
@@ -19,6 +19,6 @@ rule aggregate_period:
         **job_resources("aggregate_period"),
     params:
         period=lambda w: PERIODS[w.period],
-        settings=settings("region", "grid", "esa_cci", "aggregation"),
+        settings=settings("region", "grid", "esa_cci", "smap", "aggregation"),
     script:
         "../workflow_scripts/aggregate_period.py"

@@ -60,6 +60,8 @@ COARSE_GRID, FINE_GRID = run_grids(config)
 MODIS_TILES = rawlayout.modis_tiles_for_bbox(FINE_GRID.bbox)
 SRTM_TILES = rawlayout.srtm_tiles_for_bbox(FINE_GRID.bbox)
 IS_DEMO = config["source"] == "demo"
+#: The coarse product the run downscales (its granules key: esa_cci or smap_l3).
+TARGET = config["grid"]["coarse_product"]
 # A run killed outright (SIGKILL) left its locks and its deleted outputs: repair both.
 if workflow.is_main_process:
     for _m in runguard.repair_after_kill(os.getcwd(), RUN):
@@ -177,11 +179,14 @@ def in_place(paths):
 
 
 def period_granules(wildcards):
-    """The granules a period reads, by product: its days' ESA CCI, MOD11A1 tiles, MCD43C3
-    and IMERG files, and the tiles of every 16-day MOD13A2 composite holding one of its
-    days (one composite when periods are the default 16 days, aligned with them)."""
+    """The granules a period reads, by product: its days' coarse target (ESA CCI or SMAP
+    L3), MOD11A1 tiles, MCD43C3 and IMERG files, and the tiles of every 16-day MOD13A2
+    composite holding one of its days (one composite when periods are the default 16 days,
+    aligned with them)."""
     days = period(wildcards).days
-    return providerlayout.period_granules(days, composite_starts(days), MODIS_TILES)
+    return providerlayout.period_granules(
+        days, composite_starts(days), MODIS_TILES, TARGET
+    )
 
 
 def granule_paths(key, granules):
@@ -198,8 +203,9 @@ def granule_paths(key, granules):
     )
 
 
-def raw_esa_cci(wildcards):
-    return granule_paths("esa_cci", period_granules(wildcards)["esa_cci"])
+def raw_target(wildcards):
+    """A period's daily files of the coarse target product."""
+    return granule_paths(TARGET, period_granules(wildcards)[TARGET])
 
 
 def index_inputs(wildcards):
@@ -636,7 +642,9 @@ def list_missing_raw():
 
 
 def project_relpath(granule):
-    return providerlayout.project_relpath(granule, config["esa_cci"]["version"])
+    return providerlayout.project_relpath(
+        granule, config["esa_cci"]["version"], config["smap"]["crid"]
+    )
 
 
 def inner_deployment():

@@ -91,6 +91,27 @@ if not IS_DEMO:
         script:
             "../workflow_scripts/download_granule.py"
 
+    rule download_smap_l3:
+        """One SMAP L3 radiometer daily file (SPL3SMP, NSIDC DAAC, Earthdata login)."""
+        output:
+            update(raw("SPL3SMP/{year}/SMAP_L3_SM_P_{ymd}_{crid}_{counter}.h5")),
+        log:
+            f"{LOGS}/download/SPL3SMP/{{year}}/{{ymd}}_{{crid}}_{{counter}}.log",
+        wildcard_constraints:
+            year=r"\d{4}",
+            ymd=r"\d{8}",
+            crid=r"R\d{5}",
+            counter=r"\d{3}",
+        localrule: True
+        conda:
+            "../envs/acquire.yaml"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            nsidc_connections=1,
+        script:
+            "../workflow_scripts/download_granule.py"
+
     rule download_mod11a1:
         """One MOD11A1 v061 tile-day (LP DAAC, Earthdata login)."""
         input:

@@ -24,9 +24,7 @@ rule harmonise_static:
 rule harmonise_predictors:
     """LST, NDVI, albedo and precipitation for every day of a period on the fine grid."""
     input:
-        unpack(
-            lambda w: {k: v for k, v in raw_period_files(w).items() if k != "esa_cci"}
-        ),
+        unpack(lambda w: {k: v for k, v in raw_period_files(w).items() if k != TARGET}),
         index=f"{RUN}/raw_index/{{period}}.tsv",
     output:
         f"{RUN}/fine/predictors_{{period}}.nc",

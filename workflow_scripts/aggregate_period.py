@@ -15,7 +15,7 @@ from smdownscale.config import run_grids
 from smdownscale.grid import aggregate_blocked, block_map
 from smdownscale.harmonise import DAILY_PREDICTORS, check_days, datetime64_days, observed_only
 from smdownscale.netcdf import file_days, write_dataset
-from smdownscale.products.esa_cci import read_esa_cci_days, resolve_mask_flags
+from smdownscale.products.targets import run_target
 from smdownscale.rawindex import files_by_day, read_index
 from smdownscale.rule_io import provenance, setup_logging
 
@@ -53,38 +53,30 @@ def main(snakemake) -> None:
     acfg = cfg["aggregation"]
     method, min_frac = acfg["method"], acfg["min_valid_fraction"]
     block_rows = cfg["resources"]["chunk_rows"]
-    mask = resolve_mask_flags(cfg["esa_cci"]["mask_flags"])
+    target = run_target(cfg)
 
-    # the period's files as index_raw recorded them: one ESA CCI image a day
-    by_day = files_by_day(read_index(snakemake.input.index), "esa_cci", days)
+    # the period's files as index_raw recorded them: one target image a day
+    by_day = files_by_day(read_index(snakemake.input.index), target.key, days)
     lacking = [str(d) for d, files in by_day.items() if len(files) != 1]
     if lacking:
-        raise ValueError(f"expected one ESA CCI file a day; the index has not for {lacking}")
-    esa_files = [files[0] for files in by_day.values()]
-    images = read_esa_cci_days(
-        esa_files,
-        coarse,
-        mask,
-        version=cfg["esa_cci"]["version"],
-        allow_mixed_versions=cfg["esa_cci"]["allow_mixed_versions"],
-    )
-    for path, day, image in zip(esa_files, days, images, strict=True):
+        raise ValueError(f"expected one {target.title} file a day; the index has not for {lacking}")
+    files = [files[0] for files in by_day.values()]
+    images = target.read(files, coarse, cfg)
+    for path, day, image in zip(files, days, images, strict=True):
         check_days(path, datetime64_days(image["time"].values), [day])
     log.info(
-        "ESA CCI product version(s): %s",
+        "%s product version(s): %s",
+        target.title,
         ", ".join(sorted({im.attrs["product_version"] for im in images})),
     )
     sm = xr.concat(images, dim="time")
     n_valid = int(sm["sm"].notnull().sum())
-    log.info(
-        "ESA CCI (mask bits %d): %d of %d coarse cell-days valid", mask, n_valid, sm["sm"].size
-    )
+    log.info("%s: %d of %d coarse cell-days valid", target.title, n_valid, sm["sm"].size)
     if n_valid == 0:
         log.warning(
-            "period %s has no valid coarse soil moisture in the region (all missing or flagged "
-            "by mask bits %d): it gives no training samples",
+            "period %s has no valid coarse soil moisture in the region (all missing or "
+            "flagged): it gives no training samples",
             period.id,
-            mask,
         )
 
     def aggregate_all(nc, names, observed):
@@ -111,10 +103,10 @@ def main(snakemake) -> None:
             .astype("f4")
             .assign_attrs(
                 standard_name="volume_fraction_of_condensed_water_in_soil",
-                long_name="ESA CCI SM COMBINED, flagged cells removed",
+                long_name=target.describe(cfg),
                 units="m3 m-3",
             ),
-            "flag": sm["flag"],
+            **{k: sm[k] for k in ("flag", "surface_flag") if k in sm},
         },
         coords={"time": sm["time"].values},
     )

@@ -8,18 +8,34 @@ from smdownscale import rawlayout
 from smdownscale.calendar import period_of
 from smdownscale.config import run_grids
 from smdownscale.demo import render
+from smdownscale.demo.world import world_grids
 from smdownscale.demo.write_esa_cci import write_esa_cci
 from smdownscale.demo.write_imerg import write_imerg
 from smdownscale.demo.write_modis import write_mcd43c3, write_mod11a1, write_mod13a2
+from smdownscale.demo.write_smap import write_smap_l3
 from smdownscale.grid import LatLonGrid
 from smdownscale.rule_io import setup_logging
+
+
+def pm_pass(
+    sm: np.ndarray,
+    flag: np.ndarray,
+    rng: np.random.Generator,
+    extra_gaps: float = 0.2,
+    noise_sd: float = 0.01,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The demo's evening (PM) retrievals: the morning's with independent noise and more
+    gaps (a second overpass sees the same soil, with its own errors and swath gaps)."""
+    pm = sm + rng.normal(0.0, noise_sd, sm.shape)
+    pm[rng.random(sm.shape) < extra_gaps] = np.nan
+    return pm.astype(np.float32), np.where(np.isfinite(pm), flag, 0)
 
 
 def main(snakemake) -> None:
     log = setup_logging(snakemake)
     cfg = snakemake.config
     period = snakemake.params.period
-    _, region = run_grids(cfg)
+    coarse_region, region = run_grids(cfg)
     tiles = rawlayout.modis_tiles_for_bbox(region.bbox)
     version = cfg["esa_cci"]["version"]
     rng = np.random.default_rng([cfg["demo"]["seed"], 7, int(period.id.replace("-", ""))])
@@ -32,12 +48,18 @@ def main(snakemake) -> None:
     out = snakemake.output
     # products are rendered from the whole world (the region plus a margin)
     fine = LatLonGrid.from_coords(world["lat"].values, world["lon"].values)
-    coarse = LatLonGrid.from_coords(sat["lat"].values, sat["lon"].values)
+    smap = cfg["grid"]["coarse_product"] == "smap_l3"
+    if smap:  # the world's EASE2 window: the region's grown by one cell (demo_world)
+        coarse = world_grids(coarse_region, region)[1]
+    else:
+        coarse = LatLonGrid.from_coords(sat["lat"].values, sat["lon"].values)
 
     for i, day in enumerate(days):
-        write_esa_cci(
-            out.esa_cci[i], day, sat["sm"].values[i], sat["flag"].values[i], version, grid=coarse
-        )
+        sm, flag = sat["sm"].values[i], sat["flag"].values[i]
+        if smap:
+            write_smap_l3(out.smap_l3[i], day, coarse, (sm, flag), pm_pass(sm, flag, rng))
+        else:
+            write_esa_cci(out.esa_cci[i], day, sm, flag, version, grid=coarse)
         for k, (h, v) in enumerate(tiles):
             lst, qc = render.lst_tile(
                 world["lst"].values[i], world["cloud"].values[i], fine, h, v, rng

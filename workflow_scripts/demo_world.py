@@ -6,7 +6,7 @@ from smdownscale.atomic import atomic_path
 from smdownscale.calendar import daterange
 from smdownscale.config import run_dates, run_grids
 from smdownscale.demo.observe import coarse_product, station_observations, station_sites
-from smdownscale.demo.world import WorldParams, simulate_world
+from smdownscale.demo.world import WorldParams, simulate_world, world_grids
 from smdownscale.netcdf import write_dataset
 from smdownscale.rule_io import provenance, setup_logging
 
@@ -25,12 +25,12 @@ def main(snakemake) -> None:
     seed = dcfg["seed"]
     # The world extends one coarse cell beyond the region on every side, as real products
     # extend beyond any region: edge cells then have neighbours for interpolation.
-    world_fine, world_coarse = fine.expanded(coarse.res), coarse.expanded(coarse.res)
+    world_fine, world_coarse = world_grids(coarse, fine)
     log.info(
-        "simulating the demo world: grid %s (region %s plus %.2f deg), %d days, seed %d",
+        "simulating the demo world: grid %s (region %s plus one %s cell), %d days, seed %d",
         world_fine.shape,
         fine.shape,
-        coarse.res,
+        type(coarse).__name__,
         len(days),
         seed,
     )

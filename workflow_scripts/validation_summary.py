@@ -10,7 +10,7 @@ from smdownscale.atomic import atomic_path, write_text_atomic
 from smdownscale.bma_stations import read_station_table
 from smdownscale.config import bma_eval_dates, bma_train_dates, digest, run_dates
 from smdownscale.rule_io import code_version, setup_logging
-from smdownscale.validation import ALL_NETWORKS
+from smdownscale.validation import ALL_NETWORKS, STATION_PRODUCTS
 
 
 def clean(value):
@@ -38,7 +38,7 @@ def main(snakemake) -> None:
         for subset, grp in head.groupby("subset")
     }
     allp = stations["All"]
-    heldout, coarse = allp["BMA held-out"], allp["coarse product (0.25 deg)"]
+    heldout, coarse = allp["BMA held-out"], allp[STATION_PRODUCTS["coarse"]]
     members = {k: v for k, v in allp.items() if k in cfg["members"]["use"]}
     best = min(members, key=lambda m: members[m]["rmse"])
     verdict = {

@@ -27,11 +27,13 @@ from reliability_expect import Outcome, check, conversion, error, ok
 from smdownscale.demo.write_era5_land import write_era5_land_month
 from smdownscale.demo.write_esa_cci import esa_cci_file_name, write_esa_cci
 from smdownscale.demo.write_gldas import gldas_lattice, write_gldas_file
+from smdownscale.ease2 import ease2_cover
 from smdownscale.grid import LatLonGrid, global_grid
 from smdownscale.products.era5_land import check_era5_land
 from smdownscale.products.esa_cci import read_esa_cci, read_esa_cci_days
 from smdownscale.products.gldas import check_gldas
 from smdownscale.products.smap import read_smap_l3
+from smdownscale.products.smap_target import read_smap_target
 
 DAY = dt.date(2010, 7, 1)
 DAYNUM = (DAY - dt.date(1970, 1, 1)).days
@@ -167,6 +169,12 @@ def read_real(path: Path, **kw) -> tuple[Callable[[], Any], Path]:
 
 def smap(path: Path) -> tuple[Callable[[], Any], Path]:
     return (lambda: read_smap_l3(path)), path
+
+
+def smap_target(path: Path, **kw: Any) -> tuple[Callable[[], Any], Path]:
+    """The file read as the coarse target over a window of northern China."""
+    window = ease2_cover((110.0, 35.0, 114.0, 38.0))
+    return (lambda: read_smap_target(path, window, **kw)), path
 
 
 def era5(path: Path) -> tuple[Callable[[], Any], Path]:
@@ -497,6 +505,18 @@ CASES = [
         lambda t, r: smap(copy_real(r, REAL_SMAP, t)),
         ok(),
         smap_real_ok,
+        real=True,
+    ),
+    Case(
+        "smap-target-other-release",
+        lambda t, r: smap_target(copy_real(r, REAL_SMAP, t), crid="R19240"),
+        error(r"FILE: its name is not of release R19240 \(config smap.crid\)"),
+        real=True,
+    ),
+    Case(
+        "smap-target-pm-from-early-release",
+        lambda t, r: smap_target(copy_real(r, REAL_SMAP, t), pass_="AM_then_PM"),
+        error(r"FILE: this early-release file has only the descending \(AM\) pass"),
         real=True,
     ),
     Case(

@@ -115,3 +115,33 @@ def test_demo_stamps_are_fixed_and_parse_as_times():
     g = Granule("mod11a1", DAY, "h26v05")
     assert pl.demo_stamp(g) == "2010098031500"
     assert pl.stamp_time(pl.demo_stamp(g)) == dt.datetime(2010, 4, 8, 3, 15)
+
+
+def test_smap_l3_names_folders_and_releases():
+    relpath = "SMAP/SPL3SMP.009/2010.04.07/SMAP_L3_SM_P_20100407_R19240_002.h5"
+    f = pl.parse(relpath, "/nsidc")
+    assert (f.granule, f.version, f.stamp, f.problem) == (
+        Granule("smap_l3", DAY, None),
+        "R19240",
+        "002",
+        None,
+    )
+    assert relpath.endswith(pl.provider_relpath(f.granule, "R19240", "002"))
+    # the project layout names the release the run reads; the name parses back
+    project = pl.project_relpath(f.granule, "08.1", "R18290")
+    assert project == "SPL3SMP/2010/SMAP_L3_SM_P_20100407_R18290_001.h5"
+    assert pl.parse(project).granule == f.granule
+    # the configured release only; a later reprocessing (_002) outranks _001
+    assert pl.eligible(f, "08.1", "R19240") and not pl.eligible(f, "08.1", "R18290")
+    older = pl.parse("SPL3SMP.009/2010.04.07/SMAP_L3_SM_P_20100407_R19240_001.h5")
+    assert older.rank() < f.rank()
+    moved = pl.parse("SPL3SMP.009/2010.04.08/SMAP_L3_SM_P_20100407_R19240_001.h5")
+    assert "date folder 2010.04.08" in moved.problem
+
+
+def test_the_target_product_leads_a_periods_granules():
+    smap = pl.period_granules([DAY], [], [(26, 5)], "smap_l3")
+    assert list(smap)[0] == "smap_l3" and "esa_cci" not in smap
+    assert smap["smap_l3"] == [Granule("smap_l3", DAY, None)]
+    with pytest.raises(ValueError, match="unknown coarse product 'amsr2'"):
+        pl.period_granules([DAY], [], [], "amsr2")

@@ -101,7 +101,7 @@ def test_markdown_table(world_tables):
     assert len(lines) == 2 + 8
     assert lines[0].startswith("| world | product | RMSE | x coarse |")
     assert len({line.count("|") for line in lines}) == 1  # every row has every cell
-    coarse = next(line for line in lines if "coarse (0.25 deg)" in line)
+    coarse = next(line for line in lines if "coarse (repeated over its cell)" in line)
     assert "| inf |" in coarse and "70.0 %" in coarse
     best = next(line for line in lines if "best member" in line)
     assert best.split("|")[3].strip() == "-"  # no truth RMSE for the best member

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import xarray as xr
 import yaml
-from workflow_run import CONFIG, snakemake
+from workflow_run import CONFIG, complete_run, snakemake
 
 from smdownscale.fingerprints import sha256_file
 from smdownscale.rawindex import read_index
@@ -33,12 +33,7 @@ LST_0408 = "MOD11A1.061/2010.04.08/MOD11A1.A2010098.h26v05.061.{stamp}.hdf"
 def provider_run(tmp_path_factory) -> Path:
     """The folder of a complete tiny run in the providers' layouts."""
     work = tmp_path_factory.mktemp("wfp")
-    res = snakemake(
-        work, CONFIGS, "--cores", "2", "--rerun-incomplete", "--quiet", "rules", timeout=900
-    )
-    if res.returncode != 0:
-        logs = "\n".join(p.read_text()[-3000:] for p in (work / "results").rglob("*.log"))
-        pytest.fail(f"snakemake failed:\n{res.stderr[-5000:]}\n{logs}")
+    complete_run(work, CONFIGS)
     return work
 
 

@@ -47,6 +47,20 @@ def snakemake(
     )
 
 
+def complete_run(work: Path, configfile: Path | tuple[Path, ...], timeout: int = 900) -> None:
+    """Run every rule in ``work`` with ``configfile``; fail the test with the stderr and
+    the jobs' log tails when the run fails."""
+    import pytest
+
+    res = snakemake(
+        work, configfile, "--cores", "2", "--rerun-incomplete", "--quiet", "rules",
+        timeout=timeout,
+    )  # fmt: skip
+    if res.returncode != 0:
+        logs = "\n".join(p.read_text()[-3000:] for p in (work / "results").rglob("*.log"))
+        pytest.fail(f"snakemake failed:\n{res.stderr[-5000:]}\n{logs}")
+
+
 #: Raw files the demo writes are compared by content (netCDF variables and attributes, HDF4
 #: data sets and metadata, zip members), as they embed their write times.
 #: Not compared: run bookkeeping (logs, timings, the input fingerprints with their inodes,

@@ -26,8 +26,10 @@ import jsonschema
 import yaml
 
 from .calendar import Period, periods_between
+from .ease2 import Ease2Grid, ease2_region_grids
 from .grid import GridError, LatLonGrid, region_grids
 from .products.esa_cci import resolve_mask_flags
+from .products.smap_target import resolve_surface_flags
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema" / "config.schema.yaml"
 
@@ -201,11 +203,7 @@ def check_semantics(cfg: Mapping[str, Any]) -> None:
     if end < start:
         problems.append(f"config key 'dates.end' ({end}) is before 'dates.start' ({start})")
     try:
-        region_grids(
-            tuple(cfg["region"]["bbox"]),
-            cfg["grid"]["coarse_res_deg"],
-            cfg["grid"]["fine_res_deg"],
-        )
+        run_grids(cfg)
     except GridError as e:
         problems.append(f"config key 'region.bbox' / 'grid': {e}")
     unc = cfg["uncertainty"]
@@ -227,6 +225,10 @@ def check_semantics(cfg: Mapping[str, Any]) -> None:
         resolve_mask_flags(cfg["esa_cci"]["mask_flags"])
     except ValueError as e:
         problems.append(f"config key 'esa_cci.mask_flags': {e}")
+    try:
+        resolve_surface_flags(cfg["smap"]["mask_surface_flags"])
+    except ValueError as e:
+        problems.append(f"config key 'smap.mask_surface_flags': {e}")
     stations = cfg["stations"]
     if cfg["source"] == "real" and not (stations["ismn"] or stations["csv"]):
         problems.append(
@@ -370,8 +372,12 @@ def run_periods(cfg: Mapping[str, Any]) -> list[Period]:
     return periods_between(start, end, cfg["dates"]["period_days"])
 
 
-def run_grids(cfg: Mapping[str, Any]) -> tuple[LatLonGrid, LatLonGrid]:
-    """(coarse, fine) grids of the run's region."""
-    return region_grids(
-        tuple(cfg["region"]["bbox"]), cfg["grid"]["coarse_res_deg"], cfg["grid"]["fine_res_deg"]
-    )
+def run_grids(cfg: Mapping[str, Any]) -> tuple[LatLonGrid | Ease2Grid, LatLonGrid]:
+    """(coarse, fine) grids of the run's region: the target product's own grid (ESA CCI's
+    0.25 deg lat/lon cells, or the EASE-Grid 2.0 36 km window of SMAP L3) covering the
+    bbox, and the fine grid over the same cells."""
+    bbox = tuple(cfg["region"]["bbox"])
+    fine_res = cfg["grid"]["fine_res_deg"]
+    if cfg["grid"].get("coarse_product", "esa_cci") == "smap_l3":  # partial configs: ESA CCI
+        return ease2_region_grids(bbox, fine_res)
+    return region_grids(bbox, cfg["grid"]["coarse_res_deg"], fine_res)

@@ -157,6 +157,15 @@ class Ease2Grid(GridShape):
         heights = -np.diff(self.lat_bounds, axis=1)
         return float(max(heights.max(), 360.0 / EASE2_M36_NCOLS))
 
+    def grown(self, cells: int) -> Ease2Grid:
+        """The window grown by ``cells`` EASE2 cells on every side (within the global grid)."""
+        return Ease2Grid(
+            max(0, self.row0 - cells),
+            min(EASE2_M36_NROWS, self.row1 + cells),
+            max(0, self.col0 - cells),
+            min(EASE2_M36_NCOLS, self.col1 + cells),
+        )
+
     def cell_index(
         self, lat: np.ndarray | float, lon: np.ndarray | float
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -213,6 +222,12 @@ def ease2_region_grids(
     lie in it (module docstring): every fine cell is in one coarse cell, every coarse cell
     holds at least one whole row and column of fine cells."""
     coarse = ease2_cover(bbox)
+    return coarse, ease2_fine_grid(coarse, fine_res)
+
+
+def ease2_fine_grid(coarse: Ease2Grid, fine_res: float) -> LatLonGrid:
+    """The fine lat/lon grid (cells on multiples of ``fine_res``) whose cell centres lie in
+    the EASE2 window ``coarse``."""
     half = fine_res / 2.0
 
     def snap(x: float, up: bool) -> float:
@@ -226,5 +241,4 @@ def ease2_region_grids(
     south = float(np.round(snap(coarse.south - half, up=False) + fine_res, 10))
     west = snap(coarse.west - half, up=True)
     east = float(np.round(snap(coarse.east + half, up=True) - fine_res, 10))
-    fine = LatLonGrid(north=north, south=south, west=west, east=east, res=fine_res)
-    return coarse, fine
+    return LatLonGrid(north=north, south=south, west=west, east=east, res=fine_res)

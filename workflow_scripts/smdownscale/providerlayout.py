@@ -10,6 +10,8 @@ time stamp YYYYDDDHHMMSS of LP DAAC names):
   folder is the composite's first day)
 - MCD43C3, LP DAAC: ``MCD43C3.061/2010.04.07/MCD43C3.A2010097.061.<stamp>.hdf``
 - SRTMGL3, LP DAAC: ``SRTMGL3.003/2000.02.11/N39E110.SRTMGL3.hgt.zip``
+- SMAP L3 (SPL3SMP), NSIDC: ``SPL3SMP.009/2015.04.01/SMAP_L3_SM_P_20150401_R19240_001.h5``
+  (the version is the composite release ID, R19240; ``_001`` counts reprocessings)
 - IMERG, GES DISC: ``GPM_3IMERGDF.07/2010/04/3B-DAY.MS.MRG.3IMERG.20100407-S000000-E235959.
   V07B.nc4``
 
@@ -37,10 +39,11 @@ from pathlib import PurePosixPath
 from . import rawlayout
 
 #: Product keys (those of ``download.urls`` and ``archives``), in the order of the tables.
-PRODUCTS = ("esa_cci", "mod11a1", "mod13a2", "mcd43c3", "imerg", "srtm")
+PRODUCTS = ("esa_cci", "smap_l3", "mod11a1", "mod13a2", "mcd43c3", "imerg", "srtm")
 #: How the products call themselves in names and messages.
 TITLES = {
     "esa_cci": "ESA CCI SM",
+    "smap_l3": "SMAP L3",
     "mod11a1": "MOD11A1",
     "mod13a2": "MOD13A2",
     "mcd43c3": "MCD43C3",
@@ -51,6 +54,10 @@ TITLES = {
 MODIS_COLLECTION = "061"
 IMERG_VERSION = "V07B"
 SRTM_VERSION = "003"
+#: The SMAP L3 release read unless the config says otherwise (SPL3SMP version 9).
+SMAP_CRID = "R19240"
+#: The products that can be a run's coarse target (config ``grid.coarse_product``).
+TARGET_PRODUCTS = ("esa_cci", "smap_l3")
 
 _ESA = re.compile(
     r"ESACCI-SOILMOISTURE-L3S-SSMV-COMBINED-(?P<ymd>\d{8})000000-fv(?P<version>\d{2}\.\d)\.nc"
@@ -59,6 +66,7 @@ _MODIS = re.compile(
     r"(?P<product>MOD11A1|MOD13A2|MCD43C3)\.A(?P<yyyyddd>\d{7})(?:\.h(?P<h>\d\d)v(?P<v>\d\d))?"
     r"\.(?P<version>\d{3})(?:\.(?P<stamp>\d{13}))?\.hdf"
 )
+_SMAP = re.compile(r"SMAP_L3_SM_P_(?P<ymd>\d{8})_(?P<version>R\d{5})_(?P<stamp>\d{3})\.h5")
 _SRTM = re.compile(r"(?P<tile>[NS]\d\d[EW]\d{3})\.SRTMGL3\.hgt\.zip")
 _IMERG = re.compile(
     r"3B-DAY\.MS\.MRG\.3IMERG\.(?P<ymd>\d{8})-S000000-E235959\.(?P<version>V\d\d[A-Z]?)\.nc4"
@@ -114,6 +122,9 @@ def parse_name(name: str) -> tuple[Granule, str, str] | None:
     if m := _ESA.fullmatch(name):
         day = _day(ymd=m["ymd"])
         return (Granule("esa_cci", day, None), m["version"], "") if day else None
+    if m := _SMAP.fullmatch(name):
+        day = _day(ymd=m["ymd"])
+        return (Granule("smap_l3", day, None), m["version"], m["stamp"]) if day else None
     if m := _MODIS.fullmatch(name):
         day = _day(yyyyddd=m["yyyyddd"])
         tiled = m["product"] != "MCD43C3"
@@ -150,7 +161,8 @@ def _folder_problem(g: Granule, version: str, folders: tuple[str, ...]) -> tuple
     parent = folders[-1] if folders else ""
     grand = folders[-2] if len(folders) > 1 else ""
     if g.day is not None:
-        if g.product in ("mod11a1", "mod13a2", "mcd43c3") and _DATE_FOLDER.fullmatch(parent):
+        dated = ("mod11a1", "mod13a2", "mcd43c3", "smap_l3")
+        if g.product in dated and _DATE_FOLDER.fullmatch(parent):
             if parent != f"{g.day:%Y.%m.%d}":
                 said.append(f"date folder {parent}")
         if g.product == "esa_cci" and re.fullmatch(r"\d{4}", parent) and parent != str(g.day.year):
@@ -175,12 +187,15 @@ def parse(relpath: str, root: str = "") -> Found | None:
     return Found(granule, version, stamp, path, problem)
 
 
-def eligible(found: Found, esa_cci_version: str) -> bool:
-    """Whether the workflow may read the file: the configured ESA CCI version, MODIS
-    collection 061, IMERG of the downloaded major version (V07); any SRTMGL3 tile."""
+def eligible(found: Found, esa_cci_version: str, smap_crid: str = SMAP_CRID) -> bool:
+    """Whether the workflow may read the file: the configured ESA CCI version and SMAP
+    release, MODIS collection 061, IMERG of the downloaded major version (V07); any
+    SRTMGL3 tile."""
     product = found.granule.product
     if product == "esa_cci":
         return found.version == esa_cci_version
+    if product == "smap_l3":
+        return found.version == smap_crid
     if product in ("mod11a1", "mod13a2", "mcd43c3"):
         return found.version == MODIS_COLLECTION
     if product == "imerg":
@@ -210,12 +225,24 @@ def _modis_name(g: Granule, version: str, stamp: str) -> str:
     return f"{short}.A{g.day:%Y%j}{tile}.{version}{tail}.hdf"
 
 
+def smap_collection(crid: str) -> str:
+    """The NSIDC collection folder number of a SMAP L3 release, for the demo's provider
+    tree: R19xxx is SPL3SMP.009, R18xxx .008 (composite release IDs count the major version
+    in their second and third digits from version 7 on). Real trees are read by file name,
+    whatever their folders are called."""
+    return f"{int(crid[1:3]) - 10:03d}"
+
+
 def provider_relpath(g: Granule, version: str, stamp: str = "") -> str:
     """Where the provider files the granule (relative to a root holding its collections)."""
     if g.product == "esa_cci":
         assert g.day is not None
         name = PurePosixPath(rawlayout.esa_cci(g.day, version)).name
         return f"daily_files/COMBINED/v{version}/{g.day.year}/{name}"
+    if g.product == "smap_l3":
+        assert g.day is not None
+        name = PurePosixPath(rawlayout.smap_l3(g.day, version, stamp or "001")).name
+        return f"SPL3SMP.{smap_collection(version)}/{g.day:%Y.%m.%d}/{name}"
     if g.product in ("mod11a1", "mod13a2", "mcd43c3"):
         assert g.day is not None
         folder = f"{TITLES[g.product]}.{version}/{g.day:%Y.%m.%d}"
@@ -229,12 +256,15 @@ def provider_relpath(g: Granule, version: str, stamp: str = "") -> str:
     raise ValueError(f"unknown product {g.product!r}")
 
 
-def project_relpath(g: Granule, esa_cci_version: str) -> str:
+def project_relpath(g: Granule, esa_cci_version: str, smap_crid: str = SMAP_CRID) -> str:
     """The granule's path in the project's layout (:mod:`smdownscale.rawlayout`), in the
     version the run reads: where the demo and the downloads put it."""
     if g.product == "esa_cci":
         assert g.day is not None
         return rawlayout.esa_cci(g.day, esa_cci_version)
+    if g.product == "smap_l3":
+        assert g.day is not None
+        return rawlayout.smap_l3(g.day, smap_crid)
     if g.product in ("mod11a1", "mod13a2"):
         assert g.day is not None and g.tile is not None
         h, v = int(g.tile[1:3]), int(g.tile[4:6])
@@ -254,12 +284,18 @@ def project_relpath(g: Granule, esa_cci_version: str) -> str:
 
 
 def period_granules(
-    days: list[dt.date], composites: list[dt.date], modis_tiles: list[tuple[int, int]]
+    days: list[dt.date],
+    composites: list[dt.date],
+    modis_tiles: list[tuple[int, int]],
+    target: str = "esa_cci",
 ) -> dict[str, list[Granule]]:
-    """The granules a period reads, by product, in the order of days (composites) and tiles."""
+    """The granules a period reads, by product, in the order of days (composites) and tiles:
+    the coarse ``target``'s (a product of :data:`TARGET_PRODUCTS`) first."""
+    if target not in TARGET_PRODUCTS:
+        raise ValueError(f"unknown coarse product {target!r}; one of {TARGET_PRODUCTS}")
     tiles = [f"h{h:02d}v{v:02d}" for h, v in modis_tiles]
     return {
-        "esa_cci": [Granule("esa_cci", d, None) for d in days],
+        target: [Granule(target, d, None) for d in days],
         "mod11a1": [Granule("mod11a1", d, t) for d in days for t in tiles],
         "mod13a2": [Granule("mod13a2", s, t) for s in composites for t in tiles],
         "mcd43c3": [Granule("mcd43c3", d, None) for d in days],

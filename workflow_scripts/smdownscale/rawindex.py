@@ -35,6 +35,7 @@ from .providerlayout import (
     IMERG_VERSION,
     MODIS_COLLECTION,
     PRODUCTS,
+    SMAP_CRID,
     SRTM_VERSION,
     TITLES,
     Found,
@@ -84,14 +85,14 @@ class Resolution:
     problems: list[Found] = field(default_factory=list)  # folders contradicting names
 
 
-def resolve(found: Iterable[Found], esa_cci_version: str) -> Resolution:
+def resolve(found: Iterable[Found], esa_cci_version: str, smap_crid: str = SMAP_CRID) -> Resolution:
     """Per granule the newest eligible file: highest version, then latest production."""
     out = Resolution()
     by_granule: dict[Granule, list[Found]] = {}
     for f in found:
         if f.problem:
             out.problems.append(f)
-        if not eligible(f, esa_cci_version):
+        if not eligible(f, esa_cci_version, smap_crid):
             out.ineligible.append(f)
             continue
         by_granule.setdefault(f.granule, []).append(f)
@@ -129,6 +130,7 @@ class Archives:
         self.raw_dir = os.path.normpath(raw_dir)
         self.settings = archive_settings(cfg, self.raw_dir)
         self.esa_cci_version = str(cfg["esa_cci"]["version"])
+        self.smap_crid = str(cfg["smap"]["crid"])
         self.demo = demo
         self.listed: dict[str, tuple[int, int]] = {}  # root -> (files, folders listed afresh)
         found: list[Found] = []
@@ -142,7 +144,11 @@ class Archives:
                 if f is not None and self.settings[f.granule.product].root == root:
                     if f.granule.product in provider:
                         found.append(f)
-        self.resolution = resolve(found, self.esa_cci_version)
+        self.resolution = resolve(found, self.esa_cci_version, self.smap_crid)
+
+    def relpath(self, g: Granule) -> str:
+        """``g`` in the project layout, in the version the run reads."""
+        return project_relpath(g, self.esa_cci_version, self.smap_crid)
 
     def layout(self, product: str) -> str:
         return self.settings[product].layout
@@ -153,15 +159,16 @@ class Archives:
 
     def project_path(self, g: Granule) -> str:
         """Where the downloads put ``g``: the project layout under the raw folder."""
-        return os.path.join(self.raw_dir, project_relpath(g, self.esa_cci_version))
+        return os.path.join(self.raw_dir, self.relpath(g))
 
     def written_path(self, g: Granule) -> str:
         """Where the demo writes ``g``: its product's layout under its root."""
         a = self.settings[g.product]
         if a.layout == "project":
-            return os.path.join(a.root, project_relpath(g, self.esa_cci_version))
+            return os.path.join(a.root, self.relpath(g))
         version = {
             "esa_cci": self.esa_cci_version,
+            "smap_l3": self.smap_crid,
             "imerg": IMERG_VERSION,
             "srtm": SRTM_VERSION,
         }.get(g.product, MODIS_COLLECTION)
@@ -178,7 +185,7 @@ class Archives:
 
     def found_elsewhere(self, granules: Iterable[Granule]) -> set[str]:
         """Project relpaths of the granules a provider tree holds (nothing to download)."""
-        return {project_relpath(g, self.esa_cci_version) for g in granules if self.found(g)}
+        return {self.relpath(g) for g in granules if self.found(g)}
 
     def notes(self, granules: Iterable[Granule]) -> list[str]:
         """Messages about the granules: older versions passed over, folders that
@@ -246,7 +253,8 @@ def run_granules(cfg: Mapping[str, Any]) -> list[Granule]:
     tiles = rawlayout.modis_tiles_for_bbox(fine.bbox)
     out: dict[Granule, None] = {}
     for p in run_periods(cfg):
-        for granules in period_granules(p.days, composite_starts(p.days), tiles).values():
+        target = cfg["grid"]["coarse_product"]
+        for granules in period_granules(p.days, composite_starts(p.days), tiles, target).values():
             out.update(dict.fromkeys(granules))
     for granules in static_granules(rawlayout.srtm_tiles_for_bbox(fine.bbox)).values():
         out.update(dict.fromkeys(granules))

@@ -28,6 +28,11 @@ def esa_cci(day: dt.date, version: str) -> str:
     )
 
 
+def smap_l3(day: dt.date, crid: str, counter: str = "001") -> str:
+    """SMAP L3 radiometer daily file (SPL3SMP) of release ``crid`` (e.g. R19240)."""
+    return f"SPL3SMP/{day.year}/SMAP_L3_SM_P_{day:%Y%m%d}_{crid}_{counter}.h5"
+
+
 def modis_tile(product: str, day: dt.date, h: int, v: int, collection: str = "061") -> str:
     """MOD11A1 / MOD13A2 tile file."""
     return (

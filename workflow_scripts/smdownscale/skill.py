@@ -40,7 +40,7 @@ from .validation import ALL_NETWORKS, TRUTH_COARSE, TRUTH_INSITU, TRUTH_MEAN, TR
 
 #: Display names of the product keys (members are shown by their own name).
 LABELS: dict[str, str] = {
-    "coarse": "coarse (0.25 deg)",
+    "coarse": "coarse (repeated over its cell)",
     "mean": "member mean",
     "best": "best member",
     "product": "product sm (grid)",

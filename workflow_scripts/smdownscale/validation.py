@@ -45,7 +45,7 @@ from .bootstrap import BOOT_COLUMNS, BootstrapSettings, station_bootstrap
 
 #: Products of the station series and how the tables name them (members are added by name).
 STATION_PRODUCTS: dict[str, str] = {
-    "coarse": "coarse product (0.25 deg)",
+    "coarse": "coarse product",
     "mean": "member mean",
     "best": "best member per period",
     "bma_insample": "BMA in-sample",

@@ -66,7 +66,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from smdownscale.grid import LatLonGrid, block_factor, block_mean
+from smdownscale.ease2 import Ease2Grid
+from smdownscale.grid import LatLonGrid, block_map, block_mean
 
 FLAG_FROZEN = 1
 FLAG_DENSE_VEGETATION = 2
@@ -101,7 +102,9 @@ def _check_on_grid(da: xr.DataArray, grid: LatLonGrid, what: str) -> None:
         raise ValueError(f"{what} is not on the fine grid {grid.bbox} at {grid.res} deg")
 
 
-def smooth_bias_field(coarse: LatLonGrid, amplitude: float, len_km: float, seed: int) -> np.ndarray:
+def smooth_bias_field(
+    coarse: LatLonGrid | Ease2Grid, amplitude: float, len_km: float, seed: int
+) -> np.ndarray:
     """(nlat, nlon) smooth field with ``max |b| = amplitude`` (zero if amplitude is 0)."""
     if amplitude == 0 or coarse.size < 2:
         return np.zeros(coarse.shape)
@@ -116,7 +119,7 @@ def smooth_bias_field(coarse: LatLonGrid, amplitude: float, len_km: float, seed:
 
 
 def swath_gaps(
-    coarse: LatLonGrid,
+    coarse: LatLonGrid | Ease2Grid,
     n_days: int,
     rng: np.random.Generator,
     gap_fraction: float,
@@ -146,7 +149,7 @@ def swath_gaps(
 def coarse_product(
     truth_sm: xr.DataArray,
     fine: LatLonGrid,
-    coarse: LatLonGrid,
+    coarse: LatLonGrid | Ease2Grid,
     seed: int,
     noise_sd: float = 0.02,
     bias_amplitude: float = 0.03,
@@ -173,7 +176,7 @@ def coarse_product(
     of the truth) and ``bias`` (the static spatial bias pattern).
     """
     _check_on_grid(truth_sm, fine, "truth_sm")
-    factor = block_factor(fine, coarse)
+    factor = block_map(fine, coarse)
     rng = np.random.default_rng([seed, 101])
     times = pd.DatetimeIndex(truth_sm["time"].values)
     truth = truth_sm.values

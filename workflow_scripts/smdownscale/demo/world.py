@@ -153,6 +153,7 @@ import pandas as pd
 import xarray as xr
 from scipy import ndimage
 
+from smdownscale.ease2 import Ease2Grid, ease2_fine_grid
 from smdownscale.grid import LatLonGrid, block_mean, repeat_blocks
 
 KM_PER_DEG_LAT = 110.57
@@ -289,6 +290,17 @@ class WorldParams:
 
 
 # ----------------------------------------------------------------------------- geometry
+
+
+def world_grids(
+    coarse: LatLonGrid | Ease2Grid, fine: LatLonGrid
+) -> tuple[LatLonGrid, LatLonGrid | Ease2Grid]:
+    """(fine, coarse) grids of the world: the region's grown by one coarse cell on every
+    side, as real products extend beyond any region (edge cells then have neighbours)."""
+    if isinstance(coarse, Ease2Grid):
+        grown = coarse.grown(1)
+        return ease2_fine_grid(grown, fine.res), grown
+    return fine.expanded(coarse.res), coarse.expanded(coarse.res)
 
 
 def local_km(grid: LatLonGrid) -> tuple[np.ndarray, np.ndarray]:

@@ -33,8 +33,8 @@ from .sources import CATALOGUED, PRODUCTS, era5_land, gldas_noah, terraclimate
 
 #: Products in the order the estimate lists them.
 ORDER = [
-    "esa_cci", "mod11a1", "mod13a2", "mcd43c3", "imerg", "srtm", "era5_land", "gldas_noah",
-    "terraclimate",
+    "esa_cci", "smap_l3", "mod11a1", "mod13a2", "mcd43c3", "imerg", "srtm", "era5_land",
+    "gldas_noah", "terraclimate",
 ]  # fmt: skip
 
 
@@ -55,8 +55,13 @@ def required_files(cfg: Mapping[str, Any], raw: str | Path | None = None) -> dic
     days = [d for p in periods for d in p.days]
     composites = sorted({s for p in periods for s in composite_starts(p.days)})
     version = cfg["esa_cci"]["version"]
+    target = (
+        {"smap_l3": [rawlayout.smap_l3(d, cfg["smap"]["crid"]) for d in days]}
+        if cfg["grid"]["coarse_product"] == "smap_l3"
+        else {"esa_cci": [rawlayout.esa_cci(d, version) for d in days]}
+    )
     out = {
-        "esa_cci": [rawlayout.esa_cci(d, version) for d in days],
+        **target,
         "mod11a1": [rawlayout.modis_tile("MOD11A1", d, h, v) for d in days for h, v in tiles],
         "mod13a2": [rawlayout.modis_tile("MOD13A2", s, h, v) for s in composites for h, v in tiles],
         "mcd43c3": [rawlayout.mcd43c3(d) for d in days],
@@ -339,8 +344,8 @@ def summarise_missing(missing: Sequence[str], examples: int = 3) -> str:
 
 
 _FOLDERS = {
-    "catalogue", "esa_cci", "MOD11A1", "MOD13A2", "MCD43C3", "IMERG", "SRTMGL3", "ERA5-Land",
-    "GLDAS_NOAH025_3H", "TerraClimate",
+    "catalogue", "esa_cci", "SPL3SMP", "MOD11A1", "MOD13A2", "MCD43C3", "IMERG", "SRTMGL3",
+    "ERA5-Land", "GLDAS_NOAH025_3H", "TerraClimate",
 }  # fmt: skip
 
 

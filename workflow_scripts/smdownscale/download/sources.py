@@ -150,6 +150,17 @@ PRODUCTS: dict[str, Product] = {
             resource="ceda_connections",
             nominal_mb=2.2,  # the real v04.5 image of 2010-07-01: 2,230,881 bytes
         ),
+        Product(
+            key="smap_l3",
+            title="SMAP L3 radiometer daily 36 km (SPL3SMP)",
+            relpath=re.compile(
+                r"SPL3SMP/(?P<year>\d{4})/(?P<name>SMAP_L3_SM_P_(?P<ymd>\d{8})_"
+                r"(?P<version>R\d{5})_(?P<counter>\d{3})\.h5)"
+            ),
+            auth="earthdata",
+            resource="nsidc_connections",
+            nominal_mb=12.5,  # the real R13080 file of 2015-04-01: 12,451,712 bytes
+        ),
         # 3 to 6 MB per land tile (12 SDS); the real h11v05 file of the tests, mostly sea
         # and cloud, is 0.75 MB
         _modis_product("mod11a1", "MOD11A1", "MODIS Terra LST daily 1 km (MOD11A1 v061)", 4.0),
@@ -313,6 +324,15 @@ def check_esa_cci(path: Path, target: Path, allow_mixed_versions: bool = False) 
     _expect("day(s)", _days(ds["time"].values), [esa_cci_date(target)])
 
 
+def check_smap_l3(path: Path, target: Path) -> None:
+    """The reader's own checks (HDF5, grid, units, day against its metadata), then the day
+    against the target's name."""
+    from ..products.smap import read_smap_l3, smap_date
+
+    ds = read_smap_l3(path, "AM")
+    _expect("day(s)", _days(ds["time"].values), [smap_date(target)])
+
+
 def _modis_checker(reader_name: str) -> Callable[[Path, Path], None]:
     def check(path: Path, target: Path) -> None:
         from ..products import modis_sinusoidal
@@ -390,6 +410,7 @@ def product_of_name(target: Path) -> Product:
 
 CHECKS: dict[str, Callable[[Path, Path], None]] = {
     "esa_cci": check_esa_cci,
+    "smap_l3": check_smap_l3,
     "mod11a1": _modis_checker("read_mod11a1_lst"),
     "mod13a2": _modis_checker("read_mod13a2_ndvi"),
     "mcd43c3": check_mcd43c3,

@@ -233,9 +233,10 @@ def read_smap_l3(path: str | Path, pass_: str = "AM") -> xr.Dataset:
     """One SPL3SMP file's ``pass_`` ("AM" descending / "PM" ascending) as a (y, x) Dataset.
 
     Variables: ``soil_moisture`` float32 m3 m-3 (NaN at the -9999 fill; no range masking),
-    ``retrieval_qual_flag`` uint16 raw (when present), and 2-D ``latitude``/``longitude``
-    coordinates from the file (NaN where the file has fill). ``y``/``x`` are the EASE-Grid
-    2.0 cell-centre coordinates in metres (EPSG:6933); ``time`` is the file's day.
+    ``retrieval_qual_flag`` and ``surface_flag`` uint16 raw (when present), and 2-D
+    ``latitude``/``longitude`` coordinates from the file (NaN where the file has fill).
+    ``y``/``x`` are the EASE-Grid 2.0 cell-centre coordinates in metres (EPSG:6933);
+    ``time`` is the file's day.
     Raises :class:`ProductError` naming the file when it is not readable HDF5, lacks the
     retrieval group, is not 406 x 964, its lat/lon are not on the EASE2 36 km grid, its
     units are not volumetric, or its name and metadata disagree on its day.
@@ -256,6 +257,9 @@ def read_smap_l3(path: str | Path, pass_: str = "AM") -> xr.Dataset:
         qual = None
         if f"retrieval_qual_flag{sfx}" in group:
             qual = np.asarray(group[f"retrieval_qual_flag{sfx}"][()])
+        surface = None
+        if f"surface_flag{sfx}" in group:
+            surface = np.asarray(group[f"surface_flag{sfx}"][()])
     _check_ease2(path, lat, lon)
     dims = ("y", "x")
     out = xr.Dataset(
@@ -282,6 +286,8 @@ def read_smap_l3(path: str | Path, pass_: str = "AM") -> xr.Dataset:
     )
     if qual is not None:
         out["retrieval_qual_flag"] = (dims, qual, {"comment": "raw bits; 65534 = fill"})
+    if surface is not None:
+        out["surface_flag"] = (dims, surface, {"comment": "raw bits; 65534 = fill"})
     return out
 
 
