@@ -125,6 +125,7 @@ def test_skill_worlds_are_valid_distinct_and_cover_the_issue():
         assert cfg["run"] == f"skill/{path.stem}", path
         worlds[path.stem] = (cfg, world_description(cfg))
     assert "demo" in worlds and len(worlds) >= 5
+    assert {d["target"] for _, d in worlds.values()} == {"esa_cci", "smap_l3"}  # issue 17
     descs = [d for _, d in worlds.values()]
     assert len({d["seed"] for d in descs}) == len(descs)
     assert len({d["size"] for d in descs}) >= 2
@@ -145,6 +146,6 @@ def test_worlds_markdown():
          "wall_s": 150}  # fmt: skip
     text = worlds_markdown({"sparse": d})
     assert (
-        "| sparse | 2 x 2 deg | 96 (64) | 3 | 15 (7 hourly + 8 5day) | none | ok | 2.5 min |"
-        in text
+        "| sparse | esa_cci | 2 x 2 deg | 96 (64) | 3 | 15 (7 hourly + 8 5day) | none | ok "
+        "| 2.5 min |" in text
     )

@@ -90,6 +90,7 @@ def world_description(cfg: Mapping[str, Any]) -> dict[str, Any]:
     patches = demo["wet_patches"]
     return {
         "run": cfg["run"],
+        "target": cfg["grid"]["coarse_product"],
         "size": f"{e - w:g} x {n - s:g} deg",
         "bbox": [w, s, e, n],
         "days": (end - start).days + 1,
@@ -214,17 +215,18 @@ def markdown_table(table: pd.DataFrame) -> str:
 
 
 def worlds_markdown(descriptions: Mapping[str, Mapping[str, Any]]) -> str:
-    """The worlds as a markdown table: size, days, seed, stations, wet patches, wall time of
-    the world's last run (a few seconds when its run found everything up to date)."""
+    """The worlds as a markdown table: coarse target, size, days, seed, stations, wet
+    patches, wall time of the world's last run (a few seconds when its run found everything
+    up to date)."""
     lines = [
-        "| world | size | days (weights trained on) | seed | stations (networks) "
+        "| world | target | size | days (weights trained on) | seed | stations (networks) "
         "| wet patches | run | wall time (last run) |",
-        "|---|---|---|---:|---|---|---|---:|",
+        "|---|---|---|---|---:|---|---|---|---:|",
     ]
     for world, d in descriptions.items():
         wall = d.get("wall_s")
         lines.append(
-            f"| {world} | {d['size']} | {d['days']} ({d['train_days']}) | {d['seed']} "
+            f"| {world} | {d.get('target', 'esa_cci')} | {d['size']} | {d['days']} ({d['train_days']}) | {d['seed']} "
             f"| {d['stations']} ({d['networks']}) | {d['wet_patches']} "
             f"| {d.get('status', '?')} | {_fmt(wall / 60 if wall is not None else None, '.1f')}"
             " min |"
