@@ -16,6 +16,7 @@ from smdownscale.bma_pooled import (
     cross_validate,
     fit_pooled,
     gain_evidence,
+    gain_test,
     paired_gain,
     region_values,
     required_t,
@@ -256,6 +257,25 @@ def test_the_gain_must_pass_a_one_sided_t_test_across_the_folds():
     assert "t 2.00, needed t > 2.35 (one-sided 95%, 3 df)" in gain_evidence(2.0, 1.0, 4, 0.95)
     with pytest.raises(bma.BMAError, match="min_gain_confidence must be in"):
         PooledSettings(min_gain_confidence=1.0)
+
+
+def test_a_gain_carried_by_few_stations_fails_the_station_test():
+    # 4 folds of 6 stations; the complex candidate is much better at one station of each
+    # fold and a little worse at the others: every fold gains about the same (a clear
+    # fold-level t), but across the 24 stations the gain is a few outliers
+    stations = np.repeat(np.arange(24), 10)
+    folds = stations % 4
+    y = np.zeros(stations.size)
+    simple = np.full(stations.size, 0.05)
+    complex_ = np.where(stations < 4, 0.0, 0.051) + 0.0005 * (stations % 3)
+    gain, se_f = paired_gain(simple, complex_, y, folds)
+    assert gain > 0 and wins(gain, se_f, 4, 0.95)  # the folds alone would take it
+    won, said = gain_test(simple, complex_, y, folds, stations, 0.95)
+    assert not won
+    assert "over folds:" in said and "over stations:" in said and "(23 df)" in said
+    # a gain every station shares passes both
+    shared = np.full(stations.size, 0.04) + 0.001 * (stations % 5)
+    assert gain_test(simple, shared, y, folds, stations, 0.95)[0]
 
 
 def test_a_single_training_group_cannot_validate_anything():
