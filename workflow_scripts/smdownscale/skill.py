@@ -226,7 +226,8 @@ def worlds_markdown(descriptions: Mapping[str, Mapping[str, Any]]) -> str:
     for world, d in descriptions.items():
         wall = d.get("wall_s")
         lines.append(
-            f"| {world} | {d.get('target', 'esa_cci')} | {d['size']} | {d['days']} ({d['train_days']}) | {d['seed']} "
+            f"| {world} | {d.get('target', 'esa_cci')} | {d['size']} "
+            f"| {d['days']} ({d['train_days']}) | {d['seed']} "
             f"| {d['stations']} ({d['networks']}) | {d['wet_patches']} "
             f"| {d.get('status', '?')} | {_fmt(wall / 60 if wall is not None else None, '.1f')}"
             " min |"
