@@ -9,8 +9,9 @@ the station-held-out cross-validation found BMA no better (``bma/selection_all.j
 ``bma.fallback_to_mean``); the global attributes say which ran and why. Clipped to
 [0, bma.porosity]; ``quality_flag`` records gap-filled predictors, missing predictions,
 parameters not kriged, model fallbacks, clipping, and cell-days predicted by the members
-fitted without an optional predictor (LST under cloud). Works through blocks of whole chunk
-rows.
+fitted without an optional predictor (LST under cloud). Works through blocks of at most
+``resources.chunk_rows`` rows and ``bma.chunk_cells`` cell-days, so memory does not grow
+with the region.
 """
 
 import json
@@ -28,7 +29,7 @@ from smdownscale.bma import (
 )
 from smdownscale.config import run_grids
 from smdownscale.harmonise import check_days
-from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows, file_days, read_rows
+from smdownscale.netcdf import GridFileWriter, VarSpec, cube_block_rows, file_days, read_rows
 from smdownscale.prediction import SOURCE_CODES
 from smdownscale.rule_io import provenance, setup_logging
 
@@ -138,7 +139,7 @@ def main(snakemake) -> None:
             if key in mem.ncattrs():
                 attrs[f"members_{key}"] = mem.getncattr(key)
     specs = var_specs(b["porosity"], ens, SD_MEANING.get(ens, SD_MEANING["best"]))
-    block = chunk_aligned_rows(max(1, b["chunk_cells"] // (fine.nlon * ndays)))
+    block = cube_block_rows(cfg["resources"]["chunk_rows"], b["chunk_cells"], fine.nlon, ndays)
     counts = dict.fromkeys(["cells", "missing", "low", "high", "param_fallback"], 0)
     weights = None
     if ens == "bma":

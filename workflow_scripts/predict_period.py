@@ -1,7 +1,8 @@
 """Rule predict_period: each member's daily soil moisture on the fine grid for a period.
 
-Works through blocks of whole chunk rows (every day of the period at once), so memory is
-bounded by the block and each compressed output chunk is written once. ``predictor_set``
+Works through blocks of whole coarse rows (every day of the period at once) of at most
+``resources.chunk_rows`` fine rows and ``members.chunk_cells`` cell-days, so memory is
+bounded by the block, not by the region. ``predictor_set``
 records which predictor subset predicted each cell-day; values outside [0, porosity] are
 counted per member (``out_of_range`` attribute, gathered by rule member_ranges).
 """
@@ -19,7 +20,7 @@ from smdownscale.harmonise import check_days
 from smdownscale.members import load_models, member_class
 from smdownscale.members.ranges import RangeCount
 from smdownscale.members.subsets import NO_SUBSET
-from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows, file_days, read_rows
+from smdownscale.netcdf import GridFileWriter, VarSpec, cube_block_rows, file_days, read_rows
 from smdownscale.prediction import (
     SOURCE_CODES,
     predict_block,
@@ -130,7 +131,7 @@ def main(snakemake) -> None:
         }
     )
     ndays = period.ndays
-    block = chunk_aligned_rows(max(1, mcfg["chunk_cells"] // (fine.nlon * ndays)))
+    block = cube_block_rows(cfg["resources"]["chunk_rows"], mcfg["chunk_cells"], fine.nlon, ndays)
     n_region = n_missing = 0
     porosity = snakemake.params.porosity
     ranges = {m: RangeCount() for m in members}

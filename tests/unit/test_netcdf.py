@@ -11,6 +11,7 @@ from smdownscale.netcdf import (
     GridFileWriter,
     VarSpec,
     chunk_aligned_rows,
+    cube_block_rows,
     file_days,
     open_grid_dataset,
     write_dataset,
@@ -123,6 +124,18 @@ def test_chunk_aligned_rows():
     assert chunk_aligned_rows(300) == 2 * CHUNK_CELLS
     assert chunk_aligned_rows(CHUNK_CELLS) == CHUNK_CELLS
     assert chunk_aligned_rows(20) == 20  # smaller than a chunk: kept
+
+
+def test_cube_block_rows_keeps_both_bounds():
+    # resources.chunk_rows binds on a narrow region, the cell-day cap on a wide one
+    assert cube_block_rows(20, 1_000_000, nlon=100, ndays=16) == 20
+    assert cube_block_rows(256, 1_000_000, nlon=5475, ndays=16) == 11
+    # a block of several chunks is rounded down to whole chunks
+    assert cube_block_rows(300, 10**9, nlon=100, ndays=16) == 2 * CHUNK_CELLS
+    # never below one row, however wide the period
+    assert cube_block_rows(256, 1000, nlon=5475, ndays=16) == 1
+    # the bound does not move with the region's height: rows only depend on its width
+    assert cube_block_rows(20, 20_000_000, nlon=400, ndays=16) == 20
 
 
 def test_file_days_without_time(tmp_path, grids):

@@ -145,7 +145,10 @@ def estimates(size: RunSize) -> dict[str, tuple[float, float]]:
     # blocks the scripts work through (never more than the whole period)
     rows_mb = min(s.chunk_rows, s.fine_rows) * s.fine_cols * s.period_days * 4 / MB
     member_block_mb = min(s.member_chunk_cells, cd) * 8 / MB  # float64 per cell-day
-    product_block_mb = min(s.product_chunk_cells, cd) * 8 / MB
+    # prediction and the product also keep to resources.chunk_rows (cube_block_rows)
+    row_block_cd = s.chunk_rows * s.fine_cols * s.period_days
+    predict_block_mb = min(s.member_chunk_cells, row_block_cd, cd) * 8 / MB
+    product_block_mb = min(s.product_chunk_cells, row_block_cd, cd) * 8 / MB
     # values a job reads when it goes through every period's members
     all_members = cd * s.periods * s.members
     return {
@@ -172,7 +175,7 @@ def estimates(size: RunSize) -> dict[str, tuple[float, float]]:
         ),
         # a block: features and every member's output (the models: per MB of their file)
         "predict_period": (
-            BASE_MB + member_block_mb * (s.predictors + s.members + 4),
+            BASE_MB + predict_block_mb * (s.predictors + s.members + 4),
             60 + 2e-5 * cd,
         ),
         "residual_share": (BASE_MB, 60 + 1e-5 * s.coarse_cells * s.run_days),
@@ -192,8 +195,9 @@ def estimates(size: RunSize) -> dict[str, tuple[float, float]]:
             BASE_MB + 64 * s.fine_cols * 8 * 60 / MB + 4 * day,
             120 + 1e-5 * s.fine_cells,
         ),
+        # a block of the members, weights and flags (no whole-region field)
         "bma_product": (
-            BASE_MB + product_block_mb * (3 * s.members + 6) + 4 * day,
+            BASE_MB + product_block_mb * (3 * s.members + 6),
             60 + 1e-5 * cd,
         ),
         # one product's period cube at a time, its mask, the coarse field repeated

@@ -106,6 +106,16 @@ def chunk_aligned_rows(block_rows: int) -> int:
     return block_rows // CHUNK_CELLS * CHUNK_CELLS
 
 
+def cube_block_rows(chunk_rows: int, chunk_cells: int, nlon: int, ndays: int) -> int:
+    """Rows per block for a job that holds every day of a period on its blocks of rows: at
+    most ``chunk_rows`` rows (``resources.chunk_rows``, the bound every blocked rule keeps)
+    and at most ``chunk_cells`` cell-days (a rule's own cap for wide regions or long
+    periods), at least one row, then :func:`chunk_aligned_rows`. Neither bound grows with
+    the region's height, so neither does a job's memory."""
+    by_cells = chunk_cells // max(1, nlon * ndays)
+    return chunk_aligned_rows(max(1, min(chunk_rows, by_cells)))
+
+
 def _chunks(dims: tuple[str, ...], grid: LatLonGrid, ntime: int) -> list[int]:
     sizes = {"time": max(ntime, 1), "lat": grid.nlat, "lon": grid.nlon}
     edge = {"time": max(ntime, 1), "lat": CHUNK_CELLS, "lon": CHUNK_CELLS}
