@@ -29,7 +29,14 @@ from smdownscale.bma import (
 )
 from smdownscale.config import run_grids
 from smdownscale.harmonise import check_days
-from smdownscale.netcdf import GridFileWriter, VarSpec, cube_block_rows, file_days, read_rows
+from smdownscale.netcdf import (
+    GridFileWriter,
+    VarSpec,
+    cube_block_rows,
+    file_days,
+    keep_one_chunk_row,
+    read_rows,
+)
 from smdownscale.prediction import SOURCE_CODES
 from smdownscale.rule_io import provenance, setup_logging
 
@@ -110,6 +117,7 @@ def main(snakemake) -> None:
     period = snakemake.params.period
     _, fine = run_grids(cfg)
     ndays = period.ndays
+    keep_one_chunk_row(fine.nlon, ndays)  # not the whole region in netCDF's cache
 
     choice = {}  # region -> (member index, rmse) for best / single-member ensembles
     if ens not in ("bma", "mean"):

@@ -20,7 +20,14 @@ from smdownscale.harmonise import check_days
 from smdownscale.members import load_models, member_class
 from smdownscale.members.ranges import RangeCount
 from smdownscale.members.subsets import NO_SUBSET
-from smdownscale.netcdf import GridFileWriter, VarSpec, cube_block_rows, file_days, read_rows
+from smdownscale.netcdf import (
+    GridFileWriter,
+    VarSpec,
+    cube_block_rows,
+    file_days,
+    keep_one_chunk_row,
+    read_rows,
+)
 from smdownscale.prediction import (
     SOURCE_CODES,
     predict_block,
@@ -131,6 +138,7 @@ def main(snakemake) -> None:
         }
     )
     ndays = period.ndays
+    keep_one_chunk_row(fine.nlon, ndays)  # not the whole region in netCDF's cache
     block = cube_block_rows(cfg["resources"]["chunk_rows"], mcfg["chunk_cells"], fine.nlon, ndays)
     n_region = n_missing = 0
     porosity = snakemake.params.porosity

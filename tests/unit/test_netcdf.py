@@ -13,6 +13,7 @@ from smdownscale.netcdf import (
     chunk_aligned_rows,
     cube_block_rows,
     file_days,
+    keep_one_chunk_row,
     open_grid_dataset,
     write_dataset,
 )
@@ -136,6 +137,35 @@ def test_cube_block_rows_keeps_both_bounds():
     assert cube_block_rows(256, 1000, nlon=5475, ndays=16) == 1
     # the bound does not move with the region's height: rows only depend on its width
     assert cube_block_rows(20, 20_000_000, nlon=400, ndays=16) == 20
+
+
+def test_a_chunk_row_cache_keeps_block_writes_exact(tmp_path, grids):
+    """With netCDF's cache cut to one chunk row, a cube written and read back in blocks of
+    rows smaller than a chunk equals the whole array (fine grid 100 x 100, 7-row blocks;
+    a second chunk column when the grid is 200 wide)."""
+    _, fine = grids
+    days = [dt.date(2010, 4, 7) + dt.timedelta(days=i) for i in range(4)]
+    data = np.random.default_rng(3).random((4, *fine.shape)).astype("f4")
+    saved = netCDF4.get_chunk_cache()
+    try:
+        size = keep_one_chunk_row(fine.nlon, len(days))
+        assert size == 4 * CHUNK_CELLS * fine.nlon * 4  # one chunk across 100 columns
+        assert netCDF4.get_chunk_cache()[0] >= size
+        assert keep_one_chunk_row(2 * CHUNK_CELLS + 1, 16) == 3 * 16 * CHUNK_CELLS**2 * 4
+        keep_one_chunk_row(fine.nlon, len(days))
+        path = tmp_path / "blocks.nc"
+        spec = VarSpec("sm", ("time", "lat", "lon"))
+        with GridFileWriter(path, fine, days, [spec]) as w:
+            for r0 in range(0, fine.nlat, 7):
+                rows = slice(r0, min(r0 + 7, fine.nlat))
+                w.write("sm", data[:, rows], rows=rows)
+        with netCDF4.Dataset(path) as nc:
+            back = np.concatenate(
+                [nc.variables["sm"][:, r0 : r0 + 7, :] for r0 in range(0, fine.nlat, 7)], axis=1
+            )
+    finally:
+        netCDF4.set_chunk_cache(*saved)
+    np.testing.assert_array_equal(back, data)
 
 
 def test_file_days_without_time(tmp_path, grids):

@@ -116,6 +116,22 @@ def cube_block_rows(chunk_rows: int, chunk_cells: int, nlon: int, ndays: int) ->
     return chunk_aligned_rows(max(1, min(chunk_rows, by_cells)))
 
 
+def keep_one_chunk_row(nlon: int, ndays: int, itemsize: int = 4) -> int:
+    """Size each variable's chunk cache (of files opened from now on) to one row of
+    float32 time-cube chunks, and return that size in bytes.
+
+    netCDF's default cache (64 MB a variable) holds every chunk a job touches up to that
+    size: for a job working through blocks of rows it holds whole variables of a region up
+    to 64 MB each, so its memory grows with the region however small its blocks. One chunk
+    row is what a block within it needs (the chunks it reads again for the next block, and
+    those being completed over several writes, which then are compressed once)."""
+    chunk = max(1, ndays) * CHUNK_CELLS * min(CHUNK_CELLS, nlon) * itemsize
+    size = -(-nlon // CHUNK_CELLS) * chunk
+    _, nelems, preemption = netCDF4.get_chunk_cache()
+    netCDF4.set_chunk_cache(size + chunk // 2, nelems, preemption)  # slack for the headers
+    return size
+
+
 def _chunks(dims: tuple[str, ...], grid: LatLonGrid, ntime: int) -> list[int]:
     sizes = {"time": max(ntime, 1), "lat": grid.nlat, "lon": grid.nlon}
     edge = {"time": max(ntime, 1), "lat": CHUNK_CELLS, "lon": CHUNK_CELLS}
