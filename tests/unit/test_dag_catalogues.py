@@ -1,0 +1,118 @@
+"""The benchmark's catalogues (tests/benchmarks/catalogues.py) are those a real run's
+checkpoints would write: after them a dry run of a small real configuration lists one
+download job per granule it needs and no catalogue job (issue 15, item 5)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from smdownscale.config import prepare_config
+from smdownscale.download.catalogue import load_catalogue
+from smdownscale.download.plan import (
+    available_files,
+    catalogue_candidates,
+    catalogue_parts,
+    required_files,
+    to_fetch,
+)
+from smdownscale.download.sources import CATALOGUED
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "benchmarks"))
+
+from catalogues import job_counts, write_catalogues  # noqa: E402
+
+# one MODIS tile (h26v05), two SRTM tiles, three days in one 16-day composite
+SMALL = {
+    "run": "dagcat",
+    "source": "real",
+    "region": {"bbox": [110.0, 39.0, 111.25, 39.25]},
+    "dates": {"start": "2010-04-07", "end": "2010-04-09"},
+    "bma": {"train_end": "2010-04-07"},
+    "stations": {"csv": [{"stations": "st.csv", "values": "va.csv"}]},
+}
+
+
+def test_catalogues_list_the_regions_granules_of_their_year_in_the_workflows_format(tmp_path):
+    cfg = prepare_config(SMALL)
+    raw = tmp_path / "raw"
+    paths = write_catalogues(cfg, raw)
+    parts = catalogue_parts(required_files(cfg, raw))
+    assert sorted(parts) == [("mcd43c3", "2010"), ("mod11a1", "2010"), ("mod13a2", "2010"),
+                             ("srtm", "tiles")]  # fmt: skip
+    assert sorted(p.relative_to(raw).as_posix() for p in paths) == [
+        "catalogue/mcd43c3/2010.json", "catalogue/mod11a1/2010.json",
+        "catalogue/mod13a2/2010.json", "catalogue/srtm/tiles.json",
+    ]  # fmt: skip
+    for key, part in parts:
+        product = CATALOGUED[key]
+        entries = load_catalogue(raw / f"catalogue/{key}/{part}.json")
+        # what make_catalogue keeps of CMR's answer: the whole year, the region's tiles
+        assert list(entries) == sorted(catalogue_candidates(cfg, key, part))
+        for rel, e in entries.items():
+            m = product.provider_name.fullmatch(e.name)
+            assert m and product.to_relpath(m) == rel
+            assert e.url.startswith("https://") and e.url.endswith("/" + e.name)
+            assert 0.6 <= e.size / product.nominal_bytes() <= 1.4
+            assert e.parsed_checksum().algorithm == "md5" and len(e.parsed_checksum().value) == 32
+    assert len(load_catalogue(raw / "catalogue/mod11a1/2010.json")) == 365  # h26v05 only
+    assert len(load_catalogue(raw / "catalogue/mod13a2/2010.json")) == 23
+
+    av = available_files(cfg, raw)
+    assert av.missing_catalogues == [] and not any(av.absent.values())
+    assert to_fetch(cfg, raw) == required_files(cfg, raw)  # every granule, nothing absent
+    assert all(av.sizes[r] for k in CATALOGUED for r in av.files[k])  # sizes known
+
+    gone = "SRTMGL3/N39E111.SRTMGL3.hgt.zip"  # as over open sea
+    write_catalogues(cfg, raw, absent={gone})
+    av = available_files(cfg, raw)
+    assert av.absent["srtm"] == [gone] and av.files["srtm"] == ["SRTMGL3/N39E110.SRTMGL3.hgt.zip"]
+
+
+def _dry_run(work: Path) -> dict[str, int]:
+    exe = Path(sys.executable).with_name("snakemake")
+    cmd = [str(exe), "-s", str(REPO / "Snakefile"), "--directory", str(work), "--configfile",
+           str(work / "small.yaml"), "-n", "--quiet", "rules"]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return job_counts(res.stdout)
+
+
+def test_dry_run_after_the_catalogues_has_a_download_job_per_granule(tmp_path):
+    (tmp_path / "small.yaml").write_text(yaml.safe_dump(SMALL))
+    (tmp_path / "st.csv").write_text("network,station\n")
+    (tmp_path / "va.csv").write_text("network,station,time,sm\n")
+    before = _dry_run(tmp_path)
+    assert before["download_catalogue"] == 1 and before["download_catalogue_srtm"] == 1
+    assert "download_mod11a1" not in before  # behind the checkpoint
+
+    cfg = prepare_config(SMALL)
+    write_catalogues(cfg, tmp_path / "results" / "dagcat" / "raw")
+    after = _dry_run(tmp_path)
+    assert "download_catalogue" not in after and "download_catalogue_srtm" not in after
+    need = required_files(cfg)
+    for key in ("esa_cci", "mod11a1", "mod13a2", "mcd43c3", "imerg", "srtm"):
+        assert after[f"download_{key}"] == len(need[key]), key
+    assert (after["download_mod11a1"], after["download_mod13a2"], after["download_srtm"]) == (
+        3, 1, 2
+    )  # fmt: skip
+    assert after["total"] == before["total"] - 2 + sum(
+        len(need[k]) for k in ("mod11a1", "mod13a2", "mcd43c3", "srtm")
+    )
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_job_counts_reads_the_first_job_stats_table(quiet):
+    head = "" if quiet else "rule a:\n    output: x\n\n"
+    table = (
+        "Job stats:\njob      count\n-----  -------\n"
+        "foo          3\nall          1\ntotal        4\n"
+    )
+    assert job_counts(head + table + "\n" + table.replace("3", "9")) == {
+        "foo": 3, "all": 1, "total": 4
+    }  # fmt: skip
