@@ -9,13 +9,16 @@ write (bma_product). Per stage and scale it prints the wall time and CPU time su
 the stage's jobs, the largest peak RSS of one job, and the growth exponent of each against
 the number of fine cells (least squares on log-log; 1 is linear), over all scales and
 between the two largest (where a job's fixed cost, about 5 s of start-up, weighs least).
-Then the Three-North configuration's dry run (job count and the time to build the DAG,
-before the download catalogues) and an estimate of the paper run's CPU-hours and disk
-from the per-cell-day costs of the largest scale. Run by hand, not in CI (minutes for the
-default scales; ``--scales 4 16 64`` reaches 5x the demo's area and shows the growth):
+Then the Three-North configuration's dry run (job count, the time to build the DAG and
+the dry run's peak RSS), before the download catalogues and after them (catalogues of the
+real sizes written by tests/benchmarks/catalogues.py: one download job per granule, about
+87,000 jobs; ``--three-north-only`` runs only these two), and an estimate of the paper
+run's CPU-hours and disk from the per-cell-day costs of the largest scale. Run by hand, not
+in CI (minutes for the default scales; ``--scales 4 16 64`` reaches 5x the demo's area and
+shows the growth):
 
     .venv/bin/python tests/benchmarks/bench_scale.py [--scales 1 4 16] [--cores 2]
-        [--work /tmp/bench_scale] [--keep]
+        [--work /tmp/bench_scale] [--keep] [--three-north-only]
 """
 
 from __future__ import annotations
@@ -36,8 +39,13 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "workflow_scripts"))
 
 from smdownscale.config import prepare_config, run_dates, run_grids, run_periods  # noqa: E402
+from smdownscale.download.plan import raw_dir  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from catalogues import job_counts, write_catalogues  # noqa: E402
 
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+GNU_TIME = Path("/usr/bin/time")  # -v: the dry run's peak RSS
 TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 STAGES = {
     "harmonise": ["harmonise_predictors"],
@@ -110,18 +118,52 @@ def exponent(cells: list[int], values: list[float]) -> float:
     return float(np.polyfit(x, y, 1)[0])
 
 
-def three_north_dry_run(work: Path) -> tuple[int, float]:
-    """(jobs, seconds) of the Three-North configuration's dry run, before catalogues."""
-    folder = work / "three_north"
-    folder.mkdir(parents=True, exist_ok=True)
+def dry_run(folder: Path, configfile: Path) -> dict[str, float]:
+    """Jobs, seconds and peak RSS (MB, -1 without /usr/bin/time) of ``snakemake -n --quiet
+    rules`` in ``folder``: parsing and building the whole DAG."""
     cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(folder),
-           "--configfile", str(REPO / "config" / "three_north.yaml"), "-n", "--quiet",
-           "rules"]  # fmt: skip
+           "--configfile", str(configfile), "-n", "--quiet", "rules"]  # fmt: skip
+    if GNU_TIME.is_file():
+        cmd = [str(GNU_TIME), "-v", *cmd]
     t0 = time.monotonic()
     res = subprocess.run(cmd, capture_output=True, text=True, check=False)
     seconds = time.monotonic() - t0
-    total = [line.split()[-1] for line in res.stdout.splitlines() if line.startswith("total")]
-    return (int(total[0]) if total else -1), seconds
+    if res.returncode != 0:
+        sys.exit(f"the dry run in {folder} failed:\n{res.stderr[-4000:]}")
+    rss = [line.split(":")[-1] for line in res.stderr.splitlines() if "Maximum resident" in line]
+    return {"jobs": job_counts(res.stdout).get("total", -1), "seconds": seconds,
+            "rss_mb": int(rss[0]) / 1024 if rss else -1.0}  # fmt: skip
+
+
+def three_north_dry_run(work: Path, catalogues: bool = False) -> dict[str, float]:
+    """The Three-North configuration's dry run (jobs, seconds, peak RSS MB): before the
+    download catalogues (none in its raw folder), or after them (catalogues of the real
+    sizes written first by tests/benchmarks/catalogues.py: one download job per granule;
+    ``catalogue_s`` is the time to write them)."""
+    folder = work / "three_north"
+    folder.mkdir(parents=True, exist_ok=True)
+    configfile = REPO / "config" / "three_north.yaml"
+    cfg = prepare_config(yaml.safe_load(configfile.read_text()))
+    raw = folder / raw_dir(cfg)
+    shutil.rmtree(raw / "catalogue", ignore_errors=True)
+    written = 0.0
+    if catalogues:
+        t0 = time.monotonic()
+        write_catalogues(cfg, raw)
+        written = time.monotonic() - t0
+    return {**dry_run(folder, configfile), "catalogue_s": written}
+
+
+def print_three_north(work: Path) -> None:
+    for after in (False, True):
+        r = three_north_dry_run(work, catalogues=after)
+        what = "after catalogues" if after else "before catalogues"
+        wrote = f" (catalogues written in {r['catalogue_s']:.1f} s)" if after else ""
+        print(
+            f"Three-North dry run ({what}): {r['jobs']:,} jobs, DAG built in "
+            f"{r['seconds']:.1f} s, peak RSS {r['rss_mb']:,.0f} MB{wrote}",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -130,7 +172,14 @@ def main() -> None:
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench_scale"))
     ap.add_argument("--keep", action="store_true", help="keep the runs' folders")
+    ap.add_argument("--three-north-only", action="store_true",
+                    help="only the Three-North dry runs, before and after catalogues")  # fmt: skip
     args = ap.parse_args()
+    if args.three_north_only:
+        print_three_north(args.work)
+        if not args.keep:
+            shutil.rmtree(args.work, ignore_errors=True)
+        return
 
     results, cells, cell_days, sizes = {}, {}, {}, {}
     for scale in args.scales:
@@ -168,8 +217,8 @@ def main() -> None:
         for st in STAGES if st in results[big].index and st in results[args.scales[0]].index
     ))  # fmt: skip
 
-    jobs, seconds = three_north_dry_run(args.work)
-    print(f"\nThree-North dry run (before catalogues): {jobs:,} jobs, DAG built in {seconds:.1f} s")
+    print()
+    print_three_north(args.work)
     tn = prepare_config(yaml.safe_load((REPO / "config" / "three_north.yaml").read_text()))
     _, tfine = run_grids(tn)
     t0, t1 = run_dates(tn)
