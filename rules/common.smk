@@ -30,12 +30,13 @@ from smdownscale.download.plan import (
     GLDAS_HOURS,
     catalogue_part,
     catalogue_parts,
+    estimate,
+    footprint_line,
     offline_problems,
     required_files,
     station_file_help,
     station_files,
     summarise_missing,
-    to_fetch,
 )
 from smdownscale.download.sources import CATALOGUED, PRODUCTS, template_problems
 from smdownscale.formats import MEMBER_FORMAT
@@ -615,7 +616,13 @@ def list_missing_raw():
     if not lacking:  # the common case, at one stat a granule
         return
     # documented absences (catalogues fetched: no granule at the provider) are not missing
-    rels = {r for rs in to_fetch(config, RAW, ELSEWHERE).values() for r in rs}
+    rows, available = estimate(config, RAW, ELSEWHERE)
+    rels = {
+        r
+        for rs in available.files.values()
+        for r in rs
+        if r not in ELSEWHERE and not os.path.isfile(os.path.join(RAW, r))
+    }
     granules = [g for g in lacking if project_relpath(g) in rels]
     if not granules:
         return
@@ -635,6 +642,7 @@ def list_missing_raw():
         f"{listing}):\n"
         + "\n".join(rawindex.summarise_granules(granules))
         + other
+        + f"\n{footprint_line(rows)}"
         + f"\nThis run downloads them into {RAW} (the project layout), where later runs find "
         f"them too (or put them in the provider trees of config archives and run again); "
         f"to fetch only them first: {download_command()}"

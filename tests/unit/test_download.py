@@ -122,6 +122,7 @@ def config(server: LocalServer, raw: Path, **download) -> dict:
             "retries": 3,
             "backoff_s": 1.0,
             "timeout_s": 2.0,
+            "crop": {"enabled": False},  # transfers here are byte for byte; crops: own tests
             **download,
         },
     }

@@ -13,6 +13,7 @@ stop before running anything, naming what is missing.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import subprocess
 import sys
@@ -29,7 +30,9 @@ from smdownscale.demo.write_gldas import gldas_lattice, write_gldas_file
 from smdownscale.demo.write_imerg import write_imerg
 from smdownscale.demo.write_modis import write_mod11a1, write_mod13a2
 from smdownscale.demo.write_srtm import write_srtm_tile
-from smdownscale.download.sources import gldas_noah
+from smdownscale.download.crop import CROPS, read_crop_info
+from smdownscale.download.manifest import read_record
+from smdownscale.download.sources import gldas_noah, product_of
 from smdownscale.grid import LatLonGrid
 from smdownscale.products.gldas import GLDAS_HOURS
 
@@ -161,8 +164,17 @@ def test_download_rules_fetch_verify_and_skip_absent_tiles(world) -> None:
     if res.returncode != 0:
         logs = "\n".join(p.read_text()[-2000:] for p in (work / "results").rglob("*.log"))
         pytest.fail(f"snakemake failed:\n{res.stderr[-6000:]}\n{logs}")
-    for rel, path in src.items():
-        assert (raw / rel).read_bytes() == path.read_bytes(), rel
+    cropped = 0
+    for rel, path in src.items():  # MODIS tiles and IMERG cropped on arrival, the rest as served
+        info = read_crop_info(raw / rel)
+        if info is None:
+            assert (raw / rel).read_bytes() == path.read_bytes(), rel
+            continue
+        cropped += 1
+        assert info.original_sha256 == hashlib.sha256(path.read_bytes()).hexdigest(), rel
+        assert read_record(raw, rel).original_size == path.stat().st_size, rel
+    assert cropped == sum(product_of(r).key in CROPS for r in src) >= 2
+    assert not (raw / "originals").exists()
     assert not (raw / rawlayout.srtm(39, 111)).exists()
     assert not any("N39E111" in r.path for r in srv.requests)  # never asked for
     assert (work / "results/dlwf/fine/static.nc").is_file()  # elevation without the sea tile

@@ -35,7 +35,6 @@ mostly-fill fields and ~3 s for a fully populated one).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import re
 from collections.abc import Sequence
@@ -44,12 +43,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
+from ..hdfeos_write import Attr, Sds, write_hdfeos
 from ..products.modis_sinusoidal import TileGeoref, tile_pixel_latlon
 from ..rawlayout import MODIS_SPHERE_RADIUS_M
 
 _STRUCT_METADATA_LEN = 32000
-_HDFEOS_VERSION = "HDFEOS_V2.19"
 TILE_N = 1200
 CMG_SHAPE = (3600, 7200)
 
@@ -58,18 +56,6 @@ _CHAR8, _FLOAT64, _INT8, _UINT8, _INT16, _UINT16, _INT32 = 4, 6, 20, 21, 22, 23,
 _DFNT = {_INT8: "DFNT_INT8", _UINT8: "DFNT_UINT8", _INT16: "DFNT_INT16", _UINT16: "DFNT_UINT16"}
 #: HDF4 DFNT_FLOAT32: the ``calibrated_nt`` MODIS writes beside every scale factor.
 _CALIBRATED_NT = 5
-
-Attr = tuple[str, int, object]
-
-
-@dataclass(frozen=True)
-class _Sds:
-    """An SDS to write: name, HDF number type, attributes in file order, and the data."""
-
-    name: str
-    nt: int
-    attrs: tuple[Attr, ...]
-    data: np.ndarray
 
 
 # --------------------------------------------------------------------------- ECS ODL text
@@ -264,7 +250,7 @@ def _struct_metadata(
     upper_left: tuple[float, float],
     lower_right: tuple[float, float],
     projection_lines: Sequence[str],
-    sds: Sequence[_Sds],
+    sds: Sequence[Sds],
 ) -> str:
     ydim, xdim = shape
     lines = [
@@ -310,70 +296,9 @@ def _struct_metadata(
 # ------------------------------------------------------------------------------ HDF writer
 
 
-def _write_grid_file(
-    path: Path,
-    grid_name: str,
-    struct_metadata: str,
-    sds: Sequence[_Sds],
-    global_attrs: Sequence[tuple[str, str]],
-    deflate_level: int,
-) -> None:
-    """Write an HDF-EOS grid file atomically (temporary name, then :func:`os.replace`)."""
-    with atomic_path(path) as tmp:
-        _write_hdfeos(tmp, grid_name, struct_metadata, sds, global_attrs, deflate_level)
-
-
-def _write_hdfeos(
-    tmp: Path,
-    grid_name: str,
-    struct_metadata: str,
-    sds: Sequence[_Sds],
-    global_attrs: Sequence[tuple[str, str]],
-    deflate_level: int,
-) -> None:
-    import pyhdf.V  # noqa: F401 - HDF.vgstart() needs the V module loaded
-    from pyhdf.HDF import HC, HDF
-    from pyhdf.SD import SD, SDC
-
-    sd = hdf = None
-    try:
-        sd = SD(str(tmp), SDC.WRITE | SDC.CREATE | SDC.TRUNC)
-        hdf = HDF(str(tmp), HC.WRITE)
-        vg = hdf.vgstart()
-        grid = vg.create(grid_name)
-        grid._class = "GRID"
-        fields = vg.create("Data Fields")
-        fields._class = "GRID Vgroup"
-        grid_attrs = vg.create("Grid Attributes")
-        grid_attrs._class = "GRID Vgroup"
-        grid.insert(fields)
-        grid.insert(grid_attrs)
-        for s in sds:
-            ds = sd.create(s.name, s.nt, s.data.shape)
-            ds.dim(0).setname(f"YDim:{grid_name}")
-            ds.dim(1).setname(f"XDim:{grid_name}")
-            for name, nt, value in s.attrs:
-                ds.attr(name).set(nt, value)
-            ds.setcompress(SDC.COMP_DEFLATE, deflate_level)
-            ds[:] = s.data
-            fields.add(HC.DFTAG_NDG, ds.ref())
-            ds.endaccess()
-        sd.attr("HDFEOSVersion").set(SDC.CHAR8, _HDFEOS_VERSION)
-        sd.attr("StructMetadata.0").set(SDC.CHAR8, struct_metadata)
-        for name, text in global_attrs:
-            sd.attr(name).set(SDC.CHAR8, text)
-        for v in (grid_attrs, fields, grid):
-            v.detach()
-        vg.end()
-        hdf.close()
-        hdf = None
-        sd.end()
-        sd = None
-    finally:
-        for handle, close in ((hdf, "close"), (sd, "end")):
-            if handle is not None:  # an error left the file open: release it quietly
-                with contextlib.suppress(Exception):  # the original error is what matters
-                    getattr(handle, close)()
+#: Written atomically (temporary name, then os.replace); a module attribute so that tests
+#: can stand in for the writer.
+_write_grid_file = write_hdfeos
 
 
 def _scaled_attrs(
@@ -508,7 +433,7 @@ def _write_tile(
     grid_name: str,
     h: int,
     v: int,
-    sds: Sequence[_Sds],
+    sds: Sequence[Sds],
     granule: _Granule,
     mod11a1_layout: bool,
     deflate_level: int,
@@ -572,18 +497,18 @@ def write_mod11a1(
     else:
         qc_n = _check_shape("qc_night", qc_night, shape).astype(np.uint8)
 
-    def lst_sds(name: str, long_name: str, data: np.ndarray) -> _Sds:
+    def lst_sds(name: str, long_name: str, data: np.ndarray) -> Sds:
         attrs = _scaled_attrs(
             long_name, "K", _UINT16, (7500, 65535), 0, 0.02, None,
             number_type="uint16", formula=("LST", "LST data * scale_factor"),
         )  # fmt: skip
-        return _Sds(name, _UINT16, attrs, data)
+        return Sds(name, _UINT16, attrs, data)
 
-    def qc_sds(name: str, long_name: str, data: np.ndarray) -> _Sds:
+    def qc_sds(name: str, long_name: str, data: np.ndarray) -> Sds:
         attrs = _scaled_attrs(
             long_name, None, _UINT8, (0, 255), "NA\x00", None, None, number_type="uint8"
         )
-        return _Sds(name, _UINT8, attrs, data)
+        return Sds(name, _UINT8, attrs, data)
 
     sds = [
         lst_sds("LST_Day_1km", "Daily daytime 1km grid Land-surface Temperature", day),
@@ -670,14 +595,14 @@ def write_mod13a2(
     rel = _check_shape("reliability", reliability, shape).astype(np.int8)
     viq = _check_shape("vi_quality", vi_quality, shape).astype(np.uint16)
 
-    def vi_sds(name: str, units: str, data: np.ndarray) -> _Sds:
+    def vi_sds(name: str, units: str, data: np.ndarray) -> Sds:
         attrs = _scaled_attrs(name, units, _INT16, (-2000, 10000), -3000, 10000.0, 0.0)
-        return _Sds(name, _INT16, attrs, data)
+        return Sds(name, _INT16, attrs, data)
 
     sds = [
         vi_sds("1 km 16 days NDVI", "NDVI", ndvi_raw),
         vi_sds("1 km 16 days EVI", "EVI", evi_raw),
-        _Sds(
+        Sds(
             "1 km 16 days VI Quality",
             _UINT16,
             (
@@ -689,7 +614,7 @@ def write_mod13a2(
             ),
             viq,
         ),
-        _Sds(
+        Sds(
             "1 km 16 days pixel reliability",
             _INT8,
             (
@@ -740,9 +665,9 @@ def write_mcd43c3(path: str | Path, wsa: np.ndarray, bsa: np.ndarray, date: dt.d
     wsa_raw = _albedo_raw(_check_shape("wsa", wsa, CMG_SHAPE))
     bsa_raw = _albedo_raw(_check_shape("bsa", bsa, CMG_SHAPE))
 
-    def albedo_sds(name: str, data: np.ndarray) -> _Sds:
+    def albedo_sds(name: str, data: np.ndarray) -> Sds:
         attrs = _scaled_attrs(name, "reflectance, no units", _INT16, (0, 32766), 32767, 0.001, 0.0)
-        return _Sds(name, _INT16, attrs, data)
+        return Sds(name, _INT16, attrs, data)
 
     sds = [albedo_sds("Albedo_BSA_shortwave", bsa_raw), albedo_sds("Albedo_WSA_shortwave", wsa_raw)]
     granule = _Granule(

@@ -42,11 +42,12 @@ from .credentials import (
     earthdata_credentials,
     request_auth,
 )
+from .crop import CROPS, CropInfo, crop_granule, crop_reader_check, cropped_products, read_crop_info
 from .errors import DownloadError, NotFoundError, OfflineError, VerificationError
 from .manifest import Record, make_record, read_record, write_record
 from .plan import catalogue_candidates, catalogue_part, raw_dir, required_files
 from .sources import CATALOGUED, PRODUCTS, format_check, granule_url, product_of
-from .transfer import Expected, RetryPolicy, fetch, verify_file
+from .transfer import Expected, RetryPolicy, fetch, file_digests, verify_file
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,12 @@ def _present(
         write_record(raw, rec)
         logger.info("%s: present and verified on %s; nothing to fetch", relpath, rec.fetched)
         return rec
+    info = read_crop_info(target)
     try:
-        digests = verify_file(target, target, expected, check)
+        if info is None:
+            digests = verify_file(target, target, expected, check)
+        else:
+            digests = verify_crop(product_of(relpath).key, target, info, expected, check)
     except VerificationError as exc:
         logger.warning("%s is in place but fails verification (%s); deleting it", relpath, exc)
         target.unlink(missing_ok=True)
@@ -99,12 +104,55 @@ def _present(
         target,
         source="present",
         sha256=digests["sha256"],
-        provider_checksum=str(expected.checksum or ""),
+        provider_checksum=str(expected.checksum or (info.provider_checksum if info else "")),
+        **(_crop_fields(info) if info else {}),
     )
     write_record(raw, rec)
     logger.info("%s: present and verifies (%d bytes); recorded without fetching", relpath,
                 rec.size)  # fmt: skip
     return rec
+
+
+def _crop_fields(info: CropInfo) -> dict[str, Any]:
+    return {
+        "original_size": info.original_size,
+        "original_sha256": info.original_sha256,
+        "crop": info.describe(),
+    }
+
+
+def verify_crop(
+    key: str,
+    target: Path,
+    info: CropInfo,
+    expected: Expected,
+    check: Callable[[Path, Path], None] | None,
+) -> dict[str, str]:
+    """Verify a crop found in place without a record: the original it names must be the
+    provider's granule (size and checksum as the catalogue lists them) and the reader must
+    take the crop. Returns its sha256."""
+    if info.original != target.name:
+        raise VerificationError(f"it is a crop of {info.original}, not of {target.name}")
+    # a catalogue built from the files in place (download.catalogues: files) lists the crop
+    if expected.size is not None and expected.size not in (
+        info.original_size,
+        target.stat().st_size,
+    ):
+        raise VerificationError(
+            f"it is a crop of a {info.original_size}-byte file; the provider's is "
+            f"{expected.size} bytes"
+        )
+    if expected.checksum is not None and info.provider_checksum != str(expected.checksum):
+        raise VerificationError(
+            f"it is a crop of a file with checksum {info.provider_checksum or 'unknown'}; "
+            f"the provider's is {expected.checksum}"
+        )
+    try:
+        if key in CROPS and check is not None:
+            crop_reader_check(key, check)(target, target)
+    except Exception as exc:  # readers raise ProductError, ValueError, OSError, HDF4Error
+        raise VerificationError(f"the reader does not take it ({exc})") from None
+    return file_digests(target, ["sha256"])
 
 
 def ensure_file(
@@ -181,16 +229,6 @@ def ensure_file(
         sleep=sleep,
         logger=logger,
     )
-    rec = make_record(
-        raw,
-        target,
-        source="download",
-        url=result.url,
-        sha256=result.sha256,
-        provider_checksum=str(expected.checksum or ""),
-        requests=result.requests,
-    )
-    write_record(raw, rec)
     logger.info(
         "%s: %d bytes from %s in %.1f s (%d request(s), %d resume(s), %d retry(ies)); verified%s",
         relpath,
@@ -202,6 +240,29 @@ def ensure_file(
         result.retries,
         f" against the provider's {expected.checksum.algorithm}" if expected.checksum else "",
     )
+    crop: dict[str, Any] = {}
+    if product.key in cropped_products(cfg):
+        info = crop_granule(
+            product.key, target, raw, cfg, sha256=result.sha256,
+            provider_checksum=str(expected.checksum or ""),
+            check=crop_reader_check(product.key, check),
+        )  # fmt: skip
+        crop = _crop_fields(info)
+        logger.info("%s: cropped on arrival to %s: %d of %d bytes kept (original %s)",
+                    relpath, info.describe(), target.stat().st_size, info.original_size,
+                    "kept in originals/" if cfg["download"]["crop"]["keep_originals"]
+                    else "deleted")  # fmt: skip
+    rec = make_record(
+        raw,
+        target,
+        source="download",
+        url=result.url,
+        sha256=file_digests(target, ["sha256"])["sha256"] if crop else result.sha256,
+        provider_checksum=str(expected.checksum or ""),
+        requests=result.requests,
+        **crop,
+    )
+    write_record(raw, rec)
     return rec
 
 

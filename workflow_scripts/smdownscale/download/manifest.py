@@ -19,13 +19,22 @@ from pathlib import Path
 from ..atomic import write_text_atomic
 
 MANIFEST_DIR = "manifest"
-COLUMNS = ["path", "source", "url", "size", "sha256", "provider_checksum", "fetched", "requests"]
+COLUMNS = [
+    "path", "source", "url", "size", "sha256", "provider_checksum", "fetched", "requests",
+    "original_size", "original_sha256", "crop",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Record:
     """How one raw file came to be: ``source`` is ``download`` (fetched from ``url``),
-    ``present`` (found in place and verified, no network) or ``user`` (user-supplied)."""
+    ``present`` (found in place and verified, no network) or ``user`` (user-supplied).
+
+    ``size`` and ``sha256`` are those of the file in place; for a file cropped on arrival
+    (:mod:`smdownscale.download.crop`), ``original_size`` and ``original_sha256`` are the
+    provider's file's (``provider_checksum`` too) and ``crop`` says what was kept; for any
+    other file they are 0 and "".
+    """
 
     path: str
     source: str
@@ -36,6 +45,9 @@ class Record:
     fetched: str
     requests: int
     mtime_ns: int
+    original_size: int = 0
+    original_sha256: str = ""
+    crop: str = ""
 
     def matches(self, file: Path) -> bool:
         """Whether ``file`` is still the file recorded (same size and modification time)."""
@@ -63,6 +75,9 @@ def make_record(
     sha256: str,
     provider_checksum: str = "",
     requests: int = 0,
+    original_size: int = 0,
+    original_sha256: str = "",
+    crop: str = "",
 ) -> Record:
     st = file.stat()
     return Record(
@@ -75,6 +90,9 @@ def make_record(
         fetched=now_utc(),
         requests=requests,
         mtime_ns=st.st_mtime_ns,
+        original_size=original_size,
+        original_sha256=original_sha256,
+        crop=crop,
     )
 
 
@@ -99,7 +117,7 @@ def manifest_table(raw_dir: str | Path, relpaths: Iterable[str]) -> str:
     for rel in relpaths:
         rec = read_record(raw_dir, rel)
         if rec is None:
-            lines.append("\t".join([rel, "unrecorded", "", "", "", "", "", ""]))
+            lines.append("\t".join([rel, "unrecorded", *[""] * (len(COLUMNS) - 2)]))
             continue
         row = asdict(rec)
         lines.append("\t".join(str(row[c]) for c in COLUMNS))

@@ -29,6 +29,7 @@ from ..calendar import composite_starts
 from ..config import run_grids, run_periods
 from ..products.gldas import GLDAS_HOURS
 from .catalogue import catalogue_relpath, load_catalogue
+from .crop import kept_share
 from .sources import CATALOGUED, PRODUCTS, era5_land, gldas_noah, terraclimate
 
 #: Products in the order the estimate lists them.
@@ -213,6 +214,7 @@ class EstimateRow:
     to_fetch: int
     bytes_to_fetch: int
     bytes_exact: int  # the part of bytes_to_fetch that a catalogue lists exactly
+    bytes_kept: int  # in the raw folder once fetched (crops estimated, files in place exact)
 
 
 def estimate(
@@ -221,27 +223,43 @@ def estimate(
     elsewhere: Collection[str] = frozenset(),
 ) -> tuple[list[EstimateRow], Availability]:
     """Files and bytes per product: needed, present (in the raw folder or ``elsewhere``, a
-    provider archive), documented absent, and left to fetch."""
+    provider archive), documented absent, and left to fetch; and the bytes the raw folder
+    holds once everything is fetched (files in place at their size, the others at their
+    size or, when cropped on arrival, at the crop's estimated share of it)."""
     raw = Path(raw) if raw is not None else raw_dir(cfg)
     av = available_files(cfg, raw, elsewhere)
     rows = []
     for key, rels in av.files.items():
         product = PRODUCTS[key]
-        present = to_fetch = nbytes = exact = 0
+        present = to_fetch = nbytes = exact = kept = 0
+        share = kept_share(key, cfg)
         for rel in rels:
-            if rel in elsewhere or (raw / rel).is_file():
+            if rel in elsewhere:  # read in the provider's tree, nothing kept in raw
                 present += 1
+                continue
+            if (raw / rel).is_file():
+                present += 1
+                kept += (raw / rel).stat().st_size
                 continue
             to_fetch += 1
             size = av.sizes.get(rel)
             if size is None:
-                nbytes += product.nominal_bytes()
+                size = product.nominal_bytes()
             else:
-                nbytes += size
                 exact += size
+            nbytes += size
+            kept += round(size * share)
         rows.append(
             EstimateRow(
-                key, product.title, len(rels), present, len(av.absent[key]), to_fetch, nbytes, exact
+                key,
+                product.title,
+                len(rels),
+                present,
+                len(av.absent[key]),
+                to_fetch,
+                nbytes,
+                exact,
+                kept,
             )  # fmt: skip
         )
     return rows, av
@@ -254,7 +272,7 @@ def _gb(n: int) -> str:
 def format_estimate(rows: Sequence[EstimateRow], av: Availability) -> str:
     head = (
         f"{'product':<13} {'files':>8} {'present':>8} {'absent':>7} {'to fetch':>9} "
-        f"{'bytes':>12}  basis"
+        f"{'bytes':>12} {'kept':>11}  basis"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -267,15 +285,17 @@ def format_estimate(rows: Sequence[EstimateRow], av: Availability) -> str:
             basis = ""
         lines.append(
             f"{r.product:<13} {r.files:>8,} {r.present:>8,} {r.absent:>7,} {r.to_fetch:>9,} "
-            f"{_gb(r.bytes_to_fetch):>12}  {basis}"
+            f"{_gb(r.bytes_to_fetch):>12} {_gb(r.bytes_kept):>11}  {basis}"
         )
     total_files = sum(r.to_fetch for r in rows)
     total_bytes = sum(r.bytes_to_fetch for r in rows)
     lines.append("-" * len(head))
     lines.append(
         f"{'total':<13} {sum(r.files for r in rows):>8,} {sum(r.present for r in rows):>8,} "
-        f"{sum(r.absent for r in rows):>7,} {total_files:>9,} {_gb(total_bytes):>12}"
+        f"{sum(r.absent for r in rows):>7,} {total_files:>9,} {_gb(total_bytes):>12} "
+        f"{_gb(sum(r.bytes_kept for r in rows)):>11}"
     )
+    lines.append(footprint_line(rows))
     if av.missing_catalogues:
         lines.append(
             f"{len(av.missing_catalogues)} catalogue(s) not fetched yet (e.g. "
@@ -283,6 +303,19 @@ def format_estimate(rows: Sequence[EstimateRow], av: Availability) -> str:
             "size; `snakemake download_catalogues` fetches them (small CMR searches, no data)"
         )
     return "\n".join(lines)
+
+
+def footprint_line(rows: Sequence[EstimateRow]) -> str:
+    """One line: bytes to download, and bytes the raw folder keeps (crop on arrival)."""
+    fetch = sum(r.bytes_to_fetch for r in rows)
+    kept = sum(r.bytes_kept for r in rows)
+    if not fetch:
+        return f"nothing to download; the raw folder holds {_gb(kept)}"
+    ratio = f", {fetch / max(kept, 1):,.1f}x less than downloaded" if kept < fetch else ""
+    return (
+        f"to download {_gb(fetch)}; the raw folder keeps {_gb(kept)} once fetched{ratio} "
+        "(files in place at their size, crops on arrival at an estimated share: download.crop)"
+    )
 
 
 def station_files(cfg: Mapping[str, Any]) -> list[str]:

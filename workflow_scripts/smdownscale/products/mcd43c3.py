@@ -84,27 +84,87 @@ def cmg_window(
     return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
 
 
-def _check_cmg_struct(sd: Any, path: Path) -> None:
-    """ProductError if StructMetadata.0 describes something other than the global 0.05 deg CMG."""
+def _degrees(value: float) -> float:
+    """A StructMetadata corner coordinate in degrees: plain degrees as MCD43C files write
+    them, or HDF-EOS packed DMS (DDDMMMSSS.SS) as the standard says."""
+    if abs(value) <= 360.0:
+        return value
+    sign = -1.0 if value < 0 else 1.0
+    v = abs(value)
+    deg, rest = divmod(v, 1_000_000.0)
+    minutes, seconds = divmod(rest, 1000.0)
+    return sign * (deg + minutes / 60.0 + seconds / 3600.0)
+
+
+#: (first row, first column, rows, columns) of a file's grid in the global CMG.
+FileWindow = tuple[int, int, int, int]
+
+
+def _file_window(sd: Any, path: Path) -> FileWindow:
+    """Where the file's grid lies in the global 0.05 deg CMG, from StructMetadata.0: the
+    whole CMG for a provider's file, a window for a crop (see
+    :mod:`smdownscale.download.crop`). ProductError if the grid is not a 0.05 deg CMG
+    window."""
     text = struct_metadata_text(sd.attributes())
     if text is None:
-        return  # the SDS shape check below still guards the geometry
+        return 0, 0, *CMG_SHAPE  # the SDS shape check guards the geometry
     grids = [g for g in parse_struct_metadata(text) if WSA in g.fields or BSA in g.fields]
-    for g in grids:
+    if not grids:
+        return 0, 0, *CMG_SHAPE
+    g = grids[0]
+    if g.upper_left is None or g.lower_right is None:
         if (g.ydim, g.xdim) != CMG_SHAPE:
             raise ProductError(
-                path, f"grid {g.name!r} is {g.ydim} x {g.xdim}, not the 3600 x 7200 CMG",
+                path, f"grid {g.name!r} is {g.ydim} x {g.xdim} with no corners",
                 "not an MCD43C3 0.05 deg file",
             )  # fmt: skip
-        if g.upper_left is not None and g.upper_left[0] not in (-180.0, -180000000.0):
-            raise ProductError(
-                path, f"grid {g.name!r} starts at {g.upper_left}, not at 180 W / 90 N",
-                "not a global MCD43C3 file",
-            )  # fmt: skip
+        return 0, 0, *CMG_SHAPE
+    west, north = (_degrees(v) for v in g.upper_left)
+    east, south = (_degrees(v) for v in g.lower_right)
+    col0, row0 = (west + 180.0) / CMG_RES, (90.0 - north) / CMG_RES
+    ncols, nrows = (east - west) / CMG_RES, (north - south) / CMG_RES
+    exact = all(abs(v - round(v)) < 1e-6 for v in (col0, row0, ncols, nrows))
+    r0, c0, nr, nc = (round(v) for v in (row0, col0, nrows, ncols))
+    if (
+        not exact
+        or (nr, nc) != (g.ydim, g.xdim)
+        or r0 < 0 or c0 < 0 or r0 + nr > CMG_SHAPE[0] or c0 + nc > CMG_SHAPE[1]
+    ):  # fmt: skip
+        raise ProductError(
+            path, f"grid {g.name!r} is {g.ydim} x {g.xdim} from {g.upper_left} to "
+            f"{g.lower_right}, not the 0.05 deg CMG or a window of it",
+            "not an MCD43C3 0.05 deg file",
+        )  # fmt: skip
+    return r0, c0, nr, nc
 
 
-def _read_window(sd: Any, path: Path, name: str, rows: slice, cols: slice) -> np.ndarray:
-    """Decoded (physical) values of SDS ``name`` in the window; NaN for fill / out of range."""
+def _in_file(
+    path: Path, rows: slice, cols: slice, window: FileWindow, clipped: bool
+) -> tuple[slice, slice]:
+    """The global CMG ``rows``, ``cols`` as indices into a file holding ``window``; with
+    ``clipped``, the part of them the file holds. ProductError when the file is a crop that
+    does not hold the cells asked for (a larger region needs the granule again)."""
+    r0, c0, nr, nc = window
+    if clipped:
+        rows = slice(max(rows.start, r0), min(rows.stop, r0 + nr))
+        cols = slice(max(cols.start, c0), min(cols.stop, c0 + nc))
+    if rows.start < r0 or cols.start < c0 or rows.stop > r0 + nr or cols.stop > c0 + nc:
+        lat, lon = cmg_lat(), cmg_lon()
+        raise ProductError(
+            path,
+            f"holds the CMG cells {lat[r0]:g}..{lat[r0 + nr - 1]:g} N, {lon[c0]:g}.."
+            f"{lon[c0 + nc - 1]:g} E (cropped on arrival), not the region asked for",
+            "delete it (and its record under raw/manifest/) and run again to download it for "
+            "this region, or widen download.crop.margin_deg",
+        )
+    return slice(rows.start - r0, rows.stop - r0), slice(cols.start - c0, cols.stop - c0)
+
+
+def _read_window(
+    sd: Any, path: Path, name: str, rows: slice, cols: slice, shape: tuple[int, int]
+) -> np.ndarray:
+    """Decoded (physical) values of SDS ``name`` in the window (indices into the file's own
+    grid of ``shape``); NaN for fill / out of range."""
     from pyhdf.error import HDF4Error
 
     if name not in sd.datasets():
@@ -113,9 +173,9 @@ def _read_window(sd: Any, path: Path, name: str, rows: slice, cols: slice) -> np
         sds = sd.select(name)
         try:
             _, rank, dims, _, _ = sds.info()
-            if rank != 2 or tuple(dims) != CMG_SHAPE:
+            if rank != 2 or tuple(dims) != shape:
                 raise ProductError(
-                    path, f"SDS {name!r} has shape {tuple(dims)}, not {CMG_SHAPE}",
+                    path, f"SDS {name!r} has shape {tuple(dims)}, not {shape}",
                     "not an MCD43C3 0.05 deg file",
                 )  # fmt: skip
             attrs = sds.attributes()
@@ -138,24 +198,37 @@ def read_mcd43c3_albedo(
     bbox: tuple[float, float, float, float] | None = None,
     margin_deg: float = 0.1,
 ) -> xr.Dataset:
-    """White- and black-sky shortwave albedo (fractions) of an MCD43C3 file.
+    """White- and black-sky shortwave albedo (fractions) of an MCD43C3 file (the global CMG
+    as the provider writes it, or a window of it cropped on arrival).
 
     Returns a Dataset with ``wsa`` and ``bsa`` (lat, lon) float32, NaN where the file holds the
     fill value or a value outside ``valid_range``; lat descending, lon ascending (cell
     centres). With ``bbox`` (west, south, east, north), only the cells whose centres lie
     within bbox widened by ``margin_deg`` are read (the margin keeps the CMG cells that
-    bilinear interpolation needs around the region's edge cells).
+    bilinear interpolation needs around the region's edge cells); a crop must hold every
+    cell of ``bbox`` (ProductError otherwise), and gives what it holds of the margin.
+    ``bbox=None`` reads all the file holds.
     """
     path = Path(path)
     rows, cols = cmg_window(bbox, margin_deg)
     sd = open_hdf4(path)
     try:
-        _check_cmg_struct(sd, path)
-        wsa = _read_window(sd, path, WSA, rows, cols)
-        bsa = _read_window(sd, path, BSA, rows, cols)
+        window = _file_window(sd, path)
+        if bbox is None:  # all the file holds
+            rows = slice(window[0], window[0] + window[2])
+            cols = slice(window[1], window[1] + window[3])
+        else:  # the margin may reach past a crop's window: bbox itself must be inside it
+            inner_rows, inner_cols = cmg_window(bbox, 0.0)
+            _in_file(path, inner_rows, inner_cols, window, clipped=False)
+        file_rows, file_cols = _in_file(path, rows, cols, window, clipped=True)
+        shape = (window[2], window[3])
+        wsa = _read_window(sd, path, WSA, file_rows, file_cols, shape)
+        bsa = _read_window(sd, path, BSA, file_rows, file_cols, shape)
         check_granule(path, global_attributes(sd, path), "MCD43C3")
     finally:
         sd.end()
+    rows = slice(file_rows.start + window[0], file_rows.stop + window[0])
+    cols = slice(file_cols.start + window[1], file_cols.stop + window[1])
     attrs = {"units": "1", "source_file": path.name}
     return xr.Dataset(
         {
