@@ -3,8 +3,10 @@
 ``members/members_<period>.nc`` = ``members/raw/members_<period>.nc`` with every ``sm_<m>``
 replaced by ``G[sm_<m> + share_m S[C - B_m]]`` (:func:`smdownscale.residual.correct`, then
 the Gaussian ``G`` of ``members.smoothing_km``, :func:`smdownscale.smoothing.smooth_masked`);
-the other variables are copied. Works through blocks of rows (read with a halo of rows for
-the smoothing), so memory stays bounded.
+the other variables are copied. Works through blocks of at most ``resources.chunk_rows``
+rows and ``members.chunk_cells`` cell-days (read with a halo of rows for the smoothing),
+with one chunk row of netCDF cache a variable, so memory is bounded by the block, not by
+the region.
 """
 
 import json
@@ -14,7 +16,14 @@ import numpy as np
 
 from smdownscale.config import run_grids
 from smdownscale.grid import block_map
-from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows, file_days, read_rows
+from smdownscale.netcdf import (
+    GridFileWriter,
+    VarSpec,
+    cube_block_rows,
+    file_days,
+    keep_one_chunk_row,
+    read_rows,
+)
 from smdownscale.residual import correct
 from smdownscale.rule_io import rule_config, setup_logging
 from smdownscale.smoothing import halo_rows, sigma_cells, smooth_masked
@@ -46,6 +55,10 @@ def main(snakemake) -> None:
     halo = halo_rows(sigma)
     with netCDF4.Dataset(snakemake.input.residual) as nc:
         residual = {m: read_rows(nc, f"r_{m}", slice(None)) for m in members}
+        ndays = len(file_days(nc))
+    keep_one_chunk_row(fine.nlon, ndays)  # not the whole region in netCDF's cache
+    block = cube_block_rows(cfg["resources"]["chunk_rows"], cfg["members"]["chunk_cells"],
+                            fine.nlon, ndays)  # fmt: skip
     with netCDF4.Dataset(snakemake.input.members) as raw:
         days = file_days(raw)
         attrs = {k: raw.getncattr(k) for k in raw.ncattrs() if k != "Conventions"}
@@ -60,7 +73,6 @@ def main(snakemake) -> None:
             if km > 0
             else "none"
         )
-        block = chunk_aligned_rows(max(1, cfg["members"]["chunk_cells"] // (fine.nlon * len(days))))
         with GridFileWriter(snakemake.output[0], fine, days, specs_of(raw), attrs) as out:
             for r0 in range(0, fine.nlat, block):
                 rows = slice(r0, min(r0 + block, fine.nlat))

@@ -17,7 +17,14 @@ from smdownscale.grid import block_map
 from smdownscale.harmonise import check_days
 from smdownscale.insitu import ensemble_mean_spread, feature_names
 from smdownscale.members import load_models
-from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows, file_days, read_rows
+from smdownscale.netcdf import (
+    GridFileWriter,
+    VarSpec,
+    cube_block_rows,
+    file_days,
+    keep_one_chunk_row,
+    read_rows,
+)
 from smdownscale.residual import fill_from_neighbours, spread
 from smdownscale.rule_io import provenance, setup_logging
 
@@ -55,7 +62,9 @@ def main(snakemake) -> None:
     attrs["members"] = " ".join(members)
     attrs["features"] = " ".join(bundle["features"])
     ndays = period.ndays
-    block = chunk_aligned_rows(max(1, cfg["members"]["chunk_cells"] // (fine.nlon * ndays)))
+    keep_one_chunk_row(fine.nlon, ndays)  # not the whole region in netCDF's cache
+    block = cube_block_rows(cfg["resources"]["chunk_rows"], cfg["members"]["chunk_cells"],
+                            fine.nlon, ndays)  # fmt: skip
     porosity = snakemake.params.porosity
     n_cells = n_pred = 0
     with netCDF4.Dataset(snakemake.input.coarse) as cnc:
