@@ -260,7 +260,7 @@ def estimate(
                 nbytes,
                 exact,
                 kept,
-            )  # fmt: skip
+            )
         )
     return rows, av
 
