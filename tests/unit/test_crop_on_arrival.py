@@ -27,6 +27,7 @@ from smdownscale.download.manifest import read_record
 from smdownscale.download.plan import estimate
 from smdownscale.grid import LatLonGrid
 from smdownscale.products.base import ProductError
+from smdownscale.products.esa_cci import read_esa_cci
 from smdownscale.products.imerg import read_imerg
 from smdownscale.products.mcd43c3 import CMG_SHAPE, read_mcd43c3_albedo
 from smdownscale.products.modis_sinusoidal import (
@@ -37,7 +38,9 @@ from smdownscale.products.modis_sinusoidal import (
     struct_metadata_text,
 )
 
-REAL_MODIS = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "modis"
+REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "realdata"
+REAL_MODIS = REAL_DATA / "modis"
+REAL_ESA = REAL_DATA / "esa_cci" / "ESACCI-SOILMOISTURE-L3S-SSMV-COMBINED-20100701000000-fv04.5.nc"
 DAY = dt.date(2010, 4, 7)
 BBOX = [110.0, 39.0, 111.25, 39.25]
 MCD = rawlayout.mcd43c3(DAY)
@@ -134,6 +137,21 @@ def test_struct_metadata_edit_keeps_only_the_named_fields() -> None:
     assert grid.fields == ("c",) and (grid.ydim, grid.xdim) == (2, 3)
     assert grid.upper_left == (10.0, 5.0) and grid.lower_right == (10.15, 4.9)
     assert "DataField_1" in out and "DataField_2" not in out
+
+
+@pytest.mark.skipif(not REAL_ESA.is_file(), reason=f"real ESA CCI image not at {REAL_ESA}")
+def test_real_esa_cci_crop_reads_as_the_original_and_refuses_outside(tmp_path) -> None:
+    crop = tmp_path / REAL_ESA.name
+    write_crop("esa_cci", REAL_ESA, crop, info_for("esa_cci", REAL_ESA, (109.5, 38.5, 113.5, 41.5)))
+    assert crop.stat().st_size < REAL_ESA.stat().st_size / 20
+    grid = LatLonGrid(north=41.0, south=39.0, west=110.0, east=113.0, res=0.25)
+    a, b = read_esa_cci(REAL_ESA, grid), read_esa_cci(crop, grid)
+    for name in ("sm", "flag"):
+        np.testing.assert_array_equal(a[name].values, b[name].values)
+    assert a.attrs["product_version"] == b.attrs["product_version"]
+    assert read_esa_cci(crop)["sm"].shape == (1, 12, 16)  # all the crop holds
+    with pytest.raises(ProductError, match="cropped on arrival"):
+        read_esa_cci(crop, LatLonGrid(north=42.0, south=39.0, west=110.0, east=113.0, res=0.25))
 
 
 @pytest.mark.skipif(not REAL_MODIS.is_dir(), reason=f"real MODIS tiles not at {REAL_MODIS}")

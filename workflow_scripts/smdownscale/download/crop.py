@@ -12,9 +12,8 @@ sha256 and provider checksum, and what was kept; the download record (the manife
 the same. A reader asked for cells outside a crop's window stops with a message naming the
 file (a larger region needs the granule again), never with gaps that look like data.
 
-Which products are cropped, and how, is the registry :data:`CROPS`; ESA CCI (2 MB a day,
-whose reader checks the global grid), SMAP L3 (global EASE-Grid 2.0), SRTM tiles and the
-evaluation references are kept as they come.
+Which products are cropped, and how, is the registry :data:`CROPS`; SMAP L3 (global
+EASE-Grid 2.0), SRTM tiles and the evaluation references are kept as they come.
 """
 
 from __future__ import annotations
@@ -97,6 +96,7 @@ CROPS: dict[str, Crop] = {
         "hdf4", (MOD13A2_NDVI, MOD13A2_RELIABILITY), window=False, variable_share=0.10
     ),  # fmt: skip
     "imerg": Crop("netcdf", (), window=True, variable_share=1.0),
+    "esa_cci": Crop("netcdf", (), window=True, variable_share=1.0),
 }
 
 

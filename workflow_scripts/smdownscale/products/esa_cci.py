@@ -91,7 +91,7 @@ import netCDF4
 import numpy as np
 import xarray as xr
 
-from ..grid import LatLonGrid, global_grid
+from ..grid import GridError, LatLonGrid, global_grid
 from . import cci_identity as ident
 from .base import REDOWNLOAD, ProductError
 
@@ -222,20 +222,49 @@ def _unpack(raw: np.ndarray, var: netCDF4.Variable) -> np.ndarray:
     return out
 
 
-def _check_grid(path: str | Path, ds: netCDF4.Dataset) -> None:
+def _file_grid(path: str | Path, ds: netCDF4.Dataset) -> LatLonGrid:
+    """The file's grid: the global 0.25 deg grid, or a window of it (a crop on arrival,
+    :mod:`smdownscale.download.crop`, or a provider's subset); ProductError for any other
+    lattice."""
     ref = global_grid(ESA_CCI_RES)
+    start = {}
     for name, expected in (("lat", ref.lat), ("lon", ref.lon)):
         if name not in ds.variables:
             raise ProductError(path, f"no {name!r} coordinate variable", "not an ESA CCI SM image")
         got = _read(path, ds.variables[name], (slice(None),)).astype(np.float64)
-        if got.shape != expected.shape or not np.allclose(got, expected, atol=1e-4):
+        i0 = int(np.argmin(np.abs(expected - got[0]))) if got.size else 0
+        window = expected[i0 : i0 + got.size]
+        if not got.size or got.shape != window.shape or not np.allclose(got, window, atol=1e-4):
             first = f"{got[0]:.4f}..{got[-1]:.4f}" if got.size else "empty"
             raise ProductError(
                 path,
                 f"{name} has {got.size} values ({first}); an ESA CCI SM image is on the global "
-                f"0.25 deg grid ({expected.size} values {expected[0]}..{expected[-1]})",
+                f"0.25 deg grid ({expected.size} values {expected[0]}..{expected[-1]}) or a "
+                "window of it",
                 "check that this is a COMBINED daily L3S image and not a regridded copy",
             )
+        start[name], start[f"n{name}"] = i0, got.size
+    res = ESA_CCI_RES
+    return LatLonGrid(
+        north=ref.north - start["lat"] * res,
+        south=ref.north - (start["lat"] + start["nlat"]) * res,
+        west=ref.west + start["lon"] * res,
+        east=ref.west + (start["lon"] + start["nlon"]) * res,
+        res=res,
+    )
+
+
+def _rows_cols(path: str | Path, file_grid: LatLonGrid, grid: LatLonGrid) -> tuple[slice, slice]:
+    """Where ``grid`` lies in the file; ProductError when the file (a crop) does not hold it."""
+    try:
+        return file_grid.subgrid(grid)
+    except GridError:
+        raise ProductError(
+            path,
+            f"holds only {file_grid.bbox} (cropped on arrival), not the grid asked for {grid.bbox}",
+            "delete it (and its record under raw/manifest/) and run again to download it for "
+            "this region, or widen download.crop.margin_deg",
+        ) from None
 
 
 def _stamps(path: str | Path, ds: netCDF4.Dataset) -> list[dt.datetime] | None:
@@ -323,14 +352,15 @@ def read_esa_cci(
     ``product_version`` (the file's own) and ``sensor``.
 
     Raises :class:`ProductError` naming the file when it is not a readable NetCDF file, has
-    no ``sm`` variable, is not on the global 0.25 deg grid, or is not what it claims to be:
+    no ``sm`` variable, is not on the global 0.25 deg grid or a window of it (a crop on
+    arrival; ``grid=None`` then reads the window, and a window that does not hold ``grid``
+    is refused), or is not what it claims to be:
     units, daily image, day, ``sensor`` type and ``version`` (None: its name's) are checked
     as the module docstring says. A ``grid`` that is not a 0.25 deg sub-grid of the global
     grid raises :class:`smdownscale.grid.GridError`.
     """
-    full = global_grid(ESA_CCI_RES)
-    grid = full if grid is None else grid
-    rows, cols = full.subgrid(grid)
+    if grid is not None:
+        global_grid(ESA_CCI_RES).subgrid(grid)  # GridError for a grid off the 0.25 deg lattice
     ds = _open(path)
     try:
         if "sm" not in ds.variables:
@@ -344,7 +374,9 @@ def read_esa_cci(
             raise ProductError(
                 path, f"'sm' has dimensions {sm_var.dimensions}, not (time, lat, lon)"
             )
-        _check_grid(path, ds)
+        file_grid = _file_grid(path, ds)
+        grid = file_grid if grid is None else grid
+        rows, cols = _rows_cols(path, file_grid, grid)
         day, found_version, scale = _identify(path, ds, sensor, version, allow_mixed_versions)
         times = np.array([np.datetime64(day, "ns")])
         index = (slice(None), rows, cols) if sm_var.ndim == 3 else (rows, cols)
