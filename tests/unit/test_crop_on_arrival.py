@@ -25,6 +25,7 @@ from smdownscale.download.crop_hdf4 import edit_struct_metadata
 from smdownscale.download.jobs import ensure_file, make_catalogue
 from smdownscale.download.manifest import read_record
 from smdownscale.download.plan import estimate
+from smdownscale.ease2 import ease2_cover
 from smdownscale.grid import LatLonGrid
 from smdownscale.products.base import ProductError
 from smdownscale.products.esa_cci import read_esa_cci
@@ -37,9 +38,12 @@ from smdownscale.products.modis_sinusoidal import (
     read_mod13a2_ndvi,
     struct_metadata_text,
 )
+from smdownscale.products.smap import read_smap_l3
+from smdownscale.products.smap_target import read_smap_target
 
 REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "realdata"
 REAL_MODIS = REAL_DATA / "modis"
+REAL_SMAP = REAL_DATA / "smap" / "SMAP_L3_SM_P_20150401_R13080_001.h5"
 REAL_ESA = REAL_DATA / "esa_cci" / "ESACCI-SOILMOISTURE-L3S-SSMV-COMBINED-20100701000000-fv04.5.nc"
 DAY = dt.date(2010, 4, 7)
 BBOX = [110.0, 39.0, 111.25, 39.25]
@@ -152,6 +156,23 @@ def test_real_esa_cci_crop_reads_as_the_original_and_refuses_outside(tmp_path) -
     assert read_esa_cci(crop)["sm"].shape == (1, 12, 16)  # all the crop holds
     with pytest.raises(ProductError, match="cropped on arrival"):
         read_esa_cci(crop, LatLonGrid(north=42.0, south=39.0, west=110.0, east=113.0, res=0.25))
+
+
+@pytest.mark.skipif(not REAL_SMAP.is_file(), reason=f"real SMAP L3 file not at {REAL_SMAP}")
+def test_real_smap_l3_crop_reads_as_the_original_and_refuses_outside(tmp_path) -> None:
+    crop = tmp_path / REAL_SMAP.name
+    bbox = (-100.5, 34.5, -95.5, 40.5)
+    write_crop("smap_l3", REAL_SMAP, crop, info_for("smap_l3", REAL_SMAP, bbox))
+    assert crop.stat().st_size < REAL_SMAP.stat().st_size / 20
+    window = ease2_cover((-100.0, 35.0, -96.0, 40.0))
+    a, b = read_smap_target(REAL_SMAP, window), read_smap_target(crop, window)
+    assert int(np.isfinite(a["sm"].values).sum()) > 100
+    for name in ("sm", "flag"):
+        np.testing.assert_array_equal(a[name].values, b[name].values)
+    held = read_smap_l3(crop).attrs["window"]
+    assert held[0] <= window.row0 and window.row1 <= held[1]
+    with pytest.raises(ProductError, match="cropped on arrival"):
+        read_smap_target(crop, ease2_cover((-110.0, 35.0, -96.0, 40.0)))
 
 
 @pytest.mark.skipif(not REAL_MODIS.is_dir(), reason=f"real MODIS tiles not at {REAL_MODIS}")

@@ -12,8 +12,8 @@ sha256 and provider checksum, and what was kept; the download record (the manife
 the same. A reader asked for cells outside a crop's window stops with a message naming the
 file (a larger region needs the granule again), never with gaps that look like data.
 
-Which products are cropped, and how, is the registry :data:`CROPS`; SMAP L3 (global
-EASE-Grid 2.0), SRTM tiles and the evaluation references are kept as they come.
+Which products are cropped, and how, is the registry :data:`CROPS`; SRTM tiles (1 x 1 deg)
+and the evaluation references are kept as they come.
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ from typing import Any
 
 from ..atomic import atomic_path
 from ..config import run_grids
+from ..ease2 import ease2_cover
 from ..products.base import ProductError
 from ..products.mcd43c3 import BSA, CMG_RES, WSA, cmg_window, read_mcd43c3_albedo
 from ..products.modis_sinusoidal import MOD11A1_LST, MOD11A1_QC, MOD13A2_NDVI, MOD13A2_RELIABILITY
-from . import crop_hdf4, crop_netcdf
+from . import crop_hdf4, crop_hdf5, crop_netcdf
 
 CROP_ATTRIBUTE = "smdownscale_crop"
 ORIGINALS_DIR = "originals"
@@ -77,7 +78,7 @@ class Crop:
     """How one product is cropped: its format, the variables kept (() = all) and whether
     it is cut to the region's window."""
 
-    fmt: str  # "hdf4" or "netcdf"
+    fmt: str  # "hdf4", "hdf5" (SMAP L3) or "netcdf"
     variables: tuple[str, ...]
     window: bool
     #: rough share of the original's bytes a crop keeps at a window of the whole grid
@@ -97,6 +98,7 @@ CROPS: dict[str, Crop] = {
     ),  # fmt: skip
     "imerg": Crop("netcdf", (), window=True, variable_share=1.0),
     "esa_cci": Crop("netcdf", (), window=True, variable_share=1.0),
+    "smap_l3": Crop("hdf5", (), window=True, variable_share=1.0),
 }
 
 
@@ -148,6 +150,13 @@ def write_crop(key: str, src: Path, tmp: Path, info: CropInfo) -> None:
     if spec.fmt == "hdf4":
         window = _cmg_window(info.bbox) if spec.window and info.bbox else None
         crop_hdf4.subset_hdfeos(src, tmp, spec.variables, attribute, window)
+    elif spec.fmt == "hdf5":
+        if info.bbox is None:
+            raise ValueError(f"{key}: an HDF5 crop needs a bbox")
+        # two more 36 km cells around the cells under the bbox
+        west, south, east, north = info.bbox
+        cover = ease2_cover((west, max(south, -85.0), east, min(north, 85.0)))
+        crop_hdf5.subset_hdf5(src, tmp, cover.grown(2), attribute)
     else:
         if info.bbox is None:
             raise ValueError(f"{key}: a NetCDF crop needs a bbox")
@@ -177,6 +186,8 @@ def read_crop_info(path: Path) -> CropInfo | None:
             text = crop_hdf4.read_text_attribute(path, CROP_ATTRIBUTE)
         elif path.suffix in (".nc", ".nc4"):
             text = crop_netcdf.read_text_attribute(path, CROP_ATTRIBUTE)
+        elif path.suffix == ".h5":
+            text = crop_hdf5.read_text_attribute(path, CROP_ATTRIBUTE)
         else:
             return None
     except ProductError:

@@ -43,7 +43,11 @@ the file and what to do for each):
   span one day (a daily composite). A name without a day takes the metadata's; a file with
   neither is refused (it used to get no day, NaT, silently).
 * the grid: 406 x 964 datasets whose valid latitude/longitude sit at EASE-Grid 2.0 36 km
-  cell centres.
+  cell centres; or, for a file cropped on arrival (:mod:`smdownscale.download.crop_hdf5`),
+  the window its root attribute ``smdownscale_crop_window`` names, which the reader puts
+  back in place on the global grid (fill around it; ``attrs["window"]`` says which rows
+  and columns the file held, and :mod:`smdownscale.products.smap_target` refuses a region
+  outside them).
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ log = logging.getLogger(__name__)
 SMAP_FILL = -9999.0
 _NAME_RE = re.compile(r"SMAP_L3_SM_P_(\d{8})_R\d+_\d+")
 _LEGACY_GROUP = "Soil_Moisture_Retrieval_Data"
+FLAG_FILL = 65534  # retrieval_qual_flag and surface_flag fill
 
 
 def smap_date(path: str | Path) -> dt.date:
@@ -116,24 +121,69 @@ def _group_and_suffix(path: str | Path, f: h5py.File, pass_: str) -> tuple[h5py.
     )
 
 
-def _read_float(path: str | Path, group: h5py.Group, name: str) -> np.ndarray:
+#: Root attribute of a crop on arrival (:mod:`smdownscale.download.crop_hdf5`): the window
+#: [row0, row1, col0, col1] of the global grid its 2-D datasets hold.
+CROP_WINDOW = "smdownscale_crop_window"
+GLOBAL_WINDOW = (0, EASE2_M36_NROWS, 0, EASE2_M36_NCOLS)
+
+
+def file_window(path: str | Path, f: h5py.File) -> tuple[int, int, int, int]:
+    """The rows and columns of the global grid the file's datasets hold: all of them, or
+    the window of a crop on arrival."""
+    if CROP_WINDOW not in f.attrs:
+        return GLOBAL_WINDOW
+    r0, r1, c0, c1 = (int(v) for v in np.asarray(f.attrs[CROP_WINDOW]).ravel())
+    if not (0 <= r0 < r1 <= EASE2_M36_NROWS and 0 <= c0 < c1 <= EASE2_M36_NCOLS):
+        raise ProductError(path, f"its crop window {[r0, r1, c0, c1]} is not inside the grid",
+                           REDOWNLOAD)  # fmt: skip
+    return r0, r1, c0, c1
+
+
+def _on_global_grid(
+    path: str | Path, name: str, raw: np.ndarray, window: tuple[int, int, int, int], fill: object
+) -> np.ndarray:
+    """``raw`` (the file's window) placed on the global 406 x 964 grid, ``fill`` around it."""
+    r0, r1, c0, c1 = window
+    if raw.shape != (r1 - r0, c1 - c0):
+        raise ProductError(
+            path,
+            f"{name} has shape {raw.shape}, not ({r1 - r0}, {c1 - c0})"
+            + ("" if window == GLOBAL_WINDOW else f" (its crop window {list(window)})"),
+            "not the 36 km SPL3SMP product (the 9 km enhanced SPL3SMP_E is 1624 x 3856)",
+        )
+    if window == GLOBAL_WINDOW:
+        return raw
+    out = np.full((EASE2_M36_NROWS, EASE2_M36_NCOLS), fill, dtype=raw.dtype)
+    out[r0:r1, c0:c1] = raw
+    return out
+
+
+def _read_raw(path: str | Path, group: h5py.Group, name: str) -> tuple[np.ndarray, h5py.Dataset]:
     if name not in group:
         raise ProductError(path, f"no dataset {group.name}/{name}", "not a SPL3SMP file")
     try:
         ds = group[name]
-        raw = ds[()]
+        return ds[()], ds
     except (OSError, KeyError) as exc:
         raise ProductError(path, f"cannot read {group.name}/{name} ({exc})", REDOWNLOAD) from None
-    if raw.shape != (EASE2_M36_NROWS, EASE2_M36_NCOLS):
-        raise ProductError(
-            path,
-            f"{name} has shape {raw.shape}, not ({EASE2_M36_NROWS}, {EASE2_M36_NCOLS})",
-            "not the 36 km SPL3SMP product (the 9 km enhanced SPL3SMP_E is 1624 x 3856)",
-        )
+
+
+def _read_float(
+    path: str | Path, group: h5py.Group, name: str, window: tuple[int, int, int, int]
+) -> np.ndarray:
+    raw, ds = _read_raw(path, group, name)
     fill = ds.attrs.get("_FillValue", SMAP_FILL)
     out = raw.astype(np.float32)
     out[(raw == fill) | (raw == SMAP_FILL)] = np.nan
-    return out
+    return _on_global_grid(path, name, out, window, np.float32(np.nan))
+
+
+def _read_flag(
+    path: str | Path, group: h5py.Group, name: str, window: tuple[int, int, int, int]
+) -> np.ndarray:
+    raw, ds = _read_raw(path, group, name)
+    fill = ds.attrs.get("_FillValue", FLAG_FILL)
+    return _on_global_grid(path, name, np.asarray(raw), window, fill)
 
 
 def _text(value: object) -> str:
@@ -249,17 +299,18 @@ def read_smap_l3(path: str | Path, pass_: str = "AM") -> xr.Dataset:
         raise ProductError(path, f"not a readable HDF5 file ({exc})", REDOWNLOAD) from None
     with f:
         group, sfx = _group_and_suffix(path, f, pass_)
-        sm = _read_float(path, group, f"soil_moisture{sfx}")
+        window = file_window(path, f)
+        sm = _read_float(path, group, f"soil_moisture{sfx}", window)
         sm *= _sm_scale(path, f, group[f"soil_moisture{sfx}"])
         day = np.datetime64(_day(path, f), "ns")
-        lat = _read_float(path, group, f"latitude{sfx}")
-        lon = _read_float(path, group, f"longitude{sfx}")
+        lat = _read_float(path, group, f"latitude{sfx}", window)
+        lon = _read_float(path, group, f"longitude{sfx}", window)
         qual = None
         if f"retrieval_qual_flag{sfx}" in group:
-            qual = np.asarray(group[f"retrieval_qual_flag{sfx}"][()])
+            qual = _read_flag(path, group, f"retrieval_qual_flag{sfx}", window)
         surface = None
         if f"surface_flag{sfx}" in group:
-            surface = np.asarray(group[f"surface_flag{sfx}"][()])
+            surface = _read_flag(path, group, f"surface_flag{sfx}", window)
     _check_ease2(path, lat, lon)
     dims = ("y", "x")
     out = xr.Dataset(
@@ -282,6 +333,7 @@ def read_smap_l3(path: str | Path, pass_: str = "AM") -> xr.Dataset:
             "crs": EASE2_CRS,
             "grid": "EASE-Grid 2.0 global 36 km (M36)",
             "cell_size_m": EASE2_M36_CELL_M,
+            "window": list(window),  # rows and columns the file holds (a crop: fill around)
         },
     )
     if qual is not None:

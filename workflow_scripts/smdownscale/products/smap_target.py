@@ -30,7 +30,7 @@ import xarray as xr
 
 from ..ease2 import Ease2Grid
 from .base import ProductError
-from .smap import read_smap_l3
+from .smap import FLAG_FILL, read_smap_l3
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,6 @@ SURFACE_BITS = {
     "nadir_region": 2048,
 }
 #: The fill value of SPL3SMP's uint16 flags.
-FLAG_FILL = 65534
 PASSES = ("AM", "PM", "AM_then_PM")
 
 
@@ -91,6 +90,15 @@ def usable(
 
 
 def _window(ds: xr.Dataset, grid: Ease2Grid, name: str, fill: float | int) -> np.ndarray:
+    r0, r1, c0, c1 = ds.attrs.get("window", (0, 406, 0, 964))
+    if not (r0 <= grid.row0 and grid.row1 <= r1 and c0 <= grid.col0 and grid.col1 <= c1):
+        raise ProductError(
+            ds.attrs["source_file"],
+            f"holds EASE2 rows {r0}:{r1}, columns {c0}:{c1} (cropped on arrival), not the "
+            f"region's rows {grid.row0}:{grid.row1}, columns {grid.col0}:{grid.col1}",
+            "delete it (and its record under raw/manifest/) and run again to download it for "
+            "this region, or widen download.crop.margin_deg",
+        )
     if name not in ds:
         return np.full(grid.shape, fill)
     return ds[name].values[grid.row0 : grid.row1, grid.col0 : grid.col1]
