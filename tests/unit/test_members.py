@@ -482,6 +482,30 @@ def test_standardisation_is_stored_and_used(fitted, data):
     np.testing.assert_array_equal(Z, 0.0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_standardise_is_numpys_clip_and_scale_bit_for_bit(dtype):
+    """The compiled pass gives exactly ``(clip(x, lo, hi) - mean) / sd`` as numpy computes it,
+    with rows holding NaN, +-inf or values that overflow once standardised zero-filled."""
+    rng = np.random.default_rng(5)
+    X = (rng.normal(size=(3000, 4)) * [8.0, 0.2, 700.0, 2.0] + [300.0, 0.4, 1400.0, 1.0]).astype(
+        dtype
+    )
+    X[rng.integers(0, 3000, 40), rng.integers(0, 4, 40)] = np.nan
+    X[1, 0], X[2, 3], X[3, 2] = np.inf, -np.inf, np.finfo(dtype).max
+    mean, sd = np.array([301.0, 0.41, 1390.0, 1.1]), np.array([7.9, 0.21, 1e-300, 2.2])
+    lo, hi = np.array([290.0, 0.1, 100.0, 0.0]), np.array([310.0, 0.7, 3000.0, 5.0])
+    for bounds in ((lo, hi), ()):
+        with np.errstate(all="ignore"):
+            expect = ((np.clip(X, *bounds) if bounds else X) - mean) / sd
+        ok = np.isfinite(X).all(axis=1) & np.isfinite(expect).all(axis=1)
+        expect[~ok] = 0.0
+        Z, valid = standardise(X, mean, sd, *bounds)
+        assert Z.dtype == np.float64
+        np.testing.assert_array_equal(valid, ok)
+        assert np.array_equal(Z, expect)
+    assert valid[1:4].tolist() == [False, False, False] and valid.sum() > 2900
+
+
 def test_constant_feature_does_not_break_fitting(data):
     X, y = data
     Xc = X.copy()
