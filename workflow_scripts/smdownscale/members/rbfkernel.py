@@ -29,9 +29,10 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
+
+from .bitcast import bits_float, float_bits
 
 #: Rows evaluated together (their transposed features stay in the L1 cache).
 TILE_ROWS = 128
@@ -43,30 +44,6 @@ SHIFT = 1.5 * 2.0**52 + 1023.0
 T_MIN = -1020.0
 #: Taylor coefficients of ``2^f = exp(f ln 2)``, highest degree first.
 _C = tuple(math.log(2.0) ** n / math.factorial(n) for n in range(11, -1, -1))
-
-
-@intrinsic
-def _bits(typingctx, x):  # pragma: no cover - compiled
-    """The bits of a float64 as uint64 (a bitcast, free and vectorisable)."""
-    if x != types.float64:
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-
-    return types.uint64(types.float64), codegen
-
-
-@intrinsic
-def _from_bits(typingctx, b):  # pragma: no cover - compiled
-    """The float64 whose bits are the uint64 ``b``."""
-    if b != types.uint64:
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-
-    return types.float64(types.uint64), codegen
 
 
 @intrinsic
@@ -88,7 +65,7 @@ def exp2(t):  # pragma: no cover - compiled
     """``2^t`` for ``t <= 1023`` (``t`` below -1020 is taken as -1020), float64."""
     t = max(t, T_MIN)
     kd = t + SHIFT
-    scale = _from_bits(_bits(kd) << np.uint64(52))
+    scale = bits_float(float_bits(kd) << np.uint64(52))
     f = t - (kd - SHIFT)
     p = _C[0]
     p = p * f + _C[1]
