@@ -27,6 +27,7 @@ from smdownscale.members.treeinfer import (
     from_sklearn,
     from_xgboost,
     group_bounds,
+    node_words,
     xgboost_leaf_sum,
 )
 
@@ -285,6 +286,20 @@ def test_float_keys_order_as_the_floats():
     # float64 input is rounded to float32 first, as the libraries do
     x = np.float64(1.0) + 1e-12
     assert float_keys(np.array([x]))[0] == float_keys(np.array([1.0]))[0]
+    assert float_keys(np.array([[np.nan, -np.nan]])).tolist() == [[0, 0]]  # left everywhere
+    h = v[np.abs(v) < 6e4].astype(np.float16)  # other float dtypes: their float32 keys
+    np.testing.assert_array_equal(float_keys(h), float_keys(h.astype(np.float32)))
+
+
+def test_node_words_pack_child_feature_and_key_and_refuse_what_does_not_fit():
+    nodes = np.array([[1, 5, 0x80000000, 0], [2**26 - 1, 0, 7, 0]], dtype=np.uint32)
+    words, fbits = node_words(nodes, n_features=6)
+    assert fbits == 3 and words.dtype == np.uint64
+    assert [int(w) & 0xFFFFFFFF for w in words] == [0x80000000, 7]
+    assert [int(w) >> 32 for w in words] == [1 << 3 | 5, (2**26 - 1) << 3]
+    assert node_words(nodes[:1], n_features=1)[1] == 1
+    with pytest.raises(TreeTableError, match="do not fit"):
+        node_words(np.array([[2**29, 0, 0, 0]], dtype=np.uint32), n_features=6)
 
 
 def test_tree_table_handles_stumps_and_checks_its_inputs():
