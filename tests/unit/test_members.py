@@ -27,6 +27,7 @@ from smdownscale.members.treeinfer import (
     from_sklearn,
     from_xgboost,
     group_bounds,
+    node_words,
     xgboost_leaf_sum,
 )
 
@@ -285,6 +286,20 @@ def test_float_keys_order_as_the_floats():
     # float64 input is rounded to float32 first, as the libraries do
     x = np.float64(1.0) + 1e-12
     assert float_keys(np.array([x]))[0] == float_keys(np.array([1.0]))[0]
+    assert float_keys(np.array([[np.nan, -np.nan]])).tolist() == [[0, 0]]  # left everywhere
+    h = v[np.abs(v) < 6e4].astype(np.float16)  # other float dtypes: their float32 keys
+    np.testing.assert_array_equal(float_keys(h), float_keys(h.astype(np.float32)))
+
+
+def test_node_words_pack_child_feature_and_key_and_refuse_what_does_not_fit():
+    nodes = np.array([[1, 5, 0x80000000, 0], [2**26 - 1, 0, 7, 0]], dtype=np.uint32)
+    words, fbits = node_words(nodes, n_features=6)
+    assert fbits == 3 and words.dtype == np.uint64
+    assert [int(w) & 0xFFFFFFFF for w in words] == [0x80000000, 7]
+    assert [int(w) >> 32 for w in words] == [1 << 3 | 5, (2**26 - 1) << 3]
+    assert node_words(nodes[:1], n_features=1)[1] == 1
+    with pytest.raises(TreeTableError, match="do not fit"):
+        node_words(np.array([[2**29, 0, 0, 0]], dtype=np.uint32), n_features=6)
 
 
 def test_tree_table_handles_stumps_and_checks_its_inputs():
@@ -480,6 +495,30 @@ def test_standardisation_is_stored_and_used(fitted, data):
     Z, valid = standardise(np.array([[np.nan] * 5, m.x_mean]), m.x_mean, m.x_sd)
     assert valid.tolist() == [False, True]
     np.testing.assert_array_equal(Z, 0.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_standardise_is_numpys_clip_and_scale_bit_for_bit(dtype):
+    """The compiled pass gives exactly ``(clip(x, lo, hi) - mean) / sd`` as numpy computes it,
+    with rows holding NaN, +-inf or values that overflow once standardised zero-filled."""
+    rng = np.random.default_rng(5)
+    X = (rng.normal(size=(3000, 4)) * [8.0, 0.2, 700.0, 2.0] + [300.0, 0.4, 1400.0, 1.0]).astype(
+        dtype
+    )
+    X[rng.integers(0, 3000, 40), rng.integers(0, 4, 40)] = np.nan
+    X[1, 0], X[2, 3], X[3, 2] = np.inf, -np.inf, np.finfo(dtype).max
+    mean, sd = np.array([301.0, 0.41, 1390.0, 1.1]), np.array([7.9, 0.21, 1e-300, 2.2])
+    lo, hi = np.array([290.0, 0.1, 100.0, 0.0]), np.array([310.0, 0.7, 3000.0, 5.0])
+    for bounds in ((lo, hi), ()):
+        with np.errstate(all="ignore"):
+            expect = ((np.clip(X, *bounds) if bounds else X) - mean) / sd
+        ok = np.isfinite(X).all(axis=1) & np.isfinite(expect).all(axis=1)
+        expect[~ok] = 0.0
+        Z, valid = standardise(X, mean, sd, *bounds)
+        assert Z.dtype == np.float64
+        np.testing.assert_array_equal(valid, ok)
+        assert np.array_equal(Z, expect)
+    assert valid[1:4].tolist() == [False, False, False] and valid.sum() > 2900
 
 
 def test_constant_feature_does_not_break_fitting(data):

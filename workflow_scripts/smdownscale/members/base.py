@@ -9,9 +9,9 @@ Conventions (METHOD.md sections 5-6):
 - Features are standardised, ``z = (x - mean) / sd``, with statistics computed on the full
   training ``X`` handed to :meth:`FittedMember.fit` (before any subsample) and stored beside
   the model. A constant feature gets ``sd = 1`` (it standardises to 0 instead of dividing by
-  zero). Standardisation is done in float64 by one element-wise function,
-  :func:`standardise`, for the fast and the reference path alike, so both paths hand
-  identical inputs to the model.
+  zero). Standardisation is done in float64 by one row-wise function,
+  :func:`~.standardising.standardise`, for the fast and the reference path alike, so both
+  paths hand identical inputs to the model.
 - Features are clamped to the training range (``x_min``, ``x_max``, stored beside the model)
   before standardising. A member is fitted on coarse (0.25 deg) aggregates and applied to
   1 km cells, whose predictors spread wider (a 1 km LST is hotter than any 25 km mean): a
@@ -44,6 +44,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..formats import MEMBER_FORMAT
+from .standardising import standardise
 
 #: Rows standardised and predicted at once by :meth:`FittedMember.predict`: about 12 MiB of
 #: float64 features for six predictors, whatever the number of rows predicted.
@@ -62,31 +63,6 @@ REFIT = "refit it with this version (delete the period's models file and rerun t
 
 class MemberError(ValueError):
     """A member cannot be fitted, loaded or applied as asked (the message says why)."""
-
-
-def standardise(
-    X: np.ndarray,
-    mean: np.ndarray,
-    sd: np.ndarray,
-    lo: np.ndarray | None = None,
-    hi: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Standardised float64 copy of ``X`` (n, p) and the mask of rows with all-finite features.
-
-    With ``lo``/``hi`` (p,) the features are first clamped to ``[lo, hi]`` (the training
-    range; NaN stays NaN). Invalid rows are zero-filled in the copy (their predictions are
-    discarded afterwards). The operation is element-wise, so standardising a block of rows
-    gives exactly the rows of standardising the whole array.
-    """
-    X = np.asarray(X)
-    valid = np.isfinite(X).all(axis=1)  # before clamping, which would make +-inf finite
-    if lo is not None and hi is not None:
-        X = np.clip(X, lo, hi)  # float64: lo and hi are float64
-    Z = (X - mean) / sd  # float64: mean and sd are float64
-    valid &= np.isfinite(Z).all(axis=1)
-    if not valid.all():
-        Z[~valid] = 0.0
-    return Z, valid
 
 
 def feature_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -335,39 +311,40 @@ class FittedMember:
         block_rows = max(1, int(block_rows))
         with self._fast_runner() as run:
             for r0 in range(0, n, block_rows):
-                r1 = min(n, r0 + block_rows)
-                Z, valid = self._standardise(X[r0:r1])
-                res = run(Z)
-                if self.scale_target:
-                    res = res * self.y_sd + self.y_mean
-                block = out[r0:r1]
-                block[:] = res
-                block[~valid] = np.nan
+                run(X[r0 : r0 + block_rows], out[r0 : r0 + block_rows])
         return out
+
+    def _predict_rows(self, X: np.ndarray, out: np.ndarray) -> None:
+        """Standardise rows ``X``, apply the fast kernel and write [m3 m-3] into ``out``."""
+        Z, valid = self._standardise(X)
+        res = self._predict_fast(Z)
+        if self.scale_target:
+            res = res * self.y_sd + self.y_mean
+        out[:] = res
+        out[~valid] = np.nan
 
     @contextlib.contextmanager
     def _fast_runner(self) -> Iterator[Any]:
-        """Yield ``run(Z) -> values``: the fast kernel, split over threads when it may be."""
+        """Yield ``run(X, out)``: :meth:`_predict_rows` on a block of rows, split over
+        ``n_jobs`` threads when the kernel may be (standardisation included)."""
         if not self.thread_rows or self.n_jobs <= 1:
             with threadpool_limits(max(1, self.n_jobs), user_api="blas"):
-                yield self._predict_fast
+                yield self._predict_rows
             return
         with (
             threadpool_limits(1, user_api="blas"),
             ThreadPoolExecutor(self.n_jobs) as pool,
         ):
 
-            def run(Z: np.ndarray) -> np.ndarray:
-                n = Z.shape[0]
-                res = np.empty(n, dtype=np.float64)
+            def run(X: np.ndarray, out: np.ndarray) -> None:
+                n = X.shape[0]
                 # several pieces per thread: balanced even when another job slows one core
                 step = max(THREAD_ROWS_MIN, -(-n // (4 * self.n_jobs)))
 
                 def piece(a: int) -> None:
-                    res[a : a + step] = self._predict_fast(Z[a : a + step])
+                    self._predict_rows(X[a : a + step], out[a : a + step])
 
                 list(pool.map(piece, range(0, n, step)))
-                return res
 
             yield run
 

@@ -22,8 +22,9 @@ forest (min_samples_leaf, depth)   nodes      sklearn  packed trees  held-out RM
 3, 12                                337,152     6.6       1.01       +1.5 / +1.2 %
 =================================  =========  =======  ============  ================
 
-On two cores the default forest predicts 1 M rows in ~0.6 s through :meth:`predict`
-(standardisation included) against ~4 s for scikit-learn with ``n_jobs=2``. Also measured
+On two cores the default forest predicts 1 M rows in ~0.45 s through :meth:`predict`
+(standardisation included) against ~5.2 s for scikit-learn with ``n_jobs=2``
+(``tests/benchmarks/bench_predict.py``). Also measured
 and rejected, before the packed trees: XGBoost's predictor on the converted trees (1.75 s
 for the default forest on two cores, in cache-sized tree groups), a vectorised numpy
 traversal (three times slower than that), XGBoost's own forest mode (``num_parallel_tree``:

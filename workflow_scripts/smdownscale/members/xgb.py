@@ -3,10 +3,10 @@
 :meth:`predict_naive` is ``XGBRegressor.predict``. The fast path walks the same trees,
 packed at fitting time from the booster's JSON model (:mod:`.treeinfer`; checked there
 against the leaves XGBoost itself reaches on the training rows), on ``n_jobs`` threads: 300
-trees of depth 6 on 1 M rows take 0.73 s against 1.47 s for XGBoost's own predictor on two
-cores (``inplace_predict`` is no faster than a DMatrix; treelite was measured slower than
-scikit-learn). The packed trees sum in float64, XGBoost in float32: the two differ by up
-to ~2e-6 m3 m-3 (1000 trees, wet soils).
+trees of depth 6 on 1 M rows take 0.56 s against 1.5 s for XGBoost's own predictor on two
+cores (``tests/benchmarks/bench_predict.py``; ``inplace_predict`` is no faster than a
+DMatrix; treelite was measured slower than scikit-learn). The packed trees sum in float64,
+XGBoost in float32: the two differ by up to ~2e-6 m3 m-3 (1000 trees, wet soils).
 """
 
 from __future__ import annotations
