@@ -19,16 +19,18 @@ from smdownscale.members import (
     save_member,
 )
 from smdownscale.members.base import standardise, stratified_subsample
+from smdownscale.members.treeconvert import (
+    check_against,
+    from_sklearn,
+    from_xgboost,
+    xgboost_leaf_sum,
+)
 from smdownscale.members.treeinfer import (
     TreeTable,
     TreeTableError,
-    check_against,
     float_keys,
-    from_sklearn,
-    from_xgboost,
     group_bounds,
     node_words,
-    xgboost_leaf_sum,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

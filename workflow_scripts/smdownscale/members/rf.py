@@ -49,7 +49,8 @@ import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 
 from .base import MemberError
-from .treeinfer import PackedTreesMember, from_sklearn
+from .treeconvert import from_sklearn
+from .treeinfer import PackedTreesMember
 
 
 class RandomForestMember(PackedTreesMember):

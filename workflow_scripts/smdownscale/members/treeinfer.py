@@ -1,8 +1,9 @@
 """Tree-ensemble inference: packed trees walked by a compiled kernel, shared by rf and xgb.
 
 A :class:`TreeTable` holds any ensemble of axis-aligned regression trees (scikit-learn's
-forest through :func:`from_sklearn`, an XGBoost booster through :func:`from_xgboost`) as
-one table of nodes, and predicts the sum of its trees' leaf values plus a base score.
+forest through :func:`.treeconvert.from_sklearn`, an XGBoost booster through
+:func:`.treeconvert.from_xgboost`) as one table of nodes, and predicts the sum of its
+trees' leaf values plus a base score.
 
 Layout. Each node is stored as four ``uint32``: the first child, the feature, the split
 threshold as an order-preserving integer key, and padding. Siblings are adjacent
@@ -22,9 +23,10 @@ above the threshold (:func:`sklearn_split_condition`). Features are rounded to f
 sends every row to the same leaf as the library. Leaf values are summed in float64, so
 predictions differ from scikit-learn's by ~1e-15 and from XGBoost's by its float32
 summation (up to ~2e-6 m3 m-3 for 1000 trees and wet soils). At fitting time
-:func:`check_against` compares the table with the float64 sum of the values at the leaves
-the library itself reports (``apply``, ``pred_leaf``) on the training rows, so a
-converter that no longer matches its library fails loudly instead of predicting wrong.
+:func:`.treeconvert.check_against` compares the table with the float64 sum of the values
+at the leaves the library itself reports (``apply``, ``pred_leaf``) on the training rows,
+so a converter that no longer matches its library fails loudly instead of predicting
+wrong.
 Rows must be finite (callers zero-fill invalid rows and discard their outputs).
 
 The kernel is compiled once per process (~0.8 s), not cached on disk: numba's cache
@@ -64,13 +66,11 @@ features 8 % faster for the forest only.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import xgboost as xgb
 from numba import njit, uint64
 
 from .base import FittedMember
@@ -376,105 +376,3 @@ class PackedTreesMember(FittedMember):
 
     def _predict_fast(self, Z: np.ndarray) -> np.ndarray:
         return self._table.predict(Z)
-
-
-# --------------------------------------------------------------------------- converters
-def from_sklearn(estimators: Sequence, rows: np.ndarray) -> TreeTable:
-    """The average of fitted scikit-learn ``DecisionTreeRegressor``s (one output) as a table,
-    checked against scikit-learn's own leaves on (up to :data:`CHECK_ROWS` of) the training
-    ``rows`` (n, p)."""
-    n = len(estimators)
-    trees = [
-        (
-            est.tree_.children_left,
-            est.tree_.children_right,
-            est.tree_.feature,
-            sklearn_split_condition(est.tree_.threshold),
-            est.tree_.value[:, 0, 0] / n,
-        )
-        for est in estimators
-    ]
-    table = TreeTable.from_trees(trees, rows.shape[1])
-    check = np.asarray(rows[:CHECK_ROWS], dtype=np.float32)
-    leaf_sum = np.zeros(len(check), dtype=np.float64)
-    for est, tree in zip(estimators, trees, strict=True):
-        leaf_sum += tree[4][est.apply(check)]
-    check_against(table, check, leaf_sum)
-    return table
-
-
-def _xgboost_trees(booster: Any) -> tuple[float, list[tuple[np.ndarray, ...]]]:
-    """Base score and per-tree ``(left, right, feature, condition, value)`` of a booster."""
-    learner = json.loads(booster.save_raw("json"))["learner"]
-    objective = learner["objective"]["name"]
-    if objective != "reg:squarederror":
-        raise TreeTableError(f"only reg:squarederror boosters are supported, not {objective}")
-    param = learner["learner_model_param"]
-    if int(param.get("num_target", "1")) != 1 or int(param.get("num_class", "0")) != 0:
-        raise TreeTableError("only single-output regression boosters are supported")
-    # "[2.5E-1]" (XGBoost >= 3: a vector of intercepts) or "2.5E-1"
-    base = float(np.ravel(json.loads(param["base_score"]))[0])
-    trees = []
-    for tree in learner["gradient_booster"]["model"]["trees"]:
-        if any(int(s) != 0 for s in tree["split_type"]):
-            raise TreeTableError("categorical splits are not supported")
-        conditions = np.asarray(tree["split_conditions"], dtype=np.float32)
-        trees.append(
-            (
-                np.asarray(tree["left_children"], dtype=np.int64),
-                np.asarray(tree["right_children"], dtype=np.int64),
-                np.asarray(tree["split_indices"], dtype=np.int64),
-                conditions,
-                conditions.astype(np.float64),
-            )
-        )
-    return base, trees
-
-
-def _xgboost_leaf_sum(
-    booster: Any, base: float, trees: Sequence[tuple[np.ndarray, ...]], Z: np.ndarray
-) -> np.ndarray:
-    leaves = booster.predict(xgb.DMatrix(np.asarray(Z, dtype=np.float32)), pred_leaf=True)
-    leaves = np.asarray(leaves, dtype=np.int64).reshape(len(Z), len(trees))
-    out = np.full(len(Z), base, dtype=np.float64)
-    for k, tree in enumerate(trees):
-        out += tree[4][leaves[:, k]]
-    return out
-
-
-def from_xgboost(booster: Any, rows: np.ndarray) -> TreeTable:
-    """A fitted XGBoost regression booster (numerical splits, one output) as a table,
-    checked against XGBoost's own leaves on (up to :data:`CHECK_ROWS` of) the training
-    ``rows`` (n, p).
-
-    Read from the booster's JSON model: ``split_conditions`` are the float32 thresholds (and
-    the leaf values), ``base_score`` is added (identity link: squared error only).
-    """
-    base, trees = _xgboost_trees(booster)
-    table = TreeTable.from_trees(trees, rows.shape[1], base=base)
-    check = rows[:CHECK_ROWS]
-    check_against(table, check, _xgboost_leaf_sum(booster, base, trees, check))
-    return table
-
-
-def xgboost_leaf_sum(booster: Any, Z: np.ndarray) -> np.ndarray:
-    """Float64 sum of the leaf values at the leaves XGBoost reports for rows ``Z``, plus the
-    base score: XGBoost's prediction without its float32 rounding."""
-    return _xgboost_leaf_sum(booster, *_xgboost_trees(booster), Z)
-
-
-def check_against(
-    table: TreeTable, Z: np.ndarray, reference: np.ndarray, tolerance: float = 1e-9
-) -> float:
-    """Largest ``|table - reference|`` on rows ``Z``; raises :class:`TreeTableError` above
-    ``tolerance``. The converters pass the float64 sum of the values at the library's own
-    leaves, so any row reaching another leaf shows, while the libraries' own float32
-    summation (XGBoost) does not."""
-    diff = float(np.max(np.abs(table.predict(Z) - np.asarray(reference, dtype=np.float64))))
-    if not diff <= tolerance:
-        raise TreeTableError(
-            f"the packed trees differ by {diff:.3g} (> {tolerance:g}) from the values at the "
-            "leaves the library itself reaches on the training rows: the converter does not "
-            "match this library version; please report it"
-        )
-    return diff

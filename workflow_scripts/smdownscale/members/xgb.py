@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 from xgboost import XGBRegressor
 
-from .treeinfer import PackedTreesMember, from_xgboost
+from .treeconvert import from_xgboost
+from .treeinfer import PackedTreesMember
 
 
 class XGBoostMember(PackedTreesMember):
