@@ -188,7 +188,7 @@ rule bma_product:
         f"{RUN}/benchmarks/bma_product/{{period}}.tsv"
     conda:
         "../envs/bayes.yaml"
-    threads: 1
+    threads: THREADS
     resources:
         **job_resources("bma_product"),
     params:

@@ -34,7 +34,7 @@ rule harmonise_predictors:
         f"{RUN}/benchmarks/harmonise_predictors/{{period}}.tsv"
     conda:
         "../envs/geo.yaml"
-    threads: 1
+    threads: THREADS
     resources:
         **job_resources("harmonise_predictors"),
     params:

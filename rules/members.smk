@@ -129,7 +129,7 @@ rule correct_period:
         f"{LOGS}/correct_period/{{period}}.log",
     conda:
         "../envs/ml.yaml"
-    threads: 1
+    threads: THREADS
     resources:
         **job_resources("correct_period"),
     params:

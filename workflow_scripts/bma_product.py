@@ -157,7 +157,9 @@ def main(snakemake) -> None:
             netCDF4.Dataset(snakemake.input.members) as mem,
             netCDF4.Dataset(snakemake.input.predictors) as pred,
             netCDF4.Dataset(snakemake.input.regions) as reg,
-            GridFileWriter(snakemake.output[0], fine, period.days, specs, attrs) as out,
+            GridFileWriter(
+                snakemake.output[0], fine, period.days, specs, attrs, snakemake.threads
+            ) as out,
         ):
             check_days(snakemake.input.members, file_days(mem), period.days)
             for r0 in range(0, fine.nlat, block):

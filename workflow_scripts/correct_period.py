@@ -73,7 +73,9 @@ def main(snakemake) -> None:
             if km > 0
             else "none"
         )
-        with GridFileWriter(snakemake.output[0], fine, days, specs_of(raw), attrs) as out:
+        with GridFileWriter(
+            snakemake.output[0], fine, days, specs_of(raw), attrs, snakemake.threads
+        ) as out:
             for r0 in range(0, fine.nlat, block):
                 rows = slice(r0, min(r0 + block, fine.nlat))
                 for name in raw.variables:

@@ -150,7 +150,7 @@ def main(snakemake) -> None:
             if name == "gap_flag":  # a block's last write
                 fill_write.advance(rows.stop - rows.start)
 
-        with GridFileWriter(out_path, fine, days, specs, attrs) as out:
+        with GridFileWriter(out_path, fine, days, specs, attrs, snakemake.threads) as out:
             counts = fill_and_flag(
                 lambda name, rows: cubes[name].read_rows(rows),
                 write_block,

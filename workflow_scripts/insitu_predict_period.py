@@ -74,7 +74,9 @@ def main(snakemake) -> None:
         netCDF4.Dataset(snakemake.input.predictors) as pred,
         netCDF4.Dataset(snakemake.input.static) as stat,
         netCDF4.Dataset(snakemake.input.regions) as reg,
-        GridFileWriter(snakemake.output[0], fine, period.days, specs, attrs) as out,
+        GridFileWriter(
+            snakemake.output[0], fine, period.days, specs, attrs, snakemake.threads
+        ) as out,
     ):
         check_days(snakemake.input.predictors, file_days(pred), period.days)
         for r0 in range(0, fine.nlat, block):

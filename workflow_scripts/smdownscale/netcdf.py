@@ -21,11 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import h5py
 import netCDF4
 import numpy as np
 import xarray as xr
 
 from .atomic import atomic_path, partial_name
+from .chunkwrite import ChunkRowWriter
 from .grid import LatLonGrid
 
 TIME_UNITS = "days since 1970-01-01 00:00:00"
@@ -143,9 +145,14 @@ class GridFileWriter:
 
     Use as a context manager; the file appears at ``path`` only after a clean exit::
 
-        with GridFileWriter(path, grid, days, specs, attrs) as w:
-            for i, day in enumerate(days):
-                w.write("lst", field, time_index=i)
+        with GridFileWriter(path, grid, days, specs, attrs, threads=2) as w:
+            for rows in blocks:
+                w.write("lst", cube_rows, rows=rows)
+
+    netCDF4 creates the file (dimensions, coordinates, variables, attributes); the data are
+    then written through :class:`smdownscale.chunkwrite.ChunkRowWriter`, which compresses
+    each completed row of chunks on ``threads`` threads (the bytes HDF5's own filters would
+    write). Attributes set after the data (:meth:`set_attrs`) are added by netCDF4 at exit.
     """
 
     def __init__(
@@ -155,32 +162,65 @@ class GridFileWriter:
         days: Sequence[dt.date] | None,
         variables: Sequence[VarSpec],
         global_attrs: Mapping[str, object] | None = None,
+        threads: int = 1,
     ) -> None:
         self.path = Path(path)
         self.grid = grid
         self.days = list(days) if days is not None else []
         self.variables = {v.name: v for v in variables}
         self.global_attrs = dict(global_attrs or {})
+        self.threads = threads
         self._tmp = partial_name(self.path)
         self._nc: netCDF4.Dataset | None = None
+        self._h5: h5py.File | None = None
+        self._chunks: ChunkRowWriter | None = None
+        self._late_attrs: dict[str, object] = {}
 
     def __enter__(self) -> GridFileWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._nc = netCDF4.Dataset(self._tmp, "w", format="NETCDF4")
             self._create()
-        except BaseException:
             self._close_nc()
+            self._h5 = h5py.File(self._tmp, "r+")
+            self._chunks = ChunkRowWriter(self._h5, self.threads)
+        except BaseException:
+            self._close()
             self._tmp.unlink(missing_ok=True)
             raise
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self._close_nc()
+        try:
+            if exc_type is None:
+                self._finish()
+        finally:
+            self._close()
         if exc_type is None:
             os.replace(self._tmp, self.path)
         else:  # never rename a partial file into place
             self._tmp.unlink(missing_ok=True)
+
+    def _finish(self) -> None:
+        """Write what is pending, then the late attributes (by netCDF4, as netCDF types)."""
+        assert self._chunks is not None and self._h5 is not None
+        self._chunks.close()
+        self._chunks = None
+        self._h5.close()
+        self._h5 = None
+        if self._late_attrs:
+            self._nc = netCDF4.Dataset(self._tmp, "a")
+            self._nc.setncatts(self._late_attrs)
+            self._close_nc()
+
+    def _close(self) -> None:
+        self._close_nc()
+        if self._chunks is not None:
+            self._chunks._pool.shutdown()
+            self._chunks = None
+        if self._h5 is not None:
+            self._h5.close()
+            self._h5 = None
 
     def _close_nc(self) -> None:
         if self._nc is not None and self._nc.isopen():
@@ -265,9 +305,8 @@ class GridFileWriter:
         takes every day at once (time, rows, lon) and a static one (rows, lon). NaN is
         replaced by the variable's fill value (an error for a variable without one).
         """
-        assert self._nc is not None, "write() outside the context manager"
+        assert self._chunks is not None, "write() outside the context manager"
         spec = self.variables[name]
-        var = self._nc.variables[name]
         values = np.asarray(values)
         if np.issubdtype(values.dtype, np.floating) and np.dtype(spec.dtype).kind != "f":
             raise TypeError(f"{name}: float values for integer variable; convert first")
@@ -280,24 +319,25 @@ class GridFileWriter:
                 raise ValueError(f"{name}: NaN values for a variable without a fill value")
         values = values.astype(spec.dtype, copy=False)
         rows = rows or slice(0, self.grid.nlat)
-        if "time" in spec.dims:
-            if time_index is None:
-                var[:, rows, :] = values
-            else:
-                var[time_index, rows, :] = values
+        rows = slice(*rows.indices(self.grid.nlat)[:2])
+        if "time" in spec.dims and time_index is not None:
+            assert self._h5 is not None
+            self._chunks.flush(name)
+            self._h5[name][time_index, rows, :] = values
         else:
-            var[rows, :] = values
+            self._chunks.write(name, values, rows)
 
     def set_attrs(self, **attrs: object) -> None:
         """Add global attributes known only after the data (counts, summaries)."""
-        assert self._nc is not None, "set_attrs() outside the context manager"
-        self._nc.setncatts(attrs)
+        assert self._chunks is not None, "set_attrs() outside the context manager"
+        self._late_attrs.update(attrs)
 
     def read(self, name: str, rows: slice) -> np.ndarray:
         """Read back rows of a variable being written (all days), fill as NaN for floats."""
-        assert self._nc is not None
+        assert self._chunks is not None and self._h5 is not None
         spec = self.variables[name]
-        arr = np.asarray(self._nc.variables[name][..., rows, :])
+        self._chunks.flush(name)
+        arr = np.asarray(self._h5[name][..., rows, :])
         fill = spec.resolved_fill()
         if np.dtype(spec.dtype).kind == "f" and fill is not None:
             arr = np.where(arr == fill, np.nan, arr)
