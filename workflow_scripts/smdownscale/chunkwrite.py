@@ -127,5 +127,11 @@ class ChunkRowWriter:
             self._write_row(*key)
 
     def close(self) -> None:
+        """Write what is pending and stop the threads."""
         self.flush()
+        self._pool.shutdown()
+
+    def discard(self) -> None:
+        """Stop the threads without writing what is pending (the file is being dropped)."""
+        self._pending.clear()
         self._pool.shutdown()

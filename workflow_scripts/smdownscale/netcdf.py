@@ -216,7 +216,7 @@ class GridFileWriter:
     def _close(self) -> None:
         self._close_nc()
         if self._chunks is not None:
-            self._chunks._pool.shutdown()
+            self._chunks.discard()
             self._chunks = None
         if self._h5 is not None:
             self._h5.close()
