@@ -125,8 +125,9 @@ def keep_one_chunk_row(nlon: int, ndays: int, itemsize: int = 4) -> int:
     netCDF's default cache (64 MB a variable) holds every chunk a job touches up to that
     size: for a job working through blocks of rows it holds whole variables of a region up
     to 64 MB each, so its memory grows with the region however small its blocks. One chunk
-    row is what a block within it needs (the chunks it reads again for the next block, and
-    those being completed over several writes, which then are compressed once)."""
+    row is what a block within it needs (the chunks it reads again for the next block).
+    Files written by :class:`GridFileWriter` do not use this cache: their rows wait in
+    :class:`smdownscale.chunkwrite.ChunkRowWriter`, one row of chunks a variable."""
     chunk = max(1, ndays) * CHUNK_CELLS * min(CHUNK_CELLS, nlon) * itemsize
     size = -(-nlon // CHUNK_CELLS) * chunk
     _, nelems, preemption = netCDF4.get_chunk_cache()
