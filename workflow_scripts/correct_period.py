@@ -2,8 +2,10 @@
 
 ``members/members_<period>.nc`` = ``members/raw/members_<period>.nc`` with every ``sm_<m>``
 replaced by ``G[sm_<m> + share_m S[C - B_m]]`` (:func:`smdownscale.residual.correct`, then
-the Gaussian ``G`` of ``members.smoothing_km``, :func:`smdownscale.smoothing.smooth_masked`);
-the other variables are copied. Works through blocks of at most ``resources.chunk_rows``
+the Gaussian ``G`` of ``members.smoothing_km``, :func:`smdownscale.smoothing.smooth_masked`),
+then its detail below ``members.detail_split_km`` averaged over ``members.detail_days``
+days of the period (:func:`smdownscale.detail.average_detail`); the other variables are
+copied. Works through blocks of at most ``resources.chunk_rows``
 rows and ``members.chunk_cells`` cell-days (read with a halo of rows for the smoothing),
 with one chunk row of netCDF cache a variable, so memory is bounded by the block, not by
 the region.
@@ -15,6 +17,7 @@ import netCDF4
 import numpy as np
 
 from smdownscale.config import run_grids
+from smdownscale.detail import average_detail
 from smdownscale.grid import block_map
 from smdownscale.netcdf import (
     GridFileWriter,
@@ -52,7 +55,11 @@ def main(snakemake) -> None:
         shares = {m: float(v["share"]) for m, v in json.load(f).items()}
     km = float(cfg["members"]["smoothing_km"])
     sigma = sigma_cells(km, fine)
-    halo = halo_rows(sigma)
+    split_km = float(cfg["members"]["detail_split_km"])
+    window = int(cfg["members"]["detail_days"])
+    split = sigma_cells(split_km, fine)
+    # the smoothed rows the detail split reads must themselves be complete
+    halo = halo_rows(sigma) + (halo_rows(split) if window > 1 else 0)
     with netCDF4.Dataset(snakemake.input.residual) as nc:
         residual = {m: read_rows(nc, f"r_{m}", slice(None)) for m in members}
         ndays = len(file_days(nc))
@@ -73,6 +80,13 @@ def main(snakemake) -> None:
             if km > 0
             else "none"
         )
+        attrs["detail_averaging"] = (
+            f"each member's detail below a Gaussian of {split_km:g} km standard deviation "
+            f"averaged over a centred window of {window} days inside the period (cut at its "
+            "ends); the smooth part is kept day by day"
+            if window > 1
+            else "none"
+        )
         with GridFileWriter(
             snakemake.output[0], fine, days, specs_of(raw), attrs, snakemake.threads
         ) as out:
@@ -84,16 +98,27 @@ def main(snakemake) -> None:
                     if name.startswith("sm_") and name[3:] in shares:
                         m = name[3:]
                         ext = slice(max(0, rows.start - halo), min(fine.nlat, rows.stop + halo))
-                        values = smooth_masked(
-                            correct(read_rows(raw, name, ext), residual[m], shares[m], blocks, ext),
-                            sigma,
+                        values = average_detail(
+                            smooth_masked(
+                                correct(
+                                    read_rows(raw, name, ext), residual[m], shares[m], blocks, ext
+                                ),
+                                sigma,
+                            ),
+                            split,
+                            window,
                         )[..., rows.start - ext.start : rows.stop - ext.start, :]
                     else:
                         var = raw.variables[name]
                         var.set_auto_maskandscale(False)
                         values = np.asarray(var[..., rows, :])
                     out.write(name, values, rows=rows)
-    log.info("residual shares applied: %s; smoothing %s", shares, attrs["smoothing"])
+    log.info(
+        "residual shares applied: %s; smoothing %s; detail averaging %s",
+        shares,
+        attrs["smoothing"],
+        attrs["detail_averaging"],
+    )
 
 
 if __name__ == "__main__":
