@@ -17,9 +17,9 @@ first and last days the window is cut to the days that exist. A window of 1 day 
 values unchanged. The large-scale part and the day-to-day dynamics of the field, and its
 mean over the window, are kept; only the detail's day-to-day noise is averaged away.
 
-Measured on the dense and irrigated skill worlds (offline on their corrected members, 6 km
-split, 5 days): within-cell correlation against truth 0.452 -> 0.472 and 0.503 -> 0.525,
-RMSE 1.0 % and 1.5 % lower (README, issue 12).
+Measured on the six skill worlds (6 km split, 5 days; rule correct_period onward on
+unchanged upstream outputs): within-cell correlation against truth up 0.020-0.024, RMSE
+0.9-2.2 % lower, held-out station R up 0.004-0.010 on every world (README, issue 12).
 """
 
 from __future__ import annotations
