@@ -1,6 +1,8 @@
 """Rule harmonise_predictors: a period's raw predictors -> daily cubes on the fine grid.
 
-Pass 1 regrids each day's files into uncompressed scratch cubes beside the output; pass 2
+Pass 1 regrids each MOD13A2 composite and each day's files into uncompressed scratch cubes
+beside the output, a dask task each (:mod:`smdownscale.harmonise_days` through
+:class:`smdownscale.blockrun.BlockRunner`, ``resources.dask``); pass 2
 (:func:`smdownscale.harmonise.fill_and_flag`) gap-fills the configured predictors, computes
 the gap flag and writes the compressed CF file a block of rows (every day) at a time.
 """
@@ -9,25 +11,17 @@ from pathlib import Path
 
 import numpy as np
 
+from smdownscale.blockrun import BlockRunner
 from smdownscale.config import run_grids
 from smdownscale.harmonise import (
     DAILY_PREDICTORS,
-    check_days,
     composites_of_days,
-    datetime64_days,
     fill_and_flag,
     flag_attrs,
     scratch_cubes,
 )
+from smdownscale.harmonise_days import DayFiles, RegridComposite, RegridDay
 from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows
-from smdownscale.products.imerg import imerg_to_grid, read_imerg
-from smdownscale.products.mcd43c3 import albedo_to_grid, read_mcd43c3_albedo
-from smdownscale.products.modis_sinusoidal import (
-    apply_index,
-    build_index,
-    read_mod11a1_lst,
-    read_mod13a2_ndvi,
-)
 from smdownscale.progress import Progress
 from smdownscale.rawindex import files_by_day, read_index
 from smdownscale.rawlayout import modis_tiles_for_bbox
@@ -79,25 +73,8 @@ def main(snakemake) -> None:
         ", ".join(fill) or "off",
     )
 
-    tile_index = None
-
-    def modis_to_fine(tiles):
-        nonlocal tile_index
-        if not tiles:
-            return np.full(fine.shape, np.nan, dtype=np.float32)
-        if tile_index is None or [t.georef for t in tiles] != list(tile_index.tiles):
-            tile_index = build_index([t.georef for t in tiles], fine)
-        return apply_index(tile_index, [t.values for t in tiles])
-
-    def read_composite(k):
-        paths = ndvi_files[composites[k]]
-        ndvi = modis_to_fine([read_mod13a2_ndvi(p, qc=pcfg["ndvi_qc"]) for p in paths])
-        log.info(
-            "MOD13A2 %s: %.1f %% of fine cells have NDVI",
-            composites[k],
-            100 * np.isfinite(ndvi).mean(),
-        )
-        return ndvi
+    runner = BlockRunner.from_config(cfg)
+    log.info("regridding through %s", runner.describe())
 
     specs = [VarSpec(n, ("time", "lat", "lon"), "f4", a) for n, a in DAILY_PREDICTORS.items()]
     specs.append(VarSpec("gap_flag", ("time", "lat", "lon"), "u1", flag_attrs(), fill_value=False))
@@ -108,35 +85,43 @@ def main(snakemake) -> None:
     shape = (len(days), *fine.shape)
     scratch = out_path.with_name(f".{out_path.name}.scratch")
     with scratch_cubes(scratch, list(DAILY_PREDICTORS), shape) as cubes:
-        # pass 1: one day at a time into the scratch cubes
-        ndvi, ndvi_k = None, -1
+        # pass 1: each composite and each day (tasks, in order) into the scratch cubes
+        days_of = {
+            k: [i for i, c in enumerate(composite_of) if c == k] for k in range(len(composites))
+        }
+        regrid_composite = RegridComposite(fine, pcfg["ndvi_qc"])
+        composite_paths = [tuple(map(str, ndvi_files[c])) for c in composites]
+        for k, (_, ndvi) in enumerate(runner.map(regrid_composite, composite_paths)):
+            log.info(
+                "MOD13A2 %s: %.1f %% of fine cells have NDVI",
+                composites[k],
+                100 * np.isfinite(ndvi).mean(),
+            )
+            for i in days_of[k]:
+                cubes["ndvi"].write_day(i, ndvi)
+            del ndvi
         regrid = Progress(
             f"period {period.id}, pass 1 (read and regrid)", len(days), log.info, unit="days"
         )
-        for i, day in enumerate(days):
-            if composite_of[i] != ndvi_k:
-                ndvi_k = composite_of[i]
-                ndvi = read_composite(ndvi_k)
-            paths = lst_files[day]
-            lst = modis_to_fine([read_mod11a1_lst(p, qc=pcfg["lst_qc"]) for p in paths])
-            if albedo_files[day]:
-                albedo = albedo_to_grid(
-                    read_mcd43c3_albedo(albedo_files[day][0], bbox=fine.bbox), fine
-                )
-            else:
-                albedo = np.full(fine.shape, np.nan, dtype=np.float32)
-            rain = read_imerg(imerg_files[day][0], bbox=fine.bbox)
-            check_days(imerg_files[day][0], datetime64_days(rain["time"].values), [day])
-            precip = imerg_to_grid(rain, fine, method=pcfg["precipitation_method"])
-            fields = {"lst": lst, "ndvi": ndvi, "albedo": albedo, "precipitation": precip}
+        day_files = [
+            DayFiles(
+                day,
+                tuple(map(str, lst_files[day])),
+                str(albedo_files[day][0]) if albedo_files[day] else None,
+                str(imerg_files[day][0]),
+            )
+            for day in days
+        ]
+        regrid_day = RegridDay(fine, pcfg["lst_qc"], pcfg["precipitation_method"])
+        for i, (files, fields) in enumerate(runner.map(regrid_day, day_files)):
             for name, field in fields.items():
                 cubes[name].write_day(i, field)
             log.info(
                 "%s: valid fraction lst %.2f, albedo %.2f, precipitation %.2f",
-                day,
-                np.isfinite(lst).mean(),
-                np.isfinite(albedo).mean(),
-                np.isfinite(precip).mean(),
+                files.day,
+                np.isfinite(fields["lst"]).mean(),
+                np.isfinite(fields["albedo"]).mean(),
+                np.isfinite(fields["precipitation"]).mean(),
             )
             regrid.advance()
 

@@ -1,8 +1,11 @@
 """Rule predict_period: each member's daily soil moisture on the fine grid for a period.
 
 Works through blocks of whole coarse rows (every day of the period at once) of at most
-``resources.chunk_rows`` fine rows and ``members.chunk_cells`` cell-days, so memory is
-bounded by the block, not by the region. ``predictor_set``
+``resources.chunk_rows`` fine rows and ``members.chunk_cells`` cell-days, each a dask task
+(:class:`smdownscale.prediction.PredictRows` through
+:class:`smdownscale.blockrun.BlockRunner`, ``resources.dask``): at most
+``blocks_in_flight`` blocks are held at once, so memory is bounded by the block, not by the
+region, and the blocks come back in order to be written here. ``predictor_set``
 records which predictor subset predicted each cell-day; values outside [0, porosity] are
 counted per member (``out_of_range`` attribute, gathered by rule member_ranges).
 """
@@ -12,9 +15,9 @@ import json
 import netCDF4
 import numpy as np
 
+from smdownscale.blockrun import BlockRunner, close_cached
 from smdownscale.blocks import sub_rows
 from smdownscale.config import run_grids
-from smdownscale.features import read_block
 from smdownscale.grid import block_map
 from smdownscale.harmonise import check_days
 from smdownscale.members import load_models, member_class
@@ -30,8 +33,7 @@ from smdownscale.netcdf import (
 )
 from smdownscale.prediction import (
     SOURCE_CODES,
-    predict_block,
-    region_weights,
+    PredictRows,
     resolve_models,
     use_threads,
 )
@@ -76,8 +78,15 @@ def main(snakemake) -> None:
     if names != cfg["predictors"]["use"] or members != mcfg["use"]:
         raise ValueError("models were fitted with other predictors or members than the config")
     models = resolve_models(meta["regions"], bundle, previous)
-    n_set = use_threads(models, snakemake.threads)
-    log.info("%d fitted models predict on %d thread(s)", n_set, snakemake.threads)
+    runner = BlockRunner.from_config(cfg)
+    per_task = runner.task_threads(snakemake.threads)
+    n_set = use_threads(models, per_task)
+    log.info(
+        "%d fitted models predict on %d thread(s) a block; blocks through %s",
+        n_set,
+        per_task,
+        runner.describe(),
+    )
     for c, (src, _) in models.items():
         log.info("region %d: %s model", c, src)
 
@@ -152,32 +161,32 @@ def main(snakemake) -> None:
     residual = {m: np.full(coarse_sm.shape, np.nan) for m in members}
     blend = mcfg["region_blend"] * blocks.cell_size  # fine cells
     pad = int(np.ceil(2 * blend)) + 1  # the Gaussian's reach (truncated at 2 SD)
-    with (
-        netCDF4.Dataset(snakemake.input.predictors) as pred,
-        netCDF4.Dataset(snakemake.input.static) as stat,
-        netCDF4.Dataset(snakemake.input.regions) as reg,
-        GridFileWriter(
-            snakemake.output.members, fine, period.days, specs, attrs, snakemake.threads
-        ) as out,
-    ):
+    with netCDF4.Dataset(snakemake.input.predictors) as pred:
         check_days(snakemake.input.predictors, file_days(pred), period.days)
+    task = PredictRows(
+        predictors=str(snakemake.input.predictors),
+        static=str(snakemake.input.static),
+        regions=str(snakemake.input.regions),
+        names=tuple(names),
+        members=tuple(members),
+        ndays=ndays,
+        nlat=fine.nlat,
+        nlon=fine.nlon,
+        blend_cells=blend,
+        pad_rows=pad,
+    )
+    with GridFileWriter(
+        snakemake.output.members, fine, period.days, specs, attrs, snakemake.threads
+    ) as out:
         progress = Progress(
             f"period {period.id}: predicting {len(members)} member(s)",
             fine.size * ndays,
             log.info,
             unit="cell-days",
         )
-        for rows in blocks.row_chunks(block):
-            X = read_block(pred, stat, names, rows, ndays, fine.nlon)
-            labels = np.ma.filled(reg.variables["region"][rows, :], -1)
-            halo = slice(max(0, rows.start - pad), min(fine.nlat, rows.stop + pad))
-            weights = region_weights(
-                np.ma.filled(reg.variables["region"][halo, :], -1),
-                list(models),
-                blend,
-                slice(rows.start - halo.start, rows.stop - halo.start),
-            )
-            result, source, subset = predict_block(X, labels, models, members, weights)
+        for rows, (result, source, subset, labels) in runner.map(
+            task, blocks.row_chunks(block), models
+        ):
             n_subset += np.bincount(subset[subset >= 0].ravel(), minlength=len(subsets))
             for m in members:
                 ranges[m].add(result[m], porosity)
@@ -193,6 +202,7 @@ def main(snakemake) -> None:
             out.write("predictor_set", subset, rows=rows)
             progress.advance((rows.stop - rows.start) * fine.nlon * ndays)
         out.set_attrs(out_of_range=json.dumps({m: r.as_dict() for m, r in ranges.items()}))
+    close_cached()
     write_residuals(snakemake.output.residual, coarse_grid, period, residual, cfg)
     log.info(
         "cell-days per predictor subset: %s",

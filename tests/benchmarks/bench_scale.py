@@ -19,6 +19,10 @@ shows the growth):
 
     .venv/bin/python tests/benchmarks/bench_scale.py [--scales 1 4 16] [--cores 2]
         [--work /tmp/bench_scale] [--keep] [--three-north-only]
+        [--dask threads|synchronous|distributed] [--blocks-in-flight N]
+
+``--dask`` runs every scale with that ``resources.dask.scheduler`` (harmonisation and
+prediction tasks; smdownscale/blockrun.py), so schedulers can be compared stage by stage.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ STAGES = {
 }
 
 
-def scaled_config(scale: int) -> dict:
+def scaled_config(scale: int, dask: dict | None = None) -> dict:
     """tiny.yaml with its bbox grown ``scale`` times in area (sides x sqrt(scale)) and its
     station networks grown with it; only what the product needs (no reference, drought or
     three-cornered hat)."""
@@ -70,15 +74,19 @@ def scaled_config(scale: int) -> dict:
         net["n_stations"] = int(round(net["n_stations"] * scale))
     cfg["uncertainty"] = {"tch": False}
     cfg["evaluation"] = {"reference_models": False, "drought": False}
+    if dask:
+        cfg.setdefault("resources", {})["dask"] = dict(dask)
     return cfg
 
 
-def run_scale(scale: int, work: Path, cores: int) -> tuple[dict, pd.DataFrame, int]:
+def run_scale(
+    scale: int, work: Path, cores: int, dask: dict | None = None
+) -> tuple[dict, pd.DataFrame, int]:
     """Run one scale to its products; (config, stage table, output bytes)."""
     folder = work / f"scale{scale}"
     folder.mkdir(parents=True, exist_ok=True)
     cfg_path = folder / "config.yaml"
-    raw = scaled_config(scale)
+    raw = scaled_config(scale, dask)
     cfg_path.write_text(yaml.safe_dump(raw, sort_keys=False))
     cfg = prepare_config(raw)
     periods = run_periods(cfg)
@@ -172,6 +180,13 @@ def main() -> None:
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench_scale"))
     ap.add_argument("--keep", action="store_true", help="keep the runs' folders")
+    ap.add_argument(
+        "--dask",
+        choices=["threads", "synchronous", "distributed"],
+        help="resources.dask.scheduler of the runs (default: the config's)",
+    )
+    ap.add_argument("--blocks-in-flight", type=int,
+                    help="resources.dask.blocks_in_flight of the runs")  # fmt: skip
     ap.add_argument("--three-north-only", action="store_true",
                     help="only the Three-North dry runs, before and after catalogues")  # fmt: skip
     args = ap.parse_args()
@@ -183,7 +198,9 @@ def main() -> None:
 
     results, cells, cell_days, sizes = {}, {}, {}, {}
     for scale in args.scales:
-        cfg, table, nbytes = run_scale(scale, args.work, args.cores)
+        dask = {k: v for k, v in (("scheduler", args.dask),
+                                  ("blocks_in_flight", args.blocks_in_flight)) if v}  # fmt: skip
+        cfg, table, nbytes = run_scale(scale, args.work, args.cores, dask)
         _, fine = run_grids(cfg)
         start, end = run_dates(cfg)
         cells[scale] = fine.nlat * fine.nlon

@@ -507,3 +507,51 @@ def test_the_run_ends_by_saying_where_its_results_are(run_dir):
     assert re.search(r"fold all: MCMC: (\d+) of \1 stations \(100 %\) in ", log)
     for rule in ("harmonise_predictors", "predict_period"):
         assert " (100 %) in " in (run_dir / "logs" / rule / "2010-097.log").read_text(), rule
+
+
+@pytest.mark.parametrize("scheduler", ["synchronous", "distributed"])
+def test_every_dask_scheduler_writes_the_same_predictors_and_members(run_dir, tmp_path, scheduler):
+    # the tiny run used the default (threads, two blocks at once); rerun one period's
+    # harmonisation and prediction one block at a time, and on a local dask.distributed
+    # cluster whose worker processes read the inputs themselves
+    import shutil
+
+    from workflow_run import TIME_ATTRS
+
+    def same(x, y):  # the config differs (its digest), and the times of writing
+        with xr.open_dataset(x) as dx, xr.open_dataset(y) as dy:
+            for d in (dx, dy):
+                for k in (*TIME_ATTRS, "config_digest"):
+                    d.attrs.pop(k, None)
+            return dx.identical(dy)
+
+    if scheduler == "distributed":
+        pytest.importorskip("distributed")
+    work = tmp_path / "wf"
+    shutil.copytree(run_dir.parents[1], work, symlinks=True)
+    run = work / run_dir.relative_to(run_dir.parents[1])
+    period = sorted(p.name for p in (run / "fine").glob("predictors_*.nc"))[0][11:-3]
+    targets = [f"fine/predictors_{period}.nc", f"members/raw/members_{period}.nc"]
+    before = {t: (run / t).stat().st_mtime for t in targets}
+    res = snakemake(
+        work,
+        CONFIG,
+        "--cores",
+        "2",
+        "--quiet",
+        "rules",
+        "--forcerun",
+        "harmonise_predictors",
+        "predict_period",
+        "--config",
+        f'resources={{"dask": {{"scheduler": "{scheduler}", "blocks_in_flight": 2}}}}',
+        "--",
+        *(str(run.relative_to(work) / t) for t in targets),
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    for t in targets:
+        assert (run / t).stat().st_mtime > before[t], f"{t} was not rewritten"
+        assert same(run_dir / t, run / t), f"{t} differs with scheduler {scheduler}"
+    text = (run / "logs" / "predict_period" / f"{period}.log").read_text()  # names it
+    assert ("dask.distributed" if scheduler == "distributed" else "synchronous") in text

@@ -62,6 +62,7 @@ class RunSize:
     product_chunk_cells: int  # cell-days per block of the product
     tuning_work: int  # grid points x folds x samples
     mcmc_work: int  # walkers x steps
+    blocks_in_flight: int = 2  # dask tasks held at once (resources.dask, smdownscale/blockrun.py)
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any], fine, coarse, periods: Iterable) -> RunSize:
@@ -88,6 +89,7 @@ class RunSize:
             product_chunk_cells=cfg["bma"]["chunk_cells"],
             tuning_work=points * tuning["folds"] * tuning["max_samples"],
             mcmc_work=cfg["bma"]["walkers"] * cfg["bma"]["steps"],
+            blocks_in_flight=cfg["resources"]["dask"]["blocks_in_flight"],
         )
 
     @property
@@ -152,10 +154,10 @@ def estimates(size: RunSize) -> dict[str, tuple[float, float]]:
     # values a job reads when it goes through every period's members
     all_members = cd * s.periods * s.members
     return {
-        # one day's fields (tiles mapped to the grid, index arrays), then the gap filling
-        # of four variables in blocks of rows; 3 s per day of reading the raw files
+        # the tile index, one day's fields (tiles mapped to the grid) per task in flight,
+        # then the gap filling of four variables in blocks of rows; 3 s per day of reading
         "harmonise_predictors": (
-            BASE_MB + 24 * day + 8 * rows_mb,
+            BASE_MB + (8 + 16 * s.blocks_in_flight) * day + 8 * rows_mb,
             60 + 3 * s.period_days + 1e-5 * cd,
         ),
         "harmonise_static": (BASE_MB + 16 * day, 60 + 2e-6 * s.fine_cells),
@@ -173,9 +175,10 @@ def estimates(size: RunSize) -> dict[str, tuple[float, float]]:
             BASE_MB + 320 * s.samples * (s.predictors + 4) / MB,
             60 + 4e-3 * s.samples,
         ),
-        # a block: features and every member's output (the models: per MB of their file)
+        # a block per task in flight: features and every member's output (the models: per
+        # MB of their file)
         "predict_period": (
-            BASE_MB + predict_block_mb * (s.predictors + s.members + 4),
+            BASE_MB + predict_block_mb * (s.predictors + s.members + 4) * s.blocks_in_flight,
             60 + 2e-5 * cd,
         ),
         "residual_share": (BASE_MB, 60 + 1e-5 * s.coarse_cells * s.run_days),

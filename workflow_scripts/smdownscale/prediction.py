@@ -19,6 +19,7 @@ A cell whose own region has no model stays missing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -172,3 +173,45 @@ def predict_block(
             r = np.where((wsum[m] > 0) & served[None], total[m] / wsum[m], np.nan)
         result[m] = r.astype(np.float32)
     return result, source, subset
+
+
+@dataclass(frozen=True)
+class PredictRows:
+    """The task of one block of rows of a period (:class:`smdownscale.blockrun.BlockRunner`):
+    read its features and the regions around it, predict every member.
+
+    Called as ``task(rows, models)`` with ``models`` from :func:`resolve_models`; returns
+    ``(members, source, subset, labels)`` of :func:`predict_block` and the block's region
+    labels. Holds only file paths and sizes, so it runs in a dask worker as well as in the
+    job's process; the files are opened through :func:`smdownscale.blockrun.open_cached`.
+    """
+
+    predictors: str
+    static: str
+    regions: str
+    names: tuple[str, ...]
+    members: tuple[str, ...]
+    ndays: int
+    nlat: int
+    nlon: int
+    blend_cells: float
+    pad_rows: int
+
+    def __call__(
+        self, rows: slice, models: Mapping[int, tuple[str, Mapping[str, Any] | None]]
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+        from .blockrun import FILE_LOCK, open_cached
+        from .features import read_block
+        from .netcdf import keep_one_chunk_row
+
+        halo = slice(max(0, rows.start - self.pad_rows), min(self.nlat, rows.stop + self.pad_rows))
+        with FILE_LOCK:
+            keep_one_chunk_row(self.nlon, self.ndays)  # for files this process opens first
+            pred, stat, reg = (open_cached(p) for p in (self.predictors, self.static, self.regions))
+            X = read_block(pred, stat, list(self.names), rows, self.ndays, self.nlon)
+            around = np.ma.filled(reg.variables["region"][halo, :], -1)
+        inner = slice(rows.start - halo.start, rows.stop - halo.start)
+        labels = around[inner]
+        weights = region_weights(around, list(models), self.blend_cells, inner)
+        result, source, subset = predict_block(X, labels, models, list(self.members), weights)
+        return result, source, subset, labels
