@@ -528,3 +528,33 @@ def test_failed_write_leaves_previous_file_untouched(
         write_mod11a1(path, lst, qc, 25, 5, dt.date(2010, 1, 1))
     assert path.read_bytes() == b"previous version"
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_global_attributes_are_read_once_per_file_and_again_when_it_is_replaced(
+    tmp_path: Path,
+) -> None:
+    from smdownscale.products.modis_sinusoidal import global_attributes, open_hdf4
+
+    lst, qc = _lst_and_qc()
+    path = tmp_path / "MOD11A1.A2010001.h25v05.061.hdf"
+    write_mod11a1(path, lst, qc, 25, 5, dt.date(2010, 1, 1))
+    sd = open_hdf4(path)
+    first = global_attributes(sd, path)
+    sd.end()
+    text = first["StructMetadata.0"]
+    first["StructMetadata.0"] = "changed by the caller"
+
+    class Unreadable:  # a second read of the same file must come from the cache
+        def attributes(self):
+            raise AssertionError("global attributes read again")
+
+    assert global_attributes(Unreadable(), path)["StructMetadata.0"] == text
+    assert read_mod11a1_lst(path).h == 25
+    other = tmp_path / "other.hdf"
+    write_mod11a1(other, lst, qc, 26, 5, dt.date(2010, 1, 1))
+    other.replace(path)  # another tile in its place: read anew, and refused by its name
+    sd = open_hdf4(path)
+    assert global_attributes(sd, path)["StructMetadata.0"] != text
+    sd.end()
+    with pytest.raises(ProductError, match="h26v05"):
+        read_mod11a1_lst(path)

@@ -105,7 +105,7 @@ def _file_window(sd: Any, path: Path) -> FileWindow:
     whole CMG for a provider's file, a window for a crop (see
     :mod:`smdownscale.download.crop`). ProductError if the grid is not a 0.05 deg CMG
     window."""
-    text = struct_metadata_text(sd.attributes())
+    text = struct_metadata_text(global_attributes(sd, path))
     if text is None:
         return 0, 0, *CMG_SHAPE  # the SDS shape check guards the geometry
     grids = [g for g in parse_struct_metadata(text) if WSA in g.fields or BSA in g.fields]

@@ -27,7 +27,10 @@ computed once (:func:`build_index`) and applied to every day's values (:func:`ap
 
 from __future__ import annotations
 
+import os
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,14 +210,37 @@ def open_hdf4(path: Path) -> Any:
         raise not_readable(path, "HDF4", str(err)) from None
 
 
+#: Global attributes already read, by file identity (path, inode, size, mtime): pyhdf
+#: decodes the long metadata texts a character at a time (about 50 ms a MODIS file), and
+#: harmonisation reads each file once per band of rows. A replaced file has a new identity.
+_ATTRS: OrderedDict[tuple, dict[str, object]] = OrderedDict()
+_ATTRS_LOCK = threading.Lock()
+_ATTRS_KEEP = 256
+
+
 def global_attributes(sd: Any, path: Path) -> dict[str, object]:
     """The file's global attributes; ProductError naming the file when they cannot be read."""
     from pyhdf.error import HDF4Error
 
     try:
-        return sd.attributes()
+        st = os.stat(path)
+        key = (os.path.abspath(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        key = None
+    with _ATTRS_LOCK:
+        cached = _ATTRS.get(key) if key else None
+    if cached is not None:
+        return dict(cached)
+    try:
+        attrs = sd.attributes()
     except HDF4Error as err:
         raise ProductError(path, f"cannot read global attributes ({err})", REDOWNLOAD) from None
+    if key:
+        with _ATTRS_LOCK:
+            _ATTRS[key] = dict(attrs)
+            while len(_ATTRS) > _ATTRS_KEEP:
+                _ATTRS.popitem(last=False)
+    return attrs
 
 
 def not_there(sd: Any, path: Path, name: str, names: list[str], product: str) -> ProductError:
@@ -239,26 +265,39 @@ def not_there(sd: Any, path: Path, name: str, names: list[str], product: str) ->
     )
 
 
-def read_sds(sd: Any, path: Path, name: str, product: str) -> tuple[np.ndarray, dict[str, object]]:
-    """The raw array and attributes of SDS ``name``; ProductError naming file and SDS otherwise."""
+def require_sds(sd: Any, path: Path, names: Sequence[str], product: str) -> None:
+    """ProductError naming the file and the first of ``names`` that it lacks."""
     from pyhdf.error import HDF4Error
 
     try:
-        names = list(sd.datasets())
+        present = list(sd.datasets())
     except HDF4Error as err:
         raise ProductError(path, f"cannot list the SDS of the file ({err})", REDOWNLOAD) from None
-    if name not in names:
-        raise not_there(sd, path, name, names, product)
+    for name in names:
+        if name not in present:
+            raise not_there(sd, path, name, present, product)
+
+
+def read_sds(
+    sd: Any, path: Path, name: str, product: str, rows: slice | None = None
+) -> tuple[np.ndarray, dict[str, object], tuple[int, ...]]:
+    """The raw array (its ``rows`` only, when given), attributes and full shape of SDS
+    ``name``; ProductError naming file and SDS otherwise."""
+    from pyhdf.error import HDF4Error
+
+    require_sds(sd, path, [name], product)
     try:
         sds = sd.select(name)
         try:
             attrs = sds.attributes()
-            data = sds.get()
+            dims = sds.info()[2]
+            shape = tuple(int(d) for d in (dims if isinstance(dims, list) else [dims]))
+            data = sds.get() if rows is None else sds[rows]
         finally:
             sds.endaccess()
     except HDF4Error as err:
         raise ProductError(path, f"cannot read SDS {name!r} ({err})", REDOWNLOAD) from None
-    return np.asarray(data), attrs
+    return np.asarray(data), attrs, shape
 
 
 def _corner_mismatch_m(
@@ -344,13 +383,30 @@ def _valid_mask(raw: np.ndarray, attrs: dict[str, object], default_fill: float) 
     return ok
 
 
-def _check_shape(path: Path, name: str, raw: np.ndarray, georef: TileGeoref) -> None:
-    if raw.shape != georef.shape:
+def _check_shape(path: Path, name: str, shape: tuple[int, ...], georef: TileGeoref) -> None:
+    if shape != georef.shape:
         raise ProductError(
             path,
-            f"SDS {name!r} has shape {raw.shape} but StructMetadata.0 says {georef.shape}",
+            f"SDS {name!r} has shape {shape} but StructMetadata.0 says {georef.shape}",
             REDOWNLOAD,
         )
+
+
+def tile_rows(georef: TileGeoref, lats: tuple[float, float] | None) -> slice:
+    """The tile's pixel rows that hold the latitudes ``lats`` (south, north; cell centres
+    of a band of the fine grid, a row of margin either side); every row for None.
+
+    Sinusoidal y depends on latitude alone, so a band of fine rows maps to a band of tile
+    rows, the same rows :func:`build_index` finds for its cells.
+    """
+    nrow = georef.shape[0]
+    if lats is None:
+        return slice(0, nrow)
+    _, ph = georef.pixel_size_m
+    _, y = sinusoidal_xy(np.array([lats[1], lats[0]]), 0.0)
+    first, last = np.floor((georef.upper_left_m[1] - y) / ph)
+    start = int(np.clip(first - 1, 0, nrow))
+    return slice(start, int(np.clip(last + 2, start, nrow)))
 
 
 def _check_dtype(path: Path, name: str, raw: np.ndarray, expected: type, product: str) -> None:
@@ -366,15 +422,23 @@ def _check_dtype(path: Path, name: str, raw: np.ndarray, expected: type, product
 
 
 def _read_value_and_quality(
-    path: Path, product: str, value_sds: str, value_dtype: type, quality_sds: str
-) -> tuple[np.ndarray, dict[str, object], np.ndarray, TileGeoref]:
-    """A tile's raw value SDS (checked dtype), its attributes, its quality SDS and georef,
-    once the granule's own metadata agree with its name (:func:`check_granule`)."""
+    path: Path,
+    product: str,
+    value_sds: str,
+    value_dtype: type,
+    quality_sds: str,
+    lats: tuple[float, float] | None = None,
+) -> tuple[np.ndarray, dict[str, object], np.ndarray, TileGeoref, slice]:
+    """A tile's raw value SDS (checked dtype), its attributes, its quality SDS, georef and
+    the rows read (:func:`tile_rows` of ``lats``), once the granule's own metadata agree
+    with its name (:func:`check_granule`)."""
     sd = open_hdf4(path)
     try:
-        raw, attrs = read_sds(sd, path, value_sds, product)
-        quality, _ = read_sds(sd, path, quality_sds, product)
+        require_sds(sd, path, [value_sds, quality_sds], product)
         georef = _georef_from_sd(sd, path, value_sds, product)
+        rows = tile_rows(georef, lats)
+        raw, attrs, value_shape = read_sds(sd, path, value_sds, product, rows)
+        quality, _, quality_shape = read_sds(sd, path, quality_sds, product, rows)
         name = check_granule(path, global_attributes(sd, path), product)
     finally:
         sd.end()
@@ -386,9 +450,18 @@ def _read_value_and_quality(
             "the file was altered or damaged: delete it and download it again",
         )
     _check_dtype(path, value_sds, raw, value_dtype, product)
-    _check_shape(path, value_sds, raw, georef)
-    _check_shape(path, quality_sds, quality, georef)
-    return raw, attrs, quality, georef
+    _check_shape(path, value_sds, value_shape, georef)
+    _check_shape(path, quality_sds, quality_shape, georef)
+    return raw, attrs, quality, georef, rows
+
+
+def _in_tile(values: np.ndarray, georef: TileGeoref, rows: slice) -> np.ndarray:
+    """float32 tile of ``georef``'s shape: ``values`` in ``rows``, NaN elsewhere."""
+    if rows == slice(0, georef.shape[0]):
+        return values
+    out = np.full(georef.shape, np.nan, dtype=np.float32)
+    out[rows] = values
+    return out
 
 
 def lst_qc_keep(qc: np.ndarray, qc_level: QcLevel) -> np.ndarray:
@@ -405,7 +478,9 @@ def lst_qc_keep(qc: np.ndarray, qc_level: QcLevel) -> np.ndarray:
     raise ValueError(f"qc must be 'strict', 'good' or 'any', got {qc_level!r}")
 
 
-def read_mod11a1_lst(path: str | Path, qc: QcLevel = "good") -> ModisTile:
+def read_mod11a1_lst(
+    path: str | Path, qc: QcLevel = "good", lats: tuple[float, float] | None = None
+) -> ModisTile:
     """Daytime land-surface temperature (K) of a MOD11A1 v061 tile, QC-filtered.
 
     Decoding: K = raw * ``scale_factor`` (+ ``add_offset`` if present; 0.02 and none in
@@ -421,16 +496,19 @@ def read_mod11a1_lst(path: str | Path, qc: QcLevel = "good") -> ModisTile:
 
     ``qc``: ``"strict"`` keeps mandatory QA 00 only; ``"good"`` keeps 00, and 01 when the LST
     error flag is <= 01 (average error <= 2 K); ``"any"`` keeps every value in valid range.
+
+    ``lats`` (south, north): only the rows holding those latitudes are read and decoded
+    (:func:`tile_rows`); the tile's other rows are NaN.
     """
     path = Path(path)
-    raw, attrs, qc_raw, georef = _read_value_and_quality(
-        path, "MOD11A1", MOD11A1_LST, np.uint16, MOD11A1_QC
+    raw, attrs, qc_raw, georef, rows = _read_value_and_quality(
+        path, "MOD11A1", MOD11A1_LST, np.uint16, MOD11A1_QC, lats
     )
     keep = _valid_mask(raw, attrs, 0) & lst_qc_keep(qc_raw, qc)
     scale = attr_scalar(attrs, "scale_factor", 0.02)
     offset = attr_scalar(attrs, "add_offset", 0.0)
     values = np.where(keep, raw.astype(np.float64) * scale + offset, np.nan).astype(np.float32)
-    return _tile(values, georef, "MOD11A1", MOD11A1_LST)
+    return _tile(_in_tile(values, georef, rows), georef, "MOD11A1", MOD11A1_LST)
 
 
 def ndvi_reliability_keep(reliability: np.ndarray, qc_level: QcLevel) -> np.ndarray:
@@ -445,7 +523,9 @@ def ndvi_reliability_keep(reliability: np.ndarray, qc_level: QcLevel) -> np.ndar
     raise ValueError(f"qc must be 'strict', 'good' or 'any', got {qc_level!r}")
 
 
-def read_mod13a2_ndvi(path: str | Path, qc: QcLevel = "good") -> ModisTile:
+def read_mod13a2_ndvi(
+    path: str | Path, qc: QcLevel = "good", lats: tuple[float, float] | None = None
+) -> ModisTile:
     """16-day NDVI (fraction, -0.2..1) of a MOD13A2 v061 tile, filtered by pixel reliability.
 
     Decoding: NDVI = raw / 10000. The file's ``scale_factor`` attribute is 10000.0 and is
@@ -454,18 +534,19 @@ def read_mod13a2_ndvi(path: str | Path, qc: QcLevel = "good") -> ModisTile:
 
     ``1 km 16 days pixel reliability`` (int8): -1 fill, 0 good data, 1 marginal data,
     2 snow/ice, 3 cloudy. ``qc``: ``"strict"`` keeps 0; ``"good"`` keeps 0 and 1; ``"any"``
-    keeps every NDVI in valid range whatever its rank.
+    keeps every NDVI in valid range whatever its rank. ``lats``: as for
+    :func:`read_mod11a1_lst`.
     """
     path = Path(path)
-    raw, attrs, rel, georef = _read_value_and_quality(
-        path, "MOD13A2", MOD13A2_NDVI, np.int16, MOD13A2_RELIABILITY
+    raw, attrs, rel, georef, rows = _read_value_and_quality(
+        path, "MOD13A2", MOD13A2_NDVI, np.int16, MOD13A2_RELIABILITY, lats
     )
     keep = _valid_mask(raw, attrs, -3000) & ndvi_reliability_keep(rel, qc)
     sf = attr_scalar(attrs, "scale_factor", 10000.0)
     offset = attr_scalar(attrs, "add_offset", 0.0)
     phys = (raw.astype(np.float64) - offset) / sf if sf > 1 else raw * sf + offset
     values = np.where(keep, phys, np.nan).astype(np.float32)
-    return _tile(values, georef, "MOD13A2", MOD13A2_NDVI)
+    return _tile(_in_tile(values, georef, rows), georef, "MOD13A2", MOD13A2_NDVI)
 
 
 def _tile(values: np.ndarray, georef: TileGeoref, product: str, variable: str) -> ModisTile:
