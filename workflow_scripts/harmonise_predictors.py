@@ -1,8 +1,9 @@
 """Rule harmonise_predictors: a period's raw predictors -> daily cubes on the fine grid.
 
 Pass 1 regrids each MOD13A2 composite and each day's files into uncompressed scratch cubes
-beside the output, a dask task each (:mod:`smdownscale.harmonise_days` through
-:class:`smdownscale.blockrun.BlockRunner`, ``resources.dask``); pass 2
+beside the output, a dask task for each band of ``resources.chunk_rows`` rows of each
+(:mod:`smdownscale.harmonise_days` through :class:`smdownscale.blockrun.BlockRunner`,
+``resources.dask``), band by band; pass 2
 (:func:`smdownscale.harmonise.fill_and_flag`) gap-fills the configured predictors, computes
 the gap flag and writes the compressed CF file a block of rows (every day) at a time.
 """
@@ -20,7 +21,15 @@ from smdownscale.harmonise import (
     flag_attrs,
     scratch_cubes,
 )
-from smdownscale.harmonise_days import DayFiles, RegridComposite, RegridDay
+from smdownscale.harmonise_days import (
+    CompositeBand,
+    DayBand,
+    DayFiles,
+    RegridComposite,
+    RegridDay,
+    halo_rows,
+    row_bands,
+)
 from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows
 from smdownscale.progress import Progress
 from smdownscale.rawindex import files_by_day, read_index
@@ -84,24 +93,35 @@ def main(snakemake) -> None:
     out_path = Path(snakemake.output[0])
     shape = (len(days), *fine.shape)
     scratch = out_path.with_name(f".{out_path.name}.scratch")
+    bands = row_bands(fine.nlat, cfg["resources"]["chunk_rows"], halo_rows(fine))
+    log.info("regridding in %d band(s) of up to %d rows", len(bands), bands[0].stop)
     with scratch_cubes(scratch, list(DAILY_PREDICTORS), shape) as cubes:
-        # pass 1: each composite and each day (tasks, in order) into the scratch cubes
+        # pass 1: each band of each composite and of each day (tasks, band by band, so
+        # that a band's MODIS index serves all its days) into the scratch cubes
         days_of = {
             k: [i for i, c in enumerate(composite_of) if c == k] for k in range(len(composites))
         }
         regrid_composite = RegridComposite(fine, pcfg["ndvi_qc"])
         composite_paths = [tuple(map(str, ndvi_files[c])) for c in composites]
-        for k, (_, ndvi) in enumerate(runner.map(regrid_composite, composite_paths)):
+        items = [CompositeBand(paths, band) for band in bands for paths in composite_paths]
+        ndvi_valid = np.zeros(len(composites))
+        for n, (item, ndvi) in enumerate(runner.map(regrid_composite, items)):
+            k = n % len(composites)
+            ndvi_valid[k] += np.isfinite(ndvi).sum()
+            for i in days_of[k]:
+                cubes["ndvi"].write_rows(i, item.band.rows, ndvi)
+            del ndvi
+        for k, composite in enumerate(composites):
             log.info(
                 "MOD13A2 %s: %.1f %% of fine cells have NDVI",
-                composites[k],
-                100 * np.isfinite(ndvi).mean(),
+                composite,
+                100 * ndvi_valid[k] / fine.size,
             )
-            for i in days_of[k]:
-                cubes["ndvi"].write_day(i, ndvi)
-            del ndvi
         regrid = Progress(
-            f"period {period.id}, pass 1 (read and regrid)", len(days), log.info, unit="days"
+            f"period {period.id}, pass 1 (read and regrid)",
+            len(days) * len(bands),
+            log.info,
+            unit="day-bands",
         )
         day_files = [
             DayFiles(
@@ -113,17 +133,20 @@ def main(snakemake) -> None:
             for day in days
         ]
         regrid_day = RegridDay(fine, pcfg["lst_qc"], pcfg["precipitation_method"])
-        for i, (files, fields) in enumerate(runner.map(regrid_day, day_files)):
+        items = [DayBand(files, band) for band in bands for files in day_files]
+        valid = {name: np.zeros(len(days)) for name in ("lst", "albedo", "precipitation")}
+        for n, (item, fields) in enumerate(runner.map(regrid_day, items)):
+            i = n % len(days)
             for name, field in fields.items():
-                cubes[name].write_day(i, field)
+                cubes[name].write_rows(i, item.band.rows, field)
+                valid[name][i] += np.isfinite(field).sum()
+            regrid.advance()
+        for i, day in enumerate(days):
             log.info(
                 "%s: valid fraction lst %.2f, albedo %.2f, precipitation %.2f",
-                files.day,
-                np.isfinite(fields["lst"]).mean(),
-                np.isfinite(fields["albedo"]).mean(),
-                np.isfinite(fields["precipitation"]).mean(),
+                day,
+                *(valid[name][i] / fine.size for name in ("lst", "albedo", "precipitation")),
             )
-            regrid.advance()
 
         # pass 2: blocks of rows of every day -> gap fill, gap flag, compressed file
         fill_write = Progress(

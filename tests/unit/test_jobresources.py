@@ -84,16 +84,17 @@ def test_blocked_memory_is_flat_in_the_number_of_days_and_periods(sizes):
     )
 
 
-def test_prediction_and_product_keep_to_the_blocks_of_rows(sizes):
+def test_prediction_product_and_harmonisation_keep_to_the_blocks_of_rows(sizes):
     """predict_period and bma_product hold at most resources.chunk_rows rows of a period
-    (cube_block_rows): a taller region asks the same, fewer rows per block ask less."""
+    (cube_block_rows), harmonise_predictors bands of that many rows of a day
+    (harmonise_days.row_bands): a taller region asks the same, fewer rows ask less."""
     tn = sizes["three_north"]
     taller = RunSize(
         **{**tn.__dict__, "fine_rows": 4 * tn.fine_rows, "fine_cells": 4 * tn.fine_cells}
     )
     narrow = size_of("config/three_north.yaml", resources__chunk_rows=4)
     base, tall, few = requests(tn), requests(taller), requests(narrow)
-    for rule in ("predict_period", "bma_product"):
+    for rule in ("predict_period", "bma_product", "harmonise_predictors"):
         assert tall[rule].mem_mb == base[rule].mem_mb, rule
         assert few[rule].mem_mb < base[rule].mem_mb, rule
 

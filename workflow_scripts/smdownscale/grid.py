@@ -205,6 +205,18 @@ class LatLonGrid(GridShape):
             res=self.res,
         )
 
+    def rows(self, start: int, stop: int) -> LatLonGrid:
+        """The grid of rows ``start`` to ``stop`` (exclusive, north to south), every column."""
+        if not 0 <= start < stop <= self.nlat:
+            raise GridError(f"rows {start}:{stop} are not a band of this grid's {self.nlat} rows")
+        return LatLonGrid(
+            north=float(np.round(self.north - start * self.res, _ROUND)),
+            south=float(np.round(self.north - stop * self.res, _ROUND)),
+            west=self.west,
+            east=self.east,
+            res=self.res,
+        )
+
     def coords(self) -> dict[str, xr.DataArray]:
         """CF coordinate variables (lat, lon) for building xarray objects on this grid."""
         return cf_coords(self.lat, self.lon)

@@ -158,8 +158,8 @@ def fill_and_flag(
 
 
 class ScratchCube:
-    """A float32 (time, lat, lon) cube in an uncompressed raw file: written a day at a time,
-    read a block of rows (every day) at a time.
+    """A float32 (time, lat, lon) cube in an uncompressed raw file: written a day (or a day's
+    block of rows) at a time, read a block of rows (every day) at a time.
 
     Plain positional file I/O, no memory map: the data live in the file (and the kernel's
     page cache, which it writes back and reclaims), never in the process's memory. A day is
@@ -181,6 +181,19 @@ class ScratchCube:
             raise IndexError(f"{self.path.name}: day {index} outside 0..{self.shape[0] - 1}")
         self._file.seek(index * self._day_bytes)
         self._file.write(memoryview(field).cast("B"))
+
+    def write_rows(self, index: int, rows: slice, block: np.ndarray) -> None:
+        """Write rows ``rows`` of day ``index`` (every column): one contiguous piece."""
+        r0, r1, step = rows.indices(self.shape[1])
+        block = np.ascontiguousarray(block, dtype=np.float32)
+        if step != 1 or block.shape != (r1 - r0, self.shape[2]):
+            raise ValueError(
+                f"{self.path.name}: block of shape {block.shape} for rows {r0}:{r1}:{step}"
+            )
+        if not 0 <= index < self.shape[0]:
+            raise IndexError(f"{self.path.name}: day {index} outside 0..{self.shape[0] - 1}")
+        self._file.seek(index * self._day_bytes + r0 * self.shape[2] * 4)
+        self._file.write(memoryview(block).cast("B"))
 
     def read_rows(self, rows: slice) -> np.ndarray:
         r0, r1, _ = rows.indices(self.shape[1])

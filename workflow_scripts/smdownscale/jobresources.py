@@ -38,6 +38,11 @@ MIN_MEM_MB = 1000
 MIN_MINUTES = 10
 #: Memory (MB) of a rule script with Python, numpy, xarray, netCDF4 and scikit-learn loaded.
 BASE_MB = 600
+#: A MODIS 1 km tile as the harmonisation tasks hold it (float32, 1200 x 1200), and about
+#: the fine columns (1 km) one spans; the halo of a band of rows (harmonise_days.halo_rows).
+TILE_MB = 1200 * 1200 * 4 / 2**20
+TILE_COLS = 1000
+HALO_ROWS = 11
 #: Margins on the estimates: wall time x2 (a shared node, slower disks), memory x1.5.
 TIME_MARGIN = 2.0
 MEM_MARGIN = 1.5
@@ -146,6 +151,9 @@ def estimates(size: RunSize) -> dict[str, tuple[float, float]]:
     day, cube, cd = s.day_mb, s.cube_mb, s.cell_days
     # blocks the scripts work through (never more than the whole period)
     rows_mb = min(s.chunk_rows, s.fine_rows) * s.fine_cols * s.period_days * 4 / MB
+    # harmonisation's bands: resources.chunk_rows rows and a halo (one IMERG cell, 1 km)
+    band_mb = min(s.chunk_rows + 2 * HALO_ROWS, s.fine_rows) * s.fine_cols * 4 / MB
+    tiles_across = s.fine_cols / TILE_COLS + 1
     member_block_mb = min(s.member_chunk_cells, cd) * 8 / MB  # float64 per cell-day
     # prediction and the product also keep to resources.chunk_rows (cube_block_rows)
     row_block_cd = s.chunk_rows * s.fine_cols * s.period_days
@@ -154,10 +162,15 @@ def estimates(size: RunSize) -> dict[str, tuple[float, float]]:
     # values a job reads when it goes through every period's members
     all_members = cd * s.periods * s.members
     return {
-        # the tile index, one day's fields (tiles mapped to the grid) per task in flight,
-        # then the gap filling of four variables in blocks of rows; 3 s per day of reading
+        # per task in flight a band of rows of a day (its fields, the MODIS tiles across
+        # the region that the band's rows touch, two rows of tiles where it crosses their
+        # edge) and the last few bands' tile indexes, then the gap filling of four
+        # variables in blocks of rows; 3 s per day of reading
         "harmonise_predictors": (
-            BASE_MB + (8 + 16 * s.blocks_in_flight) * day + 8 * rows_mb,
+            BASE_MB
+            + s.blocks_in_flight * (16 * band_mb + 2 * tiles_across * TILE_MB)
+            + 8 * band_mb
+            + 8 * rows_mb,
             60 + 3 * s.period_days + 1e-5 * cd,
         ),
         "harmonise_static": (BASE_MB + 16 * day, 60 + 2e-6 * s.fine_cells),
