@@ -620,9 +620,13 @@ def same_rain(da: Any) -> None:
 def v06_file(src: Sources, tmp: Path) -> Path:
     """A V06 daily file as GES DISC wrote them: precipitationCal in mm (a day's total)."""
     name = IMERG_NAME.replace("V07B", "V06")
-    return demo_imerg(name, DAY, rain_units("mm"), rename("precipitation", "precipitationCal"))(
-        src, tmp
-    )
+    return demo_imerg(
+        name,
+        DAY,
+        rain_units("mm"),
+        rename("precipitation", "precipitationCal"),
+        nc_attrs(FileHeader="ProductVersion=V06B;\n"),
+    )(src, tmp)
 
 
 def far_imerg(src: Sources, tmp: Path) -> Path:
@@ -664,6 +668,9 @@ IMERG_CASES = [
     case("IMERG-FileHeader-ProductVersion-V06", "IMERG",
          demo_imerg(IMERG_NAME, DAY, nc_attrs(FileHeader="ProductVersion=V06B;\n")),
          error(r"^{file}: holds ProductVersion V06B \(FileHeader\), but its name says V07B")),
+    case("IMERG-FileHeader-ProductVersion-V07A-under-V07B-name", "IMERG",
+         demo_imerg(IMERG_NAME, DAY, nc_attrs(FileHeader="ProductVersion=V07A;\n")),
+         error(r"^{file}: holds ProductVersion V07A \(FileHeader\), but its name says V07B")),
     case("IMERG-time-axis-undecodable", "IMERG",
          demo_imerg(IMERG_NAME, DAY, lambda ds: ds["time"].setncattr("units", "seconds")),
          error(r"^{file}: its 'time' axis cannot be decoded \(units 'seconds'\), so the day it "

@@ -164,6 +164,7 @@ def _write(
                 "EndDate": f"{day:%Y-%m-%d}",
                 "EndTime": "23:59:59.999Z",
                 "FileHeader": (
+                    f"ProductVersion={version};\n"
                     f"StartGranuleDateTime={day:%Y-%m-%d}T00:00:00.000Z;\n"
                     f"StopGranuleDateTime={day:%Y-%m-%d}T23:59:59.999Z"
                 ),

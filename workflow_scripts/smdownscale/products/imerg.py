@@ -193,7 +193,9 @@ def _check_version(path: str | Path, ds: netCDF4.Dataset, name: str) -> None:
     version, major = m.group(1), int(m.group(2))
     header = str(getattr(ds, "FileHeader", ""))
     own = re.search(r"ProductVersion=(V\d\d[A-Z]?)", header)
-    if own and own.group(1)[:3] != version[:3]:
+    # the whole version (V07A is not V07B) where both say it, else the major version
+    whole = own is not None and len(own.group(1)) == len(version) == 4
+    if own and (own.group(1) != version if whole else own.group(1)[:3] != version[:3]):
         found = f"ProductVersion {own.group(1)} (FileHeader)"
     elif (name == "precipitation") != (major >= 7):
         found = f"the variable {name!r} of IMERG {'V07' if name == 'precipitation' else 'V06'}"
