@@ -4,7 +4,6 @@
 rule aggregate_period:
     """Coarse soil moisture and block-aggregated predictors for every day of a period."""
     input:
-        target=raw_target,
         index=f"{RUN}/raw_index/{{period}}.tsv",
         predictors=f"{RUN}/fine/predictors_{{period}}.nc",
         static=rules.harmonise_static.output[0],

@@ -204,11 +204,6 @@ def granule_paths(key, granules):
     )
 
 
-def raw_target(wildcards):
-    """A period's daily files of the coarse target product."""
-    return granule_paths(TARGET, period_granules(wildcards)[TARGET])
-
-
 def index_inputs(wildcards):
     """The raw files index_raw records for a part: a period's, or the static SRTM tiles."""
     if wildcards.part == "static":
@@ -244,22 +239,31 @@ def demo_composites(wildcards):
     ]
 
 
-def raw_srtm():
-    """The region's SRTM tiles; for real data an input function giving the tiles the
-    provider has (its catalogue: no tile exists over open sea)."""
-    tiles = STATIC_GRANULES["srtm"]
-    if IS_DEMO:
-        return granule_paths("srtm", tiles)
-    return lambda wildcards: granule_paths("srtm", tiles)
+_PERIOD_FILES = {}
 
 
 def raw_period_files(wildcards):
     """Every raw file a period's harmonisation reads, by product; for real data only the
-    granules the provider has (see provider_has)."""
-    return {
-        key: granule_paths(key, granules)
-        for key, granules in period_granules(wildcards).items()
-    }
+    granules the provider has (see provider_has). Kept once known: Snakemake asks again
+    for each job it re-evaluates after the catalogue checkpoints."""
+    pid = wildcards if isinstance(wildcards, str) else wildcards.period
+    if pid not in _PERIOD_FILES:
+        _PERIOD_FILES[pid] = {
+            key: granule_paths(key, granules)
+            for key, granules in period_granules(pid).items()
+        }
+    return _PERIOD_FILES[pid]
+
+
+_PARTS = {}
+
+
+def _catalogue_part(key, rel):
+    """catalogue_part, once per raw path (the readers' input functions share paths)."""
+    part = _PARTS.get((key, rel))
+    if part is None:
+        part = _PARTS[(key, rel)] = catalogue_part(key, rel)
+    return part
 
 
 def provider_has(key, paths):
@@ -271,9 +275,13 @@ def provider_has(key, paths):
         return list(paths)
     listed = {}
     kept = []
+    prefix = os.path.join(RAW, "")  # with its trailing separator
     for path in paths:
-        rel = os.path.relpath(path, RAW)
-        part = catalogue_part(key, rel)
+        if path.startswith(prefix):  # the project layout's paths (one string operation)
+            rel = path[len(prefix) :]
+        else:
+            rel = os.path.relpath(path, RAW)
+        part = _catalogue_part(key, rel)
         if part not in listed:
             if key == "srtm":
                 job = checkpoints.download_catalogue_srtm.get()

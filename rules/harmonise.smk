@@ -1,10 +1,12 @@
 # Raw products -> daily predictor cubes on the fine grid; stations -> one tidy table.
+# The rules reading raw files take them from the period's raw index (rule index_raw, whose
+# inputs they are): a new or changed raw file remakes the index and so what reads it, and
+# the DAG lists each of the paper run's 86,000 raw files once, not once per reader.
 
 
 rule harmonise_static:
     """Elevation (SRTM block mean) on the fine grid."""
     input:
-        srtm=raw_srtm(),
         index=f"{RUN}/raw_index/static.tsv",
     output:
         f"{RUN}/fine/static.nc",
@@ -24,7 +26,6 @@ rule harmonise_static:
 rule harmonise_predictors:
     """LST, NDVI, albedo and precipitation for every day of a period on the fine grid."""
     input:
-        unpack(lambda w: {k: v for k, v in raw_period_files(w).items() if k != TARGET}),
         index=f"{RUN}/raw_index/{{period}}.tsv",
     output:
         f"{RUN}/fine/predictors_{{period}}.nc",

@@ -130,7 +130,7 @@ def main(snakemake) -> None:
         provenance(
             cfg,
             f"coarse soil moisture and predictors, period {period.id}",
-            [str(p) for p in snakemake.input],
+            [*(str(p) for ps in by_day.values() for p in ps), *map(str, snakemake.input)],
         )
     )
     ds.attrs["aggregation"] = f"{method}, minimum valid fraction {min_frac}"

@@ -36,6 +36,9 @@ from smdownscale.rawindex import files_by_day, read_index
 from smdownscale.rawlayout import modis_tiles_for_bbox
 from smdownscale.rule_io import provenance, setup_logging
 
+#: The products of the raw index that harmonisation reads (the coarse target is aggregated).
+READ = ("mod11a1", "mod13a2", "mcd43c3", "imerg")
+
 
 def main(snakemake) -> None:
     log = setup_logging(snakemake)
@@ -88,7 +91,9 @@ def main(snakemake) -> None:
     specs = [VarSpec(n, ("time", "lat", "lon"), "f4", a) for n, a in DAILY_PREDICTORS.items()]
     specs.append(VarSpec("gap_flag", ("time", "lat", "lon"), "u1", flag_attrs(), fill_value=False))
     attrs = provenance(
-        cfg, f"fine-grid predictors, period {period.id}", [str(p) for p in snakemake.input]
+        cfg,
+        f"fine-grid predictors, period {period.id}",
+        [r.path for r in index if r.product in READ] + [str(snakemake.input.index)],
     )
     out_path = Path(snakemake.output[0])
     shape = (len(days), *fine.shape)

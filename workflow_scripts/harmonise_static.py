@@ -41,7 +41,8 @@ def main(snakemake) -> None:
             {"long_name": "terrain slope from the cell-mean elevation", "units": "degree"},
         ),
     ]
-    attrs = provenance(cfg, "fine-grid static predictors", [str(p) for p in snakemake.input])
+    read = [*tiles, str(snakemake.input.index)]
+    attrs = provenance(cfg, "fine-grid static predictors", read)
     with GridFileWriter(snakemake.output[0], fine, None, specs, attrs) as out:
         out.write("elevation", elevation)
         out.write("slope", slope)
