@@ -21,6 +21,7 @@ by band).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import threading
 from collections import OrderedDict
@@ -93,10 +94,16 @@ def row_bands(nlat: int, band_rows: int, halo: int) -> list[Band]:
     ]
 
 
+@functools.lru_cache(maxsize=64)
+def _tiles_of(bbox: tuple[float, float, float, float]) -> frozenset[tuple[int, int]]:
+    """The MODIS tiles a band touches, once per band (the walk along its edges is not free)."""
+    return frozenset(modis_tiles_for_bbox(bbox))
+
+
 def tiles_touching(paths: Sequence[str], grid: LatLonGrid) -> list[str]:
     """The MODIS tile files among ``paths`` whose tile touches ``grid``: a band reads only
     those. A name that is not a granule name is kept (its reader says what is wrong)."""
-    wanted = set(modis_tiles_for_bbox(grid.bbox))
+    wanted = _tiles_of(grid.bbox)
     keep = []
     for p in paths:
         name = parse_granule_name(Path(p).name)
