@@ -156,6 +156,11 @@ def test_tile_rows_read_are_those_of_the_whole_tile(day_files) -> None:
         assert part.georef == full.georef and 0 < rows.stop - rows.start < 40
         np.testing.assert_array_equal(part.values[rows], full.values[rows])
         assert np.isnan(np.delete(part.values, np.r_[rows], axis=0)).all()
+    # latitudes outside a tile (a band grazing its edge): one edge row, never none
+    outside = read_mod11a1_lst(files.lst[0], lats=(10.0, 10.5))
+    assert tile_rows(outside.georef, (10.0, 10.5)) == slice(1199, 1200)
+    assert np.isnan(outside.values[:1199]).all()
+    assert tile_rows(outside.georef, (80.0, 80.5)) == slice(0, 1)
     # the whole region's tasks (also reading rows) give what whole tiles give
     day = RegridDay(FINE, "good", "bilinear")(DayBand(files, whole(FINE)))
     expected = regrid_tiles([read_mod11a1_lst(p) for p in files.lst], FINE)

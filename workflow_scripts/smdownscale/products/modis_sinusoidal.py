@@ -394,7 +394,8 @@ def _check_shape(path: Path, name: str, shape: tuple[int, ...], georef: TileGeor
 
 def tile_rows(georef: TileGeoref, lats: tuple[float, float] | None) -> slice:
     """The tile's pixel rows that hold the latitudes ``lats`` (south, north; cell centres
-    of a band of the fine grid, a row of margin either side); every row for None.
+    of a band of the fine grid, a row of margin either side; at least one row); every row
+    for None.
 
     Sinusoidal y depends on latitude alone, so a band of fine rows maps to a band of tile
     rows, the same rows :func:`build_index` finds for its cells.
@@ -405,8 +406,10 @@ def tile_rows(georef: TileGeoref, lats: tuple[float, float] | None) -> slice:
     _, ph = georef.pixel_size_m
     _, y = sinusoidal_xy(np.array([lats[1], lats[0]]), 0.0)
     first, last = np.floor((georef.upper_left_m[1] - y) / ph)
-    start = int(np.clip(first - 1, 0, nrow))
-    return slice(start, int(np.clip(last + 2, start, nrow)))
+    # never empty (pyhdf cannot read no rows): a band that only grazes the tile reads an
+    # edge row, which no cell of the band maps to
+    start = int(np.clip(first - 1, 0, nrow - 1))
+    return slice(start, int(np.clip(last + 2, start + 1, nrow)))
 
 
 def _check_dtype(path: Path, name: str, raw: np.ndarray, expected: type, product: str) -> None:
