@@ -142,7 +142,11 @@ AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/filetxt
 JobCompLoc=$dir/jobcomp.txt
 $node State=UNKNOWN NodeAddr=127.0.0.1
-PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP
+# two jobs may share a core: on a 2-CPU machine, rules that ask for 2 threads would otherwise
+# run one at a time, where a real cluster runs a batch of them side by side (most of a
+# small job is the start of its two Snakemake processes, on one core); memory stays a
+# consumable resource, so each job still gets the memory it asks for
+PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:2
 EOF
     export SLURM_CONF=$dir/slurm.conf
     slurmctld -f "$SLURM_CONF"
