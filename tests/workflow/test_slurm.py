@@ -3,13 +3,15 @@
 ``slurm_cluster.sh`` installs SLURM and munge (Debian packages) when they are missing and
 starts a single-node cluster on localhost (slurmctld, slurmd and munged, all their files
 in one temporary folder); the tiny world then runs with ``--profile profiles/slurm``, as a
-user runs it on a cluster. It must end with the outputs of the shared local run
-(provenance timestamps aside; the demo's raw files, written by local rules in both runs,
-are left out), and every job of a non-local rule must have run inside a
-SLURM job that SLURM records as completed (``sacct --completion``: the test cluster has no
-accounting database, its job completion log serves sacct). The cluster is stopped and its
-folder deleted afterwards. Skipped, with the reason, where SLURM cannot be had (not root,
-no apt-get, no package source) or the executor plugin is not installed.
+user runs it on a cluster (through ``slurm_snakemake.py``: the same Snakemake, checking its
+jobs' states every 2 s instead of backing off to minutes as for a busy cluster). It must
+end with the outputs of the shared local run (provenance timestamps aside; the demo's raw
+files, written by local rules in both runs, are left out), and every job of a non-local
+rule must have run inside a SLURM job that SLURM records as completed (``sacct
+--completion``: the test cluster has no accounting database, its job completion log serves
+sacct). The cluster is stopped and its folder deleted afterwards. Skipped, with the
+reason, where SLURM cannot be had (not root, no apt-get, no package source) or the
+executor plugin is not installed.
 """
 
 from __future__ import annotations
@@ -18,17 +20,20 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from workflow_run import CONFIG, REPO, differences, snakemake
+from workflow_run import CONFIG, REPO, command, differences
 
 pytestmark = pytest.mark.workflow
 
 CLUSTER = Path(__file__).with_name("slurm_cluster.sh")
+#: snakemake with the executor's status checks every 2 s at most (see the module)
+SNAKEMAKE = Path(__file__).with_name("slurm_snakemake.py")
 #: Rules of the tiny run that run beside the main Snakemake process, never as SLURM jobs:
 #: the demo writers, the small tables and the target.
 LOCAL = {
@@ -117,7 +122,7 @@ def completed(env: dict) -> dict[str, tuple[str, str, str]]:
 def test_tiny_world_on_slurm_equals_the_local_run(slurm_env, tiny_run, tmp_path):
     work = tmp_path / "slurm-run"
     t0 = time.monotonic()
-    res = snakemake(
+    args = command(
         work,
         CONFIG,
         "--profile",
@@ -125,10 +130,16 @@ def test_tiny_world_on_slurm_equals_the_local_run(slurm_env, tiny_run, tmp_path)
         # the test cluster has no accounting database: job states come from squeue
         "--slurm-status-command",
         "squeue",
-        # a small DAG on an idle cluster: look at the jobs every few seconds
+        # a small DAG on an idle cluster: look at the jobs every 2 s (slurm_snakemake.py
+        # keeps the executor from backing off to longer waits)
         "--slurm-init-seconds-before-status-checks",
         "2",
         "--slurm-keep-successful-logs",
+    )
+    res = subprocess.run(
+        [sys.executable, str(SNAKEMAKE), *args[1:]],
+        capture_output=True,
+        text=True,
         timeout=1800,
         env=slurm_env,
     )
