@@ -2,6 +2,8 @@
 
 from collections import Counter
 
+from smdownscale.download.groups import present_paths
+from smdownscale.download.plan import raw_dir
 from smdownscale.fingerprints import recorded_sha256
 from smdownscale.providerlayout import TITLES
 from smdownscale.rawindex import index_rows, write_index
@@ -11,7 +13,9 @@ from smdownscale.rule_io import setup_logging
 def main(snakemake) -> None:
     log = setup_logging(snakemake)
     part = snakemake.wildcards.part
-    paths = {key: list(snakemake.input[key]) for key in snakemake.input.keys()}
+    raw = raw_dir(snakemake.config)
+    # a download group's marker stands for the files it lists as present
+    paths = {key: present_paths(snakemake.input[key], raw) for key in snakemake.input.keys()}
     # hashes of files unchanged since the parse's fingerprint check are taken from it
     rows = index_rows(paths, recorded_sha256(snakemake.params.fingerprints))
     write_index(snakemake.output[0], rows)
