@@ -63,6 +63,8 @@ def test_a_group_fetches_what_its_catalogue_lists_and_marks_the_rest_absent(tmp_
     assert present_paths([other, str(marker)], raw) == [
         other, str(raw / RELS[0]), str(raw / RELS[2])
     ]  # fmt: skip
+    # a period that reads only some of the group's granules (a shared composite)
+    assert present_paths([marker], raw, wanted={RELS[2], RELS[1]}) == [str(raw / RELS[2])]
 
 
 def test_a_failed_file_fails_the_group_after_every_other_file_was_tried(tmp_path):
@@ -123,3 +125,22 @@ def test_a_file_that_is_not_a_marker_is_refused(tmp_path):
     path.write_text("product\tday\n")
     with pytest.raises(ValueError, match="is not a download marker"):
         read_marker(path)
+
+
+def test_a_part_reads_the_granules_of_its_days_and_composites_and_the_static_tiles():
+    from smdownscale.config import prepare_config
+    from smdownscale.rawindex import part_relpaths
+
+    cfg = prepare_config({
+        "run": "part", "source": "real", "region": {"bbox": [110.0, 39.0, 111.25, 39.25]},
+        "dates": {"start": "2010-04-07", "end": "2010-05-10", "period_days": 8},
+        "bma": {"train_end": "2010-04-30"},
+        "stations": {"csv": [{"stations": "st.csv", "values": "va.csv"}]},
+    })  # fmt: skip
+    second = part_relpaths(cfg, "2010-105")  # days 105-112, in the composite 097
+    assert "MOD13A2/2010/MOD13A2.A2010097.h26v05.061.hdf" in second
+    assert TILE.format(doy=105) in second and TILE.format(doy=104) not in second
+    assert len(second) == 8 * 4 + 1  # ESA CCI, MOD11A1, MCD43C3, IMERG a day; a composite
+    assert part_relpaths(cfg, "static") == {
+        "SRTMGL3/N39E110.SRTMGL3.hgt.zip", "SRTMGL3/N39E111.SRTMGL3.hgt.zip"
+    }  # fmt: skip

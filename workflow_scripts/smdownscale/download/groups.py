@@ -18,7 +18,7 @@ lists (:func:`present_paths`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,13 +131,21 @@ def is_marker(path: str | Path) -> bool:
     return p.suffix == ".tsv" and p.parent.parent.name == MARKER_DIR
 
 
-def present_paths(paths: Iterable[str | Path], raw: str | Path) -> list[str]:
+def present_paths(
+    paths: Iterable[str | Path], raw: str | Path, wanted: Collection[str] | None = None
+) -> list[str]:
     """``paths`` with every marker replaced by the files it lists as present (as paths
-    under ``raw``); other paths are kept as they are, in order."""
+    under ``raw``; only those in ``wanted``, raw paths relative to ``raw``, when given: a
+    group can fetch granules of several periods); other paths are kept as they are, in
+    order."""
     out: list[str] = []
     for p in paths:
         if is_marker(p):
-            out += [str(Path(raw) / rel) for rel, s in read_marker(p).items() if s == "present"]
+            out += [
+                str(Path(raw) / rel)
+                for rel, s in read_marker(p).items()
+                if s == "present" and (wanted is None or rel in wanted)
+            ]
         else:
             out.append(str(p))
     return out
