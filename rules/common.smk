@@ -113,10 +113,7 @@ if workflow.is_main_process:
     # the rules take downloaded files through their group's marker: a changed file
     # remakes what was made from it through the marker
     for _m in dlgroups.refresh_markers(
-        f"{RUN}/{dlgroups.MARKER_DIR}",
-        RAW,
-        _check.changed,
-        fingerprints.recorded_sha256(f"{RUN}/input_fingerprints.json"),
+        f"{RUN}/{dlgroups.MARKER_DIR}", RAW, _check.digests
     ):
         logger.info(f"{_m}: a file it lists changed; what was made from it is remade")
     if _error:

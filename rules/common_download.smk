@@ -22,45 +22,70 @@ def fetched_marker(key, part):
 
 
 def group_inputs(key, part, paths):
-    """A download group's files as a job's inputs (``paths``: the group's files that the
-    job reads, in the project layout).
-
-    - The group's marker exists (its download job ran): the marker, as it is; the readers
-      take the files it lists. A marker listing a file that is no longer there is
-      deleted (main process), so that its job runs again and fetches the file.
-    - Every file is in place without a marker (put there by hand or by another run;
-      where the product's catalogue is already there, the files it lists): the files, as
-      they are, with no download job (in_place).
-    - Otherwise the marker: one download job for the group.
-    """
+    """A download group's files as a job's inputs (``paths``: the files of the group that
+    the job reads, in the project layout; a period may read part of another period's
+    group), as group_state decided for the whole group."""
+    state = group_state(key, part)
     marker = fetched_marker(key, part)
-    missing = [p for p in paths if not os.path.exists(p)]
-    if os.path.exists(marker):
-        if missing and workflow.is_main_process:
-            status = dlgroups.read_marker(marker)
-            gone = [p for p in missing if status.get(_raw_rel(p)) == "present"]
-            if gone:
-                logger.warning(
-                    f"{len(gone)} file(s) that {marker} lists are gone (e.g. {gone[0]}): "
-                    "its download job fetches them again when a job reads them"
-                )
-                os.remove(marker)
-                return [marker]
+    if state == "marker":
         return [before_update(marker)]
+    if state == "fetch":
+        return [marker]
+    return in_place([p for p in paths if os.path.exists(p)])
+
+
+_GROUP_STATE = {}
+
+
+def group_state(key, part):
+    """How the rules take a download group, decided once per run over all its files:
+
+    - ``marker``: its marker exists (its download job ran) and still matches the group
+      (the same granules, every file it lists as present in place): the marker, as it
+      is; the readers take the files it lists.
+    - ``files``: no marker, and every file is in place (put there by hand or by another
+      run; where the product's catalogue is there, every file it lists): the files, as
+      they are, with no download job (in_place).
+    - ``fetch``: otherwise the marker, made by the group's download job.
+
+    A marker that no longer matches (a file gone; the run's granules changed with its
+    dates, region or versions; a granule now in a provider tree) is deleted by the main
+    process, dry runs included: it no longer says what is in place, and the group's job
+    verifies the files in place by their records and fetches the rest when a job reads
+    the group.
+    """
+    state = _GROUP_STATE.get((key, part))
+    if state is None:
+        state = _GROUP_STATE[(key, part)] = _decide_group(key, part)
+    return state
+
+
+def _decide_group(key, part):
+    rels = group_rels(key, part)
+    there = {r: os.path.exists(raw(r)) for r in rels}
+    marker = fetched_marker(key, part)
+    if os.path.exists(marker):
+        try:
+            status = dlgroups.read_marker(marker)
+        except (OSError, ValueError):
+            status = {}
+        if status.keys() == there.keys() and all(
+            there[r] for r, s in status.items() if s == "present"
+        ):
+            return "marker"
+        if not workflow.is_main_process:
+            return "marker"  # the main process decides (a cluster job's parse)
+        logger.warning(
+            f"{marker} no longer matches its download group (a file it lists is gone, or "
+            "the run's granules changed): deleted; the group's download job runs again "
+            "when a job reads it"
+        )
+        os.remove(marker)
+        return "fetch"
+    missing = [r for r, here in there.items() if not here]
     if missing and key in CATALOGUED:
-        missing = [
-            p for p in missing if _catalogue_lists(key, _raw_rel(p)) is not False
-        ]
-    if not missing:
-        return in_place([p for p in paths if os.path.exists(p)])
-    return [marker]
-
-
-def _raw_rel(path):
-    prefix = os.path.join(RAW, "")  # with its trailing separator
-    if path.startswith(prefix):  # the project layout's paths (one string operation)
-        return path[len(prefix) :]
-    return os.path.relpath(path, RAW)
+        missing = [r for r in missing if _catalogue_lists(key, r) is not False]
+    return "fetch" if missing else "files"
 
 
 _CATALOGUES = {}
@@ -77,24 +102,33 @@ def _catalogue_lists(key, rel):
 
 
 def group_files(wildcards):
-    """The raw files (relative to the raw folder) a download group fetches: its product's
-    granules that no provider tree holds and whose group it is."""
-    key, part = wildcards.key, wildcards.part
+    """The raw files (relative to the raw folder) a download group fetches."""
+    return group_rels(wildcards.key, wildcards.part)
+
+
+_GROUP_RELS = {}
+
+
+def group_rels(key, part):
+    """The raw files (relative to the raw folder) of a download group: its product's
+    granules that no provider tree holds and whose group it is (see fetch_part)."""
+    if (key, part) in _GROUP_RELS:
+        return _GROUP_RELS[(key, part)]
     if part == "static":
         granules = STATIC_GRANULES[key]
+    elif key == "mod13a2":  # the composites whose first day in the run is the period's
+        granules = providerlayout.period_granules(
+            [], _group_composites(part), MODIS_TILES
+        )[key]
     else:
         granules = period_granules(part)[key]
-        if (
-            key == "mod13a2"
-        ):  # composites of earlier periods' days that this group fetches
-            granules = providerlayout.period_granules(
-                [], _group_composites(part), MODIS_TILES
-            )[key]
-    return [
+    rels = [
         ARCHIVES.relpath(g)
         for g in granules
         if ARCHIVES.found(g) is None and fetch_part(g) == part
     ]
+    _GROUP_RELS[(key, part)] = rels
+    return rels
 
 
 _COMPOSITES_OF = {}
@@ -131,7 +165,9 @@ def group_catalogues(wildcards):
     key = wildcards.key
     if key not in CATALOGUED:
         return {}
-    parts = dict.fromkeys(catalogue_part(key, r) for r in group_files(wildcards))
+    parts = dict.fromkeys(
+        catalogue_part(key, r) for r in group_rels(key, wildcards.part)
+    )
     return {p: raw(f"catalogue/{key}/{p}.json") for p in parts}
 
 

@@ -14,6 +14,8 @@ import yaml
 
 from smdownscale.config import prepare_config
 from smdownscale.download.catalogue import load_catalogue
+from smdownscale.download.groups import GroupResult, marker_path, write_marker
+from smdownscale.download.manifest import Record
 from smdownscale.download.plan import (
     available_files,
     catalogue_candidates,
@@ -132,6 +134,42 @@ def test_a_period_group_fetches_its_own_granules_and_composites_once(tmp_path):
         "esa_cci/2010-105.tsv", "imerg/2010-105.tsv", "mcd43c3/2010-105.tsv",
         "mod11a1/2010-105.tsv", "mod13a2/2010-097.tsv",
     ]  # fmt: skip
+
+
+def test_a_marker_that_no_longer_matches_its_group_is_remade(tmp_path):
+    """Markers of a finished download, then one more day inside the same period: the
+    groups of the daily products must fetch it (their markers no longer list every
+    granule); the composite's and the SRTM tiles' groups stay as they are."""
+    cfg = prepare_config(SMALL)
+    raw = tmp_path / "results" / "dagcat" / "raw"
+    run = tmp_path / "results" / "dagcat"
+    (tmp_path / "st.csv").write_text("network,station\n")
+    (tmp_path / "va.csv").write_text("network,station,time,sm\n")
+    for key, rels in required_files(cfg).items():
+        for rel in rels:
+            (raw / rel).parent.mkdir(parents=True, exist_ok=True)
+            (raw / rel).touch()
+        part = "static" if key == "srtm" else "2010-097"
+        records = [Record(rel, "download", "", 0, "", "", "", 0, 0) for rel in rels]
+        write_marker(marker_path(run, key, part), GroupResult(records, []))
+    (tmp_path / "small.yaml").write_text(yaml.safe_dump(SMALL))
+    exe = Path(sys.executable).with_name("snakemake")
+    cmd = [str(exe), "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+           "--configfile", str(tmp_path / "small.yaml"), "-n"]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert planned_downloads(res.stdout) == [] and "no longer matches" not in res.stdout
+
+    longer = {**SMALL, "dates": {"start": "2010-04-07", "end": "2010-04-10"}}
+    (tmp_path / "small.yaml").write_text(yaml.safe_dump(longer))
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert planned_downloads(res.stdout) == [
+        "esa_cci/2010-097.tsv", "imerg/2010-097.tsv", "mcd43c3/2010-097.tsv",
+        "mod11a1/2010-097.tsv",
+    ]  # fmt: skip
+    assert (res.stdout + res.stderr).count("no longer matches its download group") == 4
+    assert (run / "fetched" / "mod13a2" / "2010-097.tsv").is_file()
 
 
 @pytest.mark.parametrize("quiet", [True, False])

@@ -109,14 +109,35 @@ def test_a_changed_file_rewrites_the_rows_of_the_markers_that_list_it(tmp_path):
                          GroupResult([_record(RELS[2])], []))  # fmt: skip
     untouched = other.read_text()
     (raw / RELS[1]).write_bytes(b"y" * 12)
-    done = refresh_markers(tmp_path / "fetched", raw, [raw / RELS[1], tmp_path / "elsewhere"],
-                           lambda p: "cd")  # fmt: skip
+    digests = {
+        str(raw / RELS[0]): "ab",  # hashed (e.g. seen for the first time), unchanged
+        str(raw / RELS[1]): "cd",  # changed
+        str(tmp_path / "elsewhere" / "x.nc"): "ef",  # not under the raw folder
+    }
+    done = refresh_markers(tmp_path / "fetched", raw, digests)
     assert done == [first]
     lines = first.read_text().splitlines()
     assert lines[1] == f"{RELS[0]}\tpresent\t10\tab"  # the other row as it was
     assert lines[2] == f"{RELS[1]}\tpresent\t12\tcd"
     assert other.read_text() == untouched
-    assert refresh_markers(tmp_path / "fetched", raw, [], lambda p: "cd") == []
+    assert refresh_markers(tmp_path / "fetched", raw, digests) == []  # nothing left to do
+    assert refresh_markers(tmp_path / "fetched", raw, {}) == []
+
+
+def test_a_full_disk_stops_the_group_at_once(tmp_path):
+    from smdownscale.atomic import DiskFullError
+
+    asked = []
+
+    def ensure(rel, cfg, raw, *, catalogue, logger):
+        asked.append(rel)
+        raise DiskFullError("no space left for it")
+
+    rels = [f"IMERG/2010/3B-DAY.MS.MRG.3IMERG.201004{d:02d}-S000000-E235959.V07B.nc4"
+            for d in (7, 8)]  # fmt: skip
+    with pytest.raises(DiskFullError):
+        fetch_group(rels, {}, tmp_path, {}, ensure, logger=LOG)
+    assert asked == rels[:1]
 
 
 def test_a_file_that_is_not_a_marker_is_refused(tmp_path):

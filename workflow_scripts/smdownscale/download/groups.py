@@ -17,13 +17,15 @@ lists (:func:`present_paths`).
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_text_atomic
+from ..atomic import DiskFullError, write_text_atomic
 from .catalogue import load_catalogue
 from .errors import AuthError, DownloadError, OfflineError
 from .manifest import Record
@@ -82,7 +84,12 @@ def fetch_group(
             present.append(ensure(rel, cfg, raw, catalogue=catalogue, logger=logger))
         except (AuthError, OfflineError):
             raise
-        except (DownloadError, OSError) as exc:
+        except OSError as exc:
+            if isinstance(exc, DiskFullError) or exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise  # a full disk fails every other file too
+            logger.error("%s: %s", rel, exc)
+            failed.append((rel, exc))
+        except DownloadError as exc:
             logger.error("%s: %s", rel, exc)
             failed.append((rel, exc))
     if absent:
@@ -152,33 +159,33 @@ def present_paths(
 
 
 def refresh_markers(
-    fetched_dir: str | Path,
-    raw: str | Path,
-    changed: Iterable[str | Path],
-    sha256: Callable[[str | Path], str],
+    fetched_dir: str | Path, raw: str | Path, digests: Mapping[str, str]
 ) -> list[Path]:
-    """Rewrite the rows of the ``changed`` files (whose content changed) in the markers
-    under ``fetched_dir`` that list them, with their size and ``sha256`` now; returns those
-    markers.
+    """Rewrite, in the markers under ``fetched_dir``, the rows of files whose SHA-256 is
+    not the one ``digests`` (path -> SHA-256 of the files just hashed) gives, with their
+    size and hash now; returns the markers rewritten.
 
     The rules take downloaded files through their group's marker, so the marker must
     change for what was made from a changed file to be remade: Snakemake compares a small
-    input's checksum, not only its time.
+    input's checksum, not only its time. A file replaced after its download, before any
+    check saw it, counts too.
     """
-    raw = Path(raw)
-    rows = {}
-    for c in changed:
-        try:
-            rel = Path(c).resolve().relative_to(raw.resolve()).as_posix()
-        except ValueError:
-            continue  # not under the raw folder: a provider archive or station file
-        rows[rel] = f"{rel}\tpresent\t{Path(c).stat().st_size}\t{sha256(c)}"
+    root = os.path.normpath(raw)
+    by_rel = {}
+    for path, sha in digests.items():
+        rel = os.path.relpath(os.path.normpath(path), root)
+        if not rel.startswith(".."):  # not under the raw folder: an archive or station file
+            by_rel[Path(rel).as_posix()] = (path, sha)
     refreshed = []
-    for m in sorted(Path(fetched_dir).glob("*/*.tsv")) if rows else []:
-        if rows.keys().isdisjoint(read_marker(m)):
-            continue
+    for m in sorted(Path(fetched_dir).glob("*/*.tsv")) if by_rel else []:
         lines = m.read_text().splitlines()
-        lines = [rows.get(line.split("\t", 1)[0], line) for line in lines]
-        write_text_atomic(m, "\n".join(lines) + "\n")
-        refreshed.append(m)
+        new = list(lines)
+        for i, line in enumerate(lines[1:], start=1):
+            fields = line.split("\t")
+            hit = by_rel.get(fields[0])
+            if hit is not None and fields[1] == "present" and fields[3] != hit[1]:
+                new[i] = f"{fields[0]}\tpresent\t{os.path.getsize(hit[0])}\t{hit[1]}"
+        if new != lines:
+            write_text_atomic(m, "\n".join(new) + "\n")
+            refreshed.append(m)
     return refreshed
