@@ -43,9 +43,17 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "workflow_scripts"))
 
+from smdownscale.calendar import composite_starts  # noqa: E402
 from smdownscale.config import prepare_config, run_dates, run_grids, run_periods  # noqa: E402
 from smdownscale.download.groups import GroupResult, marker_path, write_marker  # noqa: E402
+from smdownscale.download.manifest import Record  # noqa: E402
 from smdownscale.download.plan import available_files, raw_dir  # noqa: E402
+from smdownscale.providerlayout import (  # noqa: E402
+    period_granules,
+    project_relpath,
+    static_granules,
+)
+from smdownscale.rawlayout import modis_tiles_for_bbox, srtm_tiles_for_bbox  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from catalogues import job_counts, write_catalogues  # noqa: E402
@@ -180,13 +188,32 @@ def three_north_dry_run(work: Path, state: str = "before") -> dict[str, float]:
                 (raw / rel).parent.mkdir(parents=True, exist_ok=True)
                 (raw / rel).touch()
     if state == "downloaded":
-        periods = [p.id for p in run_periods(cfg)]
-        keys = [cfg["grid"]["coarse_product"], "mod11a1", "mod13a2", "mcd43c3", "imerg"]
-        run = folder / "results" / cfg["run"]
-        markers = [(k, pid) for k in keys for pid in periods] + [("srtm", "static")]
-        for key, part in markers:
-            write_marker(marker_path(run, key, part), GroupResult([], []))
+        write_group_markers(cfg, folder / "results" / cfg["run"])
     return {**dry_run(folder, configfile), "catalogue_s": written}
+
+
+def write_group_markers(cfg: dict, run: Path) -> None:
+    """The markers the download groups of a finished download write (every granule
+    present; a composite in the group of the period holding its first day in the run)."""
+    periods = run_periods(cfg)
+    _, fine = run_grids(cfg)
+    tiles = modis_tiles_for_bbox(fine.bbox)
+    period_of = {d: p.id for p in periods for d in p.days}
+    start = periods[0].start
+    version, crid = str(cfg["esa_cci"]["version"]), str(cfg["smap"]["crid"])
+    groups: dict[tuple[str, str], dict[str, None]] = {}
+    for p in periods:
+        granules = period_granules(p.days, composite_starts(p.days), tiles,
+                                   cfg["grid"]["coarse_product"])  # fmt: skip
+        for key, gs in granules.items():
+            for g in gs:
+                rel = project_relpath(g, version, crid)
+                groups.setdefault((key, period_of[max(g.day, start)]), {})[rel] = None
+    for key, gs in static_granules(srtm_tiles_for_bbox(fine.bbox)).items():
+        groups[(key, "static")] = {project_relpath(g, version, crid): None for g in gs}
+    for (key, part), rels in groups.items():
+        records = [Record(rel, "download", "", 0, "", "", "", 0, 0) for rel in rels]
+        write_marker(marker_path(run, key, part), GroupResult(records, []))
 
 
 def print_three_north(work: Path) -> None:
