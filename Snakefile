@@ -25,6 +25,7 @@ if not workflow.overwrite_configfiles:
 
 # Validates the config against config/schema/config.schema.yaml and fills its defaults.
 include: "rules/common.smk"
+include: "rules/common_download.smk"
 include: "rules/acquire.smk"
 include: "rules/download.smk"
 include: "rules/harmonise.smk"

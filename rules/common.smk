@@ -25,12 +25,14 @@ from smdownscale.config import (
     run_grids,
     run_periods,
 )
+from smdownscale.download import groups as dlgroups
 from smdownscale.download.catalogue import load_catalogue
 from smdownscale.download.plan import (
     GLDAS_HOURS,
     catalogue_part,
     catalogue_parts,
     estimate,
+    REFERENCES,
     footprint_line,
     offline_problems,
     required_files,
@@ -108,6 +110,12 @@ if workflow.is_main_process:
     _warnings, _error = fingerprints.describe(_check)
     for _m in _warnings:
         logger.warning(_m)
+    # the rules take downloaded files through their group's marker: a changed file
+    # remakes what was made from it through the marker
+    for _m in dlgroups.refresh_markers(
+        f"{RUN}/{dlgroups.MARKER_DIR}", RAW, _check.digests
+    ):
+        logger.info(f"{_m}: a file it lists changed; what was made from it is remade")
     if _error:
         raise WorkflowError(_error)
 # the true 1 km field for scoring: the demo world's own, or a configured one, or none
@@ -191,24 +199,30 @@ def period_granules(wildcards):
 
 
 def granule_paths(key, granules):
-    """The files the run reads for granules of one product, in the granules' order: a
-    provider tree's where it has them, else the demo's or the downloads' (for real data
-    only the granules the provider has: see provider_has)."""
-    paths = [ARCHIVES.path(g) for g in granules]
+    """The files the run reads for granules of one product: a provider tree's where it has
+    them, else the demo's; for real data the rest by download group (see group_inputs).
+    """
     if IS_DEMO:
-        return paths
-    to_fetch = [p for g, p in zip(granules, paths) if ARCHIVES.found(g) is None]
-    kept = set(provider_has(key, to_fetch))
-    return in_place(
-        [p for g, p in zip(granules, paths) if ARCHIVES.found(g) or p in kept]
-    )
+        return [ARCHIVES.path(g) for g in granules]
+    paths, by_part = [], {}
+    for g in granules:
+        found = ARCHIVES.found(g)
+        if found is not None:
+            paths.append(found.path)
+        else:
+            by_part.setdefault(fetch_part(g), []).append(ARCHIVES.project_path(g))
+    for part, group in by_part.items():
+        paths += group_inputs(key, part, group)
+    return paths
 
 
 def index_inputs(wildcards):
-    """The raw files index_raw records for a part: a period's, or the static SRTM tiles."""
-    if wildcards.part == "static":
+    """The raw files index_raw records for a part (a period's, or the static SRTM tiles),
+    named by its wildcards or its id."""
+    part = wildcards if isinstance(wildcards, str) else wildcards.part
+    if part == "static":
         return {"srtm": granule_paths("srtm", STATIC_GRANULES["srtm"])}
-    return raw_period_files(wildcards.part)
+    return raw_period_files(part)
 
 
 def part_granules(part):
@@ -243,9 +257,9 @@ _PERIOD_FILES = {}
 
 
 def raw_period_files(wildcards):
-    """Every raw file a period's harmonisation reads, by product; for real data only the
-    granules the provider has (see provider_has). Kept once known: Snakemake asks again
-    for each job it re-evaluates after the catalogue checkpoints."""
+    """Every raw file a period's harmonisation reads, by product; for real data by download
+    group (see group_inputs). Kept once known: the readers' input functions ask again.
+    """
     pid = wildcards if isinstance(wildcards, str) else wildcards.period
     if pid not in _PERIOD_FILES:
         _PERIOD_FILES[pid] = {
@@ -253,44 +267,6 @@ def raw_period_files(wildcards):
             for key, granules in period_granules(pid).items()
         }
     return _PERIOD_FILES[pid]
-
-
-_PARTS = {}
-
-
-def _catalogue_part(key, rel):
-    """catalogue_part, once per raw path (the readers' input functions share paths)."""
-    part = _PARTS.get((key, rel))
-    if part is None:
-        part = _PARTS[(key, rel)] = catalogue_part(key, rel)
-    return part
-
-
-def provider_has(key, paths):
-    """The raw files among ``paths`` that the provider's catalogue lists (for products with a
-    catalogue; others keep every file). Waits for the catalogue checkpoint, so a granule
-    the provider does not have (an SRTM tile over the sea, a MODIS outage day) is never
-    asked for and never stops the DAG; the catalogue's log names the ones skipped."""
-    if key not in CATALOGUED:
-        return list(paths)
-    listed = {}
-    kept = []
-    prefix = os.path.join(RAW, "")  # with its trailing separator
-    for path in paths:
-        if path.startswith(prefix):  # the project layout's paths (one string operation)
-            rel = path[len(prefix) :]
-        else:
-            rel = os.path.relpath(path, RAW)
-        part = _catalogue_part(key, rel)
-        if part not in listed:
-            if key == "srtm":
-                job = checkpoints.download_catalogue_srtm.get()
-            else:
-                job = checkpoints.download_catalogue.get(year=part)
-            listed[part] = load_catalogue(job.output[key])
-        if rel in listed[part]:
-            kept.append(path)
-    return kept
 
 
 def station_inputs():
@@ -548,119 +524,6 @@ def product_inputs(wildcards):
     elif ens != "mean":
         out["scores"] = f"{RUN}/models/member_heldout_scores.csv"
     return out
-
-
-# ---------------------------------------------------------------- real-data acquisition
-
-
-def required_downloads():
-    """Raw paths (relative to RAW) of every file the run would download, by product: all
-    the run needs except the granules provider archives hold."""
-    return {
-        key: [r for r in rels if r not in ELSEWHERE]
-        for key, rels in required_files(config, RAW).items()
-    }
-
-
-def download_catalogue_files():
-    """Every provider catalogue the run needs (one per product and year; SRTM one)."""
-    return [
-        raw(f"catalogue/{key}/{part}.json")
-        for key, part in catalogue_parts(required_downloads())
-    ]
-
-
-def download_targets():
-    """Every raw file of the run (products and evaluation references) that the providers
-    have, as one input function per product (so that a product waiting for its catalogue
-    does not hide the others from a dry run)."""
-
-    def files_of(key, paths):
-        return lambda wildcards: in_place(provider_has(key, paths))
-
-    return {
-        key: files_of(key, [raw(r) for r in rels])
-        for key, rels in required_downloads().items()
-    }
-
-
-def missing_station_files():
-    """User-supplied station files (ISMN archives, CSV networks) that are not in place."""
-    return [p for p in station_files(config) if not os.path.exists(p)]
-
-
-def check_offline():
-    """Offline mode: stop before anything runs when a catalogue, raw file or station file
-    is missing, naming them (the full list goes to the logs folder)."""
-    missing = offline_problems(config, RAW, ELSEWHERE)
-    if not missing:
-        return
-    listing = Path(LOGS) / "offline_missing.txt"
-    listing.parent.mkdir(parents=True, exist_ok=True)
-    listing.write_text("\n".join(missing) + "\n")
-    raise WorkflowError(
-        f"offline mode (offline=true): {len(missing):,} file(s) the run needs are not in "
-        f"place, so nothing was run:\n{summarise_missing(missing)}\nFull list: {listing}. "
-        "Run without offline=true to fetch them (catalogues first: snakemake "
-        "download_catalogues), or put them in place (for files placed by hand, "
-        "download.catalogues: files takes the catalogues from them)."
-    )
-
-
-def download_command(target="download_manifest"):
-    """The command line that runs ``target`` with this run's configuration."""
-    files = " ".join(f"--configfile {f}" for f in workflow.overwrite_configfiles or [])
-    return f"snakemake --profile profiles/default {files} {target}".replace("  ", " ")
-
-
-def list_missing_raw():
-    """Before any job: the granules the run needs that are neither in a provider archive
-    nor in the raw folder (the full list in the logs folder), and how to fetch them."""
-    lacking = [
-        g
-        for g in RUN_GRANULES
-        if ARCHIVES.found(g) is None and not os.path.isfile(raw(project_relpath(g)))
-    ]
-    if not lacking:  # the common case, at one stat a granule
-        return
-    # documented absences (catalogues fetched: no granule at the provider) are not missing
-    rows, available = estimate(config, RAW, ELSEWHERE)
-    rels = {
-        r
-        for rs in available.files.values()
-        for r in rs
-        if r not in ELSEWHERE and not os.path.isfile(os.path.join(RAW, r))
-    }
-    granules = [g for g in lacking if project_relpath(g) in rels]
-    if not granules:
-        return
-    listing = Path(LOGS) / "raw_missing.txt"
-    listing.parent.mkdir(parents=True, exist_ok=True)
-    listing.write_text(
-        "".join(f"{g.describe()}\t{raw(project_relpath(g))}\n" for g in granules)
-    )
-    versions = ARCHIVES.other_versions(granules)
-    other = "".join(
-        f"\n  (the archive has {providerlayout.TITLES[k]} of other versions: "
-        f"{', '.join(sorted(v))}; the run reads only the configured one)"
-        for k, v in versions.items()
-    )
-    logger.warning(
-        f"{len(granules):,} raw file(s) the run needs are not in place (list: "
-        f"{listing}):\n"
-        + "\n".join(rawindex.summarise_granules(granules))
-        + other
-        + f"\n{footprint_line(rows)}"
-        + f"\nThis run downloads them into {RAW} (the project layout), where later runs find "
-        f"them too (or put them in the provider trees of config archives and run again); "
-        f"to fetch only them first: {download_command()}"
-    )
-
-
-def project_relpath(granule):
-    return providerlayout.project_relpath(
-        granule, config["esa_cci"]["version"], config["smap"]["crid"]
-    )
 
 
 def inner_deployment():

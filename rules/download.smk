@@ -1,9 +1,11 @@
-# Real data (source: real): one download rule per product, writing the raw layout of
-# rawlayout.py, so that everything downstream is identical to the demo. A catalogue per
-# product and year (checkpoint download_catalogue, NASA CMR) lists the granules the
-# provider actually has: harmonisation asks only for those (no SRTM tile over the sea, no
-# MODIS outage day), and downloads check sizes and checksums against it. Outputs are
-# update(): a rerun never deletes a file in place; the job verifies it without network.
+# Real data (source: real): downloads write the raw layout of rawlayout.py, so that
+# everything downstream is identical to the demo. A catalogue per product and year (NASA
+# CMR) lists the granules the provider actually has, with sizes and checksums. One
+# download job per product and period (or the static SRTM tiles): it fetches the group's
+# granules its catalogue lists (no SRTM tile over the sea, no MODIS outage day), verifies
+# every file and writes the group's marker, which the reading rules take (with one job per
+# granule, the DAG of the paper's run held 77,615 download jobs; see
+# smdownscale.download.groups). A file in place is verified without network and kept.
 # Parallel transfers per provider host are bounded by the resources *_connections.
 # All of them are local rules: on a cluster they run beside the main Snakemake process
 # (compute nodes often have no internet), not as jobs.
@@ -17,7 +19,7 @@ if not IS_DEMO:
     if workflow.is_main_process:
         list_missing_raw()
 
-    checkpoint download_catalogue:
+    rule download_catalogue:
         """Which MOD11A1, MOD13A2 and MCD43C3 granules of a year the provider holds (NASA
         CMR), with their URLs, sizes and checksums."""
         output:
@@ -42,7 +44,7 @@ if not IS_DEMO:
         script:
             "../workflow_scripts/download_catalogue.py"
 
-    checkpoint download_catalogue_srtm:
+    rule download_catalogue_srtm:
         """Which SRTMGL3 tiles of the region exist (none over open sea), from NASA CMR."""
         output:
             srtm=f"{RAW}/catalogue/srtm/tiles.json",
@@ -63,165 +65,40 @@ if not IS_DEMO:
             "../workflow_scripts/download_catalogue.py"
 
     rule download_catalogues:
-        """Target: every catalogue of the run (after it, a dry run lists every download)."""
+        """Target: every catalogue of the run."""
         input:
             download_catalogue_files(),
 
-    rule download_esa_cci:
-        """One ESA CCI SM COMBINED daily image (CEDA archive, public)."""
-        output:
-            update(
-                raw(
-                    "esa_cci/{year}/ESACCI-SOILMOISTURE-L3S-SSMV-COMBINED-{ymd}000000-fv{version}.nc"
-                )
-            ),
-        log:
-            f"{LOGS}/download/esa_cci/{{year}}/{{ymd}}-fv{{version}}.log",
-        wildcard_constraints:
-            year=r"\d{4}",
-            ymd=r"\d{8}",
-            version=r"\d\d\.\d",
-        localrule: True
-        conda:
-            "../envs/acquire.yaml"
-        threads: 1
-        resources:
-            mem_mb=1000,
-            ceda_connections=1,
-        script:
-            "../workflow_scripts/download_granule.py"
-
-    rule download_smap_l3:
-        """One SMAP L3 radiometer daily file (SPL3SMP, NSIDC DAAC, Earthdata login)."""
-        output:
-            update(raw("SPL3SMP/{year}/SMAP_L3_SM_P_{ymd}_{crid}_{counter}.h5")),
-        log:
-            f"{LOGS}/download/SPL3SMP/{{year}}/{{ymd}}_{{crid}}_{{counter}}.log",
-        wildcard_constraints:
-            year=r"\d{4}",
-            ymd=r"\d{8}",
-            crid=r"R\d{5}",
-            counter=r"\d{3}",
-        localrule: True
-        conda:
-            "../envs/acquire.yaml"
-        threads: 1
-        resources:
-            mem_mb=1000,
-            nsidc_connections=1,
-        script:
-            "../workflow_scripts/download_granule.py"
-
-    rule download_mod11a1:
-        """One MOD11A1 v061 tile-day (LP DAAC, Earthdata login)."""
+    rule download_group:
+        """Every raw file of one product (ESA CCI or SMAP L3, MOD11A1, MOD13A2, MCD43C3,
+        IMERG, SRTMGL3) for one period (SRTM: the static part), fetched where missing,
+        verified, and listed in the group's marker."""
         input:
-            catalogue=ancient(f"{RAW}/catalogue/mod11a1/{{year}}.json"),
+            catalogues=lambda wildcards: [
+                ancient(p) for p in group_catalogues(wildcards).values()
+            ],
         output:
-            update(raw("MOD11A1/{year}/MOD11A1.A{yyyyddd}.h{h}v{v}.061.hdf")),
+            fetched_marker("{key}", "{part}"),
         log:
-            f"{LOGS}/download/MOD11A1/{{year}}/A{{yyyyddd}}.h{{h}}v{{v}}.log",
+            f"{LOGS}/download/{{key}}/{{part}}.log",
         wildcard_constraints:
-            year=r"\d{4}",
-            yyyyddd=r"\d{7}",
-            h=r"\d\d",
-            v=r"\d\d",
+            key="|".join(CONNECTIONS),
+            part=r"static|\d{4}-\d{3}",
         localrule: True
         conda:
             "../envs/acquire.yaml"
         threads: 1
         resources:
-            mem_mb=1000,
-            lpdaac_connections=1,
+            mem_mb=lambda wildcards: 3000 if wildcards.key == "mcd43c3" else 1500,
+            lpdaac_connections=connection_resource("lpdaac_connections"),
+            gesdisc_connections=connection_resource("gesdisc_connections"),
+            ceda_connections=connection_resource("ceda_connections"),
+            nsidc_connections=connection_resource("nsidc_connections"),
+        params:
+            files=group_files,
+            catalogue_parts=lambda wildcards: list(group_catalogues(wildcards)),
         script:
-            "../workflow_scripts/download_granule.py"
-
-    rule download_mod13a2:
-        """One MOD13A2 v061 16-day composite tile (LP DAAC, Earthdata login)."""
-        input:
-            catalogue=ancient(f"{RAW}/catalogue/mod13a2/{{year}}.json"),
-        output:
-            update(raw("MOD13A2/{year}/MOD13A2.A{yyyyddd}.h{h}v{v}.061.hdf")),
-        log:
-            f"{LOGS}/download/MOD13A2/{{year}}/A{{yyyyddd}}.h{{h}}v{{v}}.log",
-        wildcard_constraints:
-            year=r"\d{4}",
-            yyyyddd=r"\d{7}",
-            h=r"\d\d",
-            v=r"\d\d",
-        localrule: True
-        conda:
-            "../envs/acquire.yaml"
-        threads: 1
-        resources:
-            mem_mb=1000,
-            lpdaac_connections=1,
-        script:
-            "../workflow_scripts/download_granule.py"
-
-    rule download_mcd43c3:
-        """One MCD43C3 v061 daily 0.05 deg albedo file (LP DAAC, Earthdata login)."""
-        input:
-            catalogue=ancient(f"{RAW}/catalogue/mcd43c3/{{year}}.json"),
-        output:
-            update(raw("MCD43C3/{year}/MCD43C3.A{yyyyddd}.061.hdf")),
-        log:
-            f"{LOGS}/download/MCD43C3/{{year}}/A{{yyyyddd}}.log",
-        wildcard_constraints:
-            year=r"\d{4}",
-            yyyyddd=r"\d{7}",
-        localrule: True
-        conda:
-            "../envs/acquire.yaml"
-        threads: 1
-        resources:
-            mem_mb=3000,
-            lpdaac_connections=1,
-        script:
-            "../workflow_scripts/download_granule.py"
-
-    rule download_imerg:
-        """One GPM IMERG Final daily file (GES DISC, Earthdata login)."""
-        output:
-            update(
-                raw(
-                    "IMERG/{year}/3B-DAY.MS.MRG.3IMERG.{ymd}-S000000-E235959.{version}.nc4"
-                )
-            ),
-        log:
-            f"{LOGS}/download/IMERG/{{year}}/{{ymd}}.{{version}}.log",
-        wildcard_constraints:
-            year=r"\d{4}",
-            ymd=r"\d{8}",
-            version=r"V\d\d[A-Z]?",
-        localrule: True
-        conda:
-            "../envs/acquire.yaml"
-        threads: 1
-        resources:
-            mem_mb=1500,
-            gesdisc_connections=1,
-        script:
-            "../workflow_scripts/download_granule.py"
-
-    rule download_srtm:
-        """One SRTMGL3 v003 1 x 1 deg elevation tile (LP DAAC, Earthdata login)."""
-        input:
-            catalogue=ancient(f"{RAW}/catalogue/srtm/tiles.json"),
-        output:
-            update(raw("SRTMGL3/{tile}.SRTMGL3.hgt.zip")),
-        log:
-            f"{LOGS}/download/SRTMGL3/{{tile}}.log",
-        wildcard_constraints:
-            tile=r"[NS]\d\d[EW]\d{3}",
-        localrule: True
-        conda:
-            "../envs/acquire.yaml"
-        threads: 1
-        resources:
-            mem_mb=1000,
-            lpdaac_connections=1,
-        script:
-            "../workflow_scripts/download_granule.py"
+            "../workflow_scripts/download_group.py"
 
     rule download_terraclimate:
         """One year of TerraClimate monthly PDSI, global (an evaluation reference, public)."""
@@ -295,7 +172,7 @@ if not IS_DEMO:
     rule download_manifest:
         """Every raw file of the run in one table: URL, size, checksums, when fetched."""
         input:
-            **download_targets(),
+            unpack(download_targets),
         output:
             f"{RAW}/manifest.tsv",
         log:

@@ -1,4 +1,4 @@
-"""Checkpoints download_catalogue(_srtm): which granules a provider holds (NASA CMR), with
+"""Rules download_catalogue(_srtm): which granules a provider holds (NASA CMR), with
 their URLs, sizes and checksums: per year for MOD11A1, MOD13A2 and MCD43C3, and the region's
 SRTM tiles."""
 

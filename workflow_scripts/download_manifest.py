@@ -2,6 +2,7 @@
 time), from the records the download jobs wrote."""
 
 from smdownscale.atomic import write_text_atomic
+from smdownscale.download.groups import present_paths
 from smdownscale.download.jobs import relpath_in
 from smdownscale.download.manifest import manifest_table
 from smdownscale.download.plan import raw_dir
@@ -11,7 +12,8 @@ from smdownscale.rule_io import setup_logging
 def main(snakemake) -> None:
     log = setup_logging(snakemake)
     raw = raw_dir(snakemake.config)
-    rels = [relpath_in(raw, p) for p in snakemake.input]
+    # a download group's marker stands for the files it lists as present
+    rels = [relpath_in(raw, p) for p in present_paths(snakemake.input, raw)]
     table = manifest_table(raw, rels)
     write_text_atomic(snakemake.output[0], table)
     unrecorded = table.count("\tunrecorded\t")

@@ -2,16 +2,24 @@
 
 from collections import Counter
 
+from smdownscale.download.groups import present_paths
+from smdownscale.download.plan import raw_dir
 from smdownscale.fingerprints import recorded_sha256
 from smdownscale.providerlayout import TITLES
-from smdownscale.rawindex import index_rows, write_index
+from smdownscale.rawindex import index_rows, part_relpaths, write_index
 from smdownscale.rule_io import setup_logging
 
 
 def main(snakemake) -> None:
     log = setup_logging(snakemake)
     part = snakemake.wildcards.part
-    paths = {key: list(snakemake.input[key]) for key in snakemake.input.keys()}
+    raw = raw_dir(snakemake.config)
+    # a download group's marker stands for the files it lists as present, which may be
+    # granules of other periods too (a shared composite): only the part's are indexed
+    wanted = part_relpaths(snakemake.config, part)
+    paths = {
+        key: present_paths(snakemake.input[key], raw, wanted) for key in snakemake.input.keys()
+    }
     # hashes of files unchanged since the parse's fingerprint check are taken from it
     rows = index_rows(paths, recorded_sha256(snakemake.params.fingerprints))
     write_index(snakemake.output[0], rows)

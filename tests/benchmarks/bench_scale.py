@@ -10,9 +10,10 @@ the stage's jobs, the largest peak RSS of one job, and the growth exponent of ea
 the number of fine cells (least squares on log-log; 1 is linear), over all scales and
 between the two largest (where a job's fixed cost, about 5 s of start-up, weighs least).
 Then the Three-North configuration's dry run (job count, the time to build the DAG and
-the dry run's peak RSS), before the download catalogues and after them (catalogues of the
-real sizes written by tests/benchmarks/catalogues.py: one download job per granule, about
-87,000 jobs; ``--three-north-only`` runs only these two), and an estimate of the paper
+the dry run's peak RSS), before the download catalogues, after them (catalogues of the
+real sizes written by tests/benchmarks/catalogues.py; one download job per product and
+period), with the raw files in place (empty files) without and with the download markers
+(``--three-north-only`` runs only these), and an estimate of the paper
 run's CPU-hours and disk from the per-cell-day costs of the largest scale. Run by hand, not
 in CI (minutes for the default scales; ``--scales 4 16 64`` reaches 5x the demo's area and
 shows the growth):
@@ -42,8 +43,17 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "workflow_scripts"))
 
+from smdownscale.calendar import composite_starts  # noqa: E402
 from smdownscale.config import prepare_config, run_dates, run_grids, run_periods  # noqa: E402
-from smdownscale.download.plan import raw_dir  # noqa: E402
+from smdownscale.download.groups import GroupResult, marker_path, write_marker  # noqa: E402
+from smdownscale.download.manifest import Record  # noqa: E402
+from smdownscale.download.plan import available_files, raw_dir  # noqa: E402
+from smdownscale.providerlayout import (  # noqa: E402
+    period_granules,
+    project_relpath,
+    static_granules,
+)
+from smdownscale.rawlayout import modis_tiles_for_bbox, srtm_tiles_for_bbox  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from catalogues import job_counts, write_catalogues  # noqa: E402
@@ -143,30 +153,73 @@ def dry_run(folder: Path, configfile: Path) -> dict[str, float]:
             "rss_mb": int(rss[0]) / 1024 if rss else -1.0}  # fmt: skip
 
 
-def three_north_dry_run(work: Path, catalogues: bool = False) -> dict[str, float]:
-    """The Three-North configuration's dry run (jobs, seconds, peak RSS MB): before the
-    download catalogues (none in its raw folder), or after them (catalogues of the real
-    sizes written first by tests/benchmarks/catalogues.py: one download job per granule;
-    ``catalogue_s`` is the time to write them)."""
+STATES = {
+    "before": "before catalogues",
+    "after": "after catalogues, nothing downloaded",
+    "in_place": "raw files placed by hand, no download marker",
+    "downloaded": "raw files and download markers in place (a later run)",
+}
+
+
+def three_north_dry_run(work: Path, state: str = "before") -> dict[str, float]:
+    """The Three-North configuration's dry run (jobs, seconds, peak RSS MB) in one of the
+    :data:`STATES`: before the download catalogues (none in its raw folder); after them
+    (catalogues of the real sizes written first by tests/benchmarks/catalogues.py;
+    ``catalogue_s`` is the time to write them); with an empty file for every raw file the
+    catalogues list (as if placed by hand: the rules read the 85,794 files); or with the
+    download groups' markers too (as after the workflow's own downloads: the rules read
+    the markers)."""
     folder = work / "three_north"
     folder.mkdir(parents=True, exist_ok=True)
     configfile = REPO / "config" / "three_north.yaml"
     cfg = prepare_config(yaml.safe_load(configfile.read_text()))
     raw = folder / raw_dir(cfg)
-    shutil.rmtree(raw / "catalogue", ignore_errors=True)
+    for sub in ("catalogue", "fetched"):
+        shutil.rmtree(raw / sub, ignore_errors=True)
+        shutil.rmtree(folder / "results" / cfg["run"] / sub, ignore_errors=True)
     written = 0.0
-    if catalogues:
+    if state != "before":
         t0 = time.monotonic()
         write_catalogues(cfg, raw)
         written = time.monotonic() - t0
+    if state in ("in_place", "downloaded"):
+        for rels in available_files(cfg, raw).files.values():
+            for rel in rels:
+                (raw / rel).parent.mkdir(parents=True, exist_ok=True)
+                (raw / rel).touch()
+    if state == "downloaded":
+        write_group_markers(cfg, folder / "results" / cfg["run"])
     return {**dry_run(folder, configfile), "catalogue_s": written}
 
 
+def write_group_markers(cfg: dict, run: Path) -> None:
+    """The markers the download groups of a finished download write (every granule
+    present; a composite in the group of the period holding its first day in the run)."""
+    periods = run_periods(cfg)
+    _, fine = run_grids(cfg)
+    tiles = modis_tiles_for_bbox(fine.bbox)
+    period_of = {d: p.id for p in periods for d in p.days}
+    start = periods[0].start
+    version, crid = str(cfg["esa_cci"]["version"]), str(cfg["smap"]["crid"])
+    groups: dict[tuple[str, str], dict[str, None]] = {}
+    for p in periods:
+        granules = period_granules(p.days, composite_starts(p.days), tiles,
+                                   cfg["grid"]["coarse_product"])  # fmt: skip
+        for key, gs in granules.items():
+            for g in gs:
+                rel = project_relpath(g, version, crid)
+                groups.setdefault((key, period_of[max(g.day, start)]), {})[rel] = None
+    for key, gs in static_granules(srtm_tiles_for_bbox(fine.bbox)).items():
+        groups[(key, "static")] = {project_relpath(g, version, crid): None for g in gs}
+    for (key, part), rels in groups.items():
+        records = [Record(rel, "download", "", 0, "", "", "", 0, 0) for rel in rels]
+        write_marker(marker_path(run, key, part), GroupResult(records, []))
+
+
 def print_three_north(work: Path) -> None:
-    for after in (False, True):
-        r = three_north_dry_run(work, catalogues=after)
-        what = "after catalogues" if after else "before catalogues"
-        wrote = f" (catalogues written in {r['catalogue_s']:.1f} s)" if after else ""
+    for state, what in STATES.items():
+        r = three_north_dry_run(work, state)
+        wrote = f" (catalogues written in {r['catalogue_s']:.1f} s)" if state == "after" else ""
         print(
             f"Three-North dry run ({what}): {r['jobs']:,} jobs, DAG built in "
             f"{r['seconds']:.1f} s, peak RSS {r['rss_mb']:,.0f} MB{wrote}",

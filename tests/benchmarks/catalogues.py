@@ -1,8 +1,8 @@
 """Provider catalogues of the real sizes for a configuration, without NASA's CMR.
 
-A real run's DAG grows, once the ``download_catalogue`` checkpoints have run, by one
-download job per granule the catalogues list (MOD11A1 tiles x days, MOD13A2 composites,
-MCD43C3 days, SRTM tiles). To time that DAG (issue 15, item 5) without querying CMR,
+A real run's download jobs (one per product and period) fetch what the catalogues list
+(MOD11A1 tiles x days, MOD13A2 composites, MCD43C3 days, SRTM tiles); with the files in
+place, the rules read them. To time those DAGs (issue 15, item 5) without querying CMR,
 :func:`write_catalogues` writes, for each catalogue the run needs, what
 ``make_catalogue`` would write from CMR's answer: every granule of the region of the
 catalogue's year (the region's SRTM tiles), each with a provider file name carrying a
@@ -142,3 +142,15 @@ def job_counts(stdout: str) -> dict[str, int]:
             if fields[0] == "total":
                 break
     return counts
+
+
+def planned_downloads(stdout: str) -> list[str]:
+    """The download groups a dry run (``snakemake -n``, not quiet) would run, as
+    ``product/part.tsv`` (their markers' last two path parts), sorted."""
+    return sorted(
+        "/".join(Path(line.split("output: ", 1)[1]).parts[-2:])
+        for block in stdout.split("\n\n")
+        if "rule download_group" in block
+        for line in block.splitlines()
+        if "output: " in line
+    )

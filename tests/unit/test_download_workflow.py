@@ -38,6 +38,10 @@ from smdownscale.products.gldas import GLDAS_HOURS
 
 pytestmark = pytest.mark.workflow
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "benchmarks"))
+
+from catalogues import planned_downloads  # noqa: E402
+
 DAY = dt.date(2010, 4, 7)  # also the first day of the MOD13A2 composite 2010-097
 AFTER = DAY + dt.timedelta(days=1)
 TOKEN = "wf-token-5d1e"
@@ -212,6 +216,36 @@ def test_download_rules_fetch_verify_and_skip_absent_tiles(world) -> None:
     assert str(imerg.relative_to(work)) in out
     assert srv.count() == before
 
+    # online again: nothing needs the file, so nothing is fetched (as for any intermediate
+    # file); a job that reads it again makes its group fetch it, and only it
+    predictors = work / "results/dlwf/fine/predictors_2010-097.nc"
+    made = predictors.stat().st_mtime_ns
+    res = snakemake(work, configfile, *targets, "--forcerun", "index_raw")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "no longer matches its download group" in res.stderr
+    assert [r.path for r in srv.requests[before:]] == [f"/other/{rawlayout.imerg(DAY)}"]
+    served = src[rawlayout.imerg(DAY)].read_bytes()
+    assert read_crop_info(imerg).original_sha256 == hashlib.sha256(served).hexdigest()
+    assert predictors.stat().st_mtime_ns > made
+
+    # a downloaded file replaced by one with other content, its time kept (cp -a): the
+    # marker that lists it is touched, so the predictors are remade from the new file
+    res = snakemake(work, configfile, *targets)  # records the fetched file's fingerprint
+    assert "Nothing to be done" in res.stdout + res.stderr
+    made = predictors.stat().st_mtime_ns
+    st = imerg.stat()
+    imerg_grid = LatLonGrid(north=39.5, south=38.8, west=109.8, east=111.5, res=0.1)
+    write_imerg(imerg, DAY, np.full(imerg_grid.shape, 5.0), grid=imerg_grid)
+    os.utime(imerg, ns=(st.st_atime_ns, st.st_mtime_ns))
+    before = srv.count()
+    res = snakemake(work, configfile, *targets)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "a file it lists changed" in res.stderr
+    assert srv.count() == before  # nothing fetched: the file in place is the user's
+    assert predictors.stat().st_mtime_ns > made
+    with xr.open_dataset(predictors) as pred:
+        assert float(pred["precipitation"].max()) == pytest.approx(5.0, rel=0.05)
+
 
 def test_offline_dry_run_never_asks_for_unused_references(tmp_path) -> None:
     """A real run with an empty raw folder, offline: the missing list names the products and
@@ -251,8 +285,8 @@ def test_offline_dry_run_never_asks_for_unused_references(tmp_path) -> None:
 
 def test_files_placed_by_hand_are_read_in_place_with_no_missing_provenance(world, tmp_path):
     """Files a user put in place have no Snakemake record: they are read as they are, with
-    no download job, so a dry run reports no "missing provenance/metadata"; only the files
-    not in place get download jobs (issue 14)."""
+    no download job, so a dry run reports no "missing provenance/metadata"; only the
+    download groups with files not in place get download jobs (issue 14)."""
     _, _, configfile, src = world
     work = tmp_path / "hand"
     raw = work / "results" / "dlwf" / "raw"
@@ -267,21 +301,25 @@ def test_files_placed_by_hand_are_read_in_place_with_no_missing_provenance(world
     cfg["bma"] = {"train_end": str(DAY)}
     cfg["download"].update(catalogues="files", references=[])
     (work / "hand.yaml").write_text(yaml.safe_dump(cfg))
-    res = snakemake(work, work / "hand.yaml", "-n", "download_manifest",
-                    "results/dlwf/fine/predictors_2010-097.nc")  # fmt: skip
-    out = res.stdout + res.stderr
-    assert res.returncode == 0, out[-3000:]
-    assert "harmonise_predictors" in out and "download_manifest" in out
-    assert "missing provenance" not in out and "metadata" not in out
-    downloads = [
-        line.split("output: ", 1)[1].removesuffix(" (update)")
-        for block in res.stdout.split("\n\n")
-        if "rule download_" in block and "rule download_manifest" not in block
-        for line in block.splitlines()
-        if "output: " in line
-    ]
-    # ESA CCI and IMERG need no catalogue first: the second day's files only
-    assert sorted(Path(p).name for p in downloads) == [
-        "3B-DAY.MS.MRG.3IMERG.20100408-S000000-E235959.V07B.nc4",
-        "ESACCI-SOILMOISTURE-L3S-SSMV-COMBINED-20100408000000-fv08.1.nc",
-    ]
+    targets = ["download_manifest", "results/dlwf/fine/predictors_2010-097.nc"]
+
+    def planned() -> list[str]:
+        """The download groups a dry run would run, as product/part."""
+        res = snakemake(work, work / "hand.yaml", "-n", *targets)
+        out = res.stdout + res.stderr
+        assert res.returncode == 0, out[-3000:]
+        assert "harmonise_predictors" in out and "download_manifest" in out
+        assert "missing provenance" not in out and "metadata" not in out
+        return planned_downloads(res.stdout)
+
+    # before the catalogues: a job for every group with a file not in place (the second
+    # day's files, the MCD43C3 days and the SRTM tile no one could place)
+    assert planned() == [
+        "esa_cci/2010-097.tsv", "imerg/2010-097.tsv", "mcd43c3/2010-097.tsv",
+        "mod11a1/2010-097.tsv", "srtm/static.tsv",
+    ]  # fmt: skip
+    res = snakemake(work, work / "hand.yaml", "download_catalogues")
+    assert res.returncode == 0, res.stderr[-3000:]
+    # the catalogues (taken from the files) list only what is in place: ESA CCI and IMERG,
+    # which have no catalogue, still need their second day; MOD13A2 never needed a job
+    assert planned() == ["esa_cci/2010-097.tsv", "imerg/2010-097.tsv"]

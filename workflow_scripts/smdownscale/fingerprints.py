@@ -48,6 +48,7 @@ class CheckResult:
     untouchable: list[Path] = field(default_factory=list)  # changed, but mtime not settable
     hashed: int = 0  # files hashed in this check (new or with a changed stat key)
     hashed_bytes: int = 0
+    digests: dict[str, str] = field(default_factory=dict)  # path -> SHA-256 of those files
 
 
 def _load(record_path: Path) -> dict[str, dict]:
@@ -91,6 +92,7 @@ def check(
         )
     for p, key, rec in todo:
         digest = sha256_file(p)
+        result.digests[p] = digest
         result.hashed += 1
         result.hashed_bytes += key[0]
         if progress is not None:

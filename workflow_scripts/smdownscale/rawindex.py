@@ -261,6 +261,21 @@ def run_granules(cfg: Mapping[str, Any]) -> list[Granule]:
     return list(out)
 
 
+def part_relpaths(cfg: Mapping[str, Any], part: str) -> set[str]:
+    """The project-layout raw paths of the granules a part reads (a period's, by its id, or
+    ``static``: the SRTM tiles), in the versions the run reads."""
+    _, fine = run_grids(cfg)
+    if part == "static":
+        groups = static_granules(rawlayout.srtm_tiles_for_bbox(fine.bbox))
+    else:
+        (p,) = [p for p in run_periods(cfg) if p.id == part]
+        tiles = rawlayout.modis_tiles_for_bbox(fine.bbox)
+        target = cfg["grid"]["coarse_product"]
+        groups = period_granules(p.days, composite_starts(p.days), tiles, target)
+    version, crid = str(cfg["esa_cci"]["version"]), str(cfg["smap"]["crid"])
+    return {project_relpath(g, version, crid) for gs in groups.values() for g in gs}
+
+
 def summarise_granules(granules: Sequence[Granule], examples: int = 4) -> list[str]:
     """One line per product: how many, and the first few days and tiles."""
     by: dict[str, list[Granule]] = {}

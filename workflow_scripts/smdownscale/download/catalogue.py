@@ -4,8 +4,8 @@ MODIS, MCD43C3 and SRTM file names carry a production time stamp, so their URLs 
 looked up; and not every granule exists (SRTM has no tile over open sea, MODIS has outage
 days). One CMR granule search per product and year (SRTM: one for the region) answers both:
 the catalogue maps each raw path the provider has to its URL, size and checksum. The
-workflow reads it (a Snakemake checkpoint) to ask only for granules that exist, and the
-downloads verify against its sizes and checksums.
+download groups (:mod:`.groups`) fetch only the granules it lists and verify them against
+its sizes and checksums.
 
 A catalogue file is JSON: ``{"product", "part", "query", "created", "entries": {relpath:
 {"name", "url", "size", "checksum"}}}``.
