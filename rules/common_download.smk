@@ -156,7 +156,8 @@ CONNECTIONS = {
 
 def connection_resource(resource):
     """A download group's unit of ``resource`` (its product's provider host's)."""
-    return lambda wildcards: int(CONNECTIONS[wildcards.key] == resource)
+    n = config["download"]["connections_per_group"]
+    return lambda wildcards: n if CONNECTIONS[wildcards.key] == resource else 0
 
 
 def group_catalogues(wildcards):

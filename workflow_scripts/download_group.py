@@ -16,7 +16,15 @@ def main(snakemake) -> None:
     cfg = snakemake.config
     rels = list(snakemake.params.files)
     catalogues = dict(zip(snakemake.params.catalogue_parts, snakemake.input, strict=True))
-    result = fetch_group(rels, cfg, raw_dir(cfg), catalogues, ensure_file, logger=log)
+    result = fetch_group(
+        rels,
+        cfg,
+        raw_dir(cfg),
+        catalogues,
+        ensure_file,
+        logger=log,
+        workers=cfg["download"]["connections_per_group"],
+    )
     write_marker(snakemake.output[0], result)
     log.info(
         "%s %s: %d file(s) in place and verified, %d absent at the provider (%.1f MB)",

@@ -86,6 +86,33 @@ def test_a_failed_file_fails_the_group_after_every_other_file_was_tried(tmp_path
     assert "The 2 in place are kept" in msg
 
 
+def test_a_group_runs_its_transfers_side_by_side_and_keeps_their_order(tmp_path):
+    import threading
+    import time
+
+    rels = [f"IMERG/2010/3B-DAY.MS.MRG.3IMERG.201004{d:02d}-S000000-E235959.V07B.nc4"
+            for d in range(1, 9)]  # fmt: skip
+    lock, running, most = threading.Lock(), [0], [0]
+
+    def ensure(rel, cfg, raw, *, catalogue, logger):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05 if rel != rels[0] else 0.2)  # the first file finishes last
+        with lock:
+            running[0] -= 1
+        if rel == rels[3]:
+            raise NotFoundError("HTTP 404")
+        return _record(rel)
+
+    with pytest.raises(Exception, match="1 of 8 file"):
+        fetch_group(rels, {}, tmp_path, {}, ensure, logger=LOG, workers=3)
+    assert most[0] == 3  # three at a time, never more
+    most[0] = 0
+    result = fetch_group(rels[4:], {}, tmp_path, {}, ensure, logger=LOG, workers=2)
+    assert [r.path for r in result.present] == rels[4:] and most[0] == 2
+
+
 def test_refused_credentials_stop_the_group_at_once(tmp_path, catalogue):
     asked = []
 

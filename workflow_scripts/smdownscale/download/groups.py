@@ -21,6 +21,7 @@ import errno
 import logging
 import os
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from .sources import CATALOGUED, product_of
 
 MARKER_DIR = "fetched"
 COLUMNS = ["path", "status", "size", "sha256"]
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 #: Failures named in a failed group's message (the log names them all).
 SHOWN = 5
 
@@ -57,18 +59,19 @@ def fetch_group(
     ensure: Callable[..., Record],
     *,
     logger: logging.Logger,
+    workers: int = 1,
 ) -> GroupResult:
     """Make sure every raw file ``rels`` names is in place and verified (``ensure``: see
-    :func:`smdownscale.download.jobs.ensure_file`), skipping the granules a catalogue
-    (``catalogues``: catalogue part -> file) does not list.
+    :func:`smdownscale.download.jobs.ensure_file`), ``workers`` at a time, skipping the
+    granules a catalogue (``catalogues``: catalogue part -> file) does not list.
 
     Every file is tried; failures are raised together at the end as one
-    :class:`DownloadError` naming them. Refused credentials and offline mode stop at once:
-    every other file would fail the same way.
+    :class:`DownloadError` naming them. Refused credentials, offline mode and a full disk
+    stop at once (the files not yet started are not tried): every other file would fail
+    the same way.
     """
-    present: list[Record] = []
     absent: list[str] = []
-    failed: list[tuple[str, Exception]] = []
+    todo: list[tuple[str, str | None]] = []
     listed: dict[str, Mapping[str, Any]] = {}
     for rel in rels:
         key = product_of(rel).key
@@ -80,18 +83,34 @@ def fetch_group(
             if rel not in listed[catalogue]:
                 absent.append(rel)
                 continue
+        todo.append((rel, catalogue))
+
+    def one(item: tuple[str, str | None]) -> Record:
+        rel, catalogue = item
+        return ensure(rel, cfg, raw, catalogue=catalogue, logger=logger)
+
+    present: list[Record] = []
+    failed: list[tuple[str, Exception]] = []
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(one, item) for item in todo]
         try:
-            present.append(ensure(rel, cfg, raw, catalogue=catalogue, logger=logger))
-        except (AuthError, OfflineError):
+            for (rel, _), future in zip(todo, futures, strict=True):
+                try:
+                    present.append(future.result())
+                except OSError as exc:
+                    if isinstance(exc, DiskFullError) or exc.errno in _DISK_FULL:
+                        raise  # a full disk fails every other file too
+                    logger.error("%s: %s", rel, exc)
+                    failed.append((rel, exc))
+                except (AuthError, OfflineError):
+                    raise
+                except DownloadError as exc:
+                    logger.error("%s: %s", rel, exc)
+                    failed.append((rel, exc))
+        except BaseException:
+            for future in futures:
+                future.cancel()
             raise
-        except OSError as exc:
-            if isinstance(exc, DiskFullError) or exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise  # a full disk fails every other file too
-            logger.error("%s: %s", rel, exc)
-            failed.append((rel, exc))
-        except DownloadError as exc:
-            logger.error("%s: %s", rel, exc)
-            failed.append((rel, exc))
     if absent:
         shown = ", ".join(absent[:SHOWN]) + (" ..." if len(absent) > SHOWN else "")
         logger.info(
