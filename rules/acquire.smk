@@ -141,7 +141,7 @@ if IS_DEMO:
                 mem_mb=2000,
             params:
                 period=PERIODS[_pid],
-                composites=demo_composites(_pid),
+                composites=period_composites(_pid),
                 settings=settings("demo", "region", "grid", "esa_cci", "smap"),
             script:
                 "../workflow_scripts/demo_raw_period.py"

@@ -232,25 +232,38 @@ def part_granules(part):
 
 def demo_outputs(pid):
     """Where the demo writes a period's raw files (in its products' layouts), by product;
-    MOD13A2 for the composites it writes with the period (demo_composites)."""
+    MOD13A2 for the composites it writes with the period (period_composites)."""
     out = {
         key: [ARCHIVES.written_path(g) for g in granules]
         for key, granules in period_granules(pid).items()
     }
-    composites = providerlayout.period_granules([], demo_composites(pid), MODIS_TILES)
+    composites = providerlayout.period_granules([], period_composites(pid), MODIS_TILES)
     out["mod13a2"] = [ARCHIVES.written_path(g) for g in composites["mod13a2"]]
     return out
 
 
-def demo_composites(wildcards):
-    """The composites the demo writes with a period: those whose first day within the run
-    falls in the period (each composite is written by exactly one period)."""
-    p = period(wildcards)
-    run_start = min(q.start for q in PERIODS.values())
-    run_days = [d for q in PERIODS.values() for d in q.days]
-    return [
-        s for s in composite_starts(run_days) if p.start <= max(s, run_start) <= p.end
-    ]
+#: the period holding each day of the run
+_PERIOD_OF_DAY = {d: pid for pid, p in PERIODS.items() for d in p.days}
+_RUN_START = min(p.start for p in PERIODS.values())
+_COMPOSITES_OF = {}
+
+
+def period_composites(wildcards):
+    """The MOD13A2 composites that belong to a period: those whose first day within the
+    run falls in it, so that each composite belongs to exactly one period (the demo writes
+    it with that period, the downloads fetch it in that period's group)."""
+    if not _COMPOSITES_OF:
+        for s in composite_starts(list(_PERIOD_OF_DAY)):
+            _COMPOSITES_OF.setdefault(_PERIOD_OF_DAY[max(s, _RUN_START)], []).append(s)
+    return _COMPOSITES_OF.get(period(wildcards).id, [])
+
+
+def fetch_part(granule):
+    """The part a granule belongs to: ``static`` for SRTM tiles, else the period holding
+    its day (a MOD13A2 composite: see period_composites)."""
+    if granule.day is None:
+        return "static"
+    return _PERIOD_OF_DAY[max(granule.day, _RUN_START)]
 
 
 _PERIOD_FILES = {}

@@ -3,20 +3,6 @@
 # files). Input functions only; the rules are in rules/download.smk.
 
 
-#: the period holding each day of the run
-_PERIOD_OF_DAY = {d: pid for pid, p in PERIODS.items() for d in p.days}
-_RUN_START = min(p.start for p in PERIODS.values())
-
-
-def fetch_part(granule):
-    """The download group that fetches a granule: ``static`` for SRTM tiles, else the period
-    holding its day (a MOD13A2 composite: the period holding its first day within the run,
-    so that two periods never fetch the same file)."""
-    if granule.day is None:
-        return "static"
-    return _PERIOD_OF_DAY[max(granule.day, _RUN_START)]
-
-
 def fetched_marker(key, part):
     return str(dlgroups.marker_path(RUN, key, part))
 
@@ -118,7 +104,7 @@ def group_rels(key, part):
         granules = STATIC_GRANULES[key]
     elif key == "mod13a2":  # the composites whose first day in the run is the period's
         granules = providerlayout.period_granules(
-            [], _group_composites(part), MODIS_TILES
+            [], period_composites(part), MODIS_TILES
         )[key]
     else:
         granules = period_granules(part)[key]
@@ -129,17 +115,6 @@ def group_rels(key, part):
     ]
     _GROUP_RELS[(key, part)] = rels
     return rels
-
-
-_COMPOSITES_OF = {}
-
-
-def _group_composites(part):
-    """The MOD13A2 composites a period's group fetches (see fetch_part)."""
-    if not _COMPOSITES_OF:
-        for s in composite_starts(list(_PERIOD_OF_DAY)):
-            _COMPOSITES_OF.setdefault(_PERIOD_OF_DAY[max(s, _RUN_START)], []).append(s)
-    return _COMPOSITES_OF.get(part, [])
 
 
 # the resource that bounds a product's connections to its provider host

@@ -75,7 +75,7 @@ def main(snakemake) -> None:
         write_imerg(out.imerg[i], day, precip, grid=pgrid)
         log.info("%s written", day)
 
-    # the composites this period writes (rules/common.smk: demo_composites), each from the
+    # the composites this period writes (rules/common.smk: period_composites), each from the
     # world's days in it within the run
     for c, start in enumerate(snakemake.params.composites):
         days_in = [t for t in all_days if period_of(t.date(), 16).nominal_start == start]
