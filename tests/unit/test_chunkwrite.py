@@ -61,6 +61,31 @@ def test_blocks_of_any_size_read_back_exactly(tmp_path, threads, block) -> None:
         assert nc["sm"].chunking() == [5, 128, 128]
 
 
+@pytest.mark.parametrize("rows, cols", [(128, 128), (256, 128), (97, 60), (300, 1)])
+def test_blocks_of_rows_and_columns_read_back_exactly(tmp_path, rows, cols) -> None:
+    """Blocks written in any order; blocks of whole chunks leave no chunk waiting (the
+    writer's memory is the block's, whatever the grid's width)."""
+    want = fields(3)
+    path = tmp_path / "cube.nc"
+    blocks = [
+        (slice(r0, min(r0 + rows, GRID.nlat)), slice(c0, min(c0 + cols, GRID.nlon)))
+        for r0 in range(0, GRID.nlat, rows)
+        for c0 in range(0, GRID.nlon, cols)
+    ]
+    order = np.random.default_rng(5).permutation(len(blocks))
+    whole_chunks = rows % 128 == 0 and cols % 128 == 0
+    with GridFileWriter(path, GRID, DAYS, SPECS, threads=2) as w:
+        for k in order:
+            r, c = blocks[k]
+            for name, values in want.items():
+                w.write(name, values[..., r, c], rows=r, cols=c)
+            if whole_chunks:
+                assert not w._chunks._pending
+    got = read_back(path)
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+
+
 def test_rows_out_of_order_rewritten_and_single_days(tmp_path) -> None:
     want = fields(1)
     path = tmp_path / "cube.nc"

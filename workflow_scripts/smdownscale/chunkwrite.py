@@ -2,17 +2,19 @@
 
 HDF5 (under netCDF-4) compresses each chunk in the writing thread, so a job writing a
 compressed cube spends most of its time in zlib on one core (a Three-North harmonisation:
-70 of its 80 s). :class:`ChunkRowWriter` takes over the data writes of datasets that are
+70 of its 80 s). :class:`ChunkWriter` takes over the data writes of datasets that are
 chunked (every leading dimension, e.g. ``time``, in one chunk) and filtered by shuffle then
-deflate, exactly as :class:`smdownscale.netcdf.GridFileWriter` creates them: rows are
-gathered per row of chunks, and once a row of chunks is complete its chunks are shuffled
-and deflated on ``threads`` threads (zlib releases the GIL) and written as they are
+deflate, exactly as :class:`smdownscale.netcdf.GridFileWriter` creates them: written cells
+are gathered per chunk, and the chunks a write completes are shuffled and deflated on
+``threads`` threads (zlib releases the GIL) and written as they are
 (``write_direct_chunk``), in order. Each chunk is the zlib stream of its shuffled bytes, the
 format HDF5's own filters write, so every netCDF reader decodes the file as before.
 
-Memory: at most one row of chunks a dataset waits for its missing rows. A write that does
-not fit (rows written again after their chunk row went out, a single time step of a cube)
-goes through HDF5's own filters, after the pending rows of that dataset are written.
+Memory: the chunks that wait for their missing cells. Blocks of whole chunks (rows and
+columns) leave none waiting; blocks of rows narrower than a chunk leave one row of chunks
+a dataset. A write that does not fit (cells written again after their chunk went out, a
+single time step of a cube) goes through HDF5's own filters, after the pending chunks of
+that dataset are written.
 """
 
 from __future__ import annotations
@@ -52,20 +54,21 @@ def deflate_level(dset: h5py.Dataset) -> int | None:
 
 @dataclass
 class _Pending:
-    """A row of chunks being gathered: its rows, and which of them were written."""
+    """A chunk being gathered: its values (edge chunks cut to the dataset), and which of
+    its cells were written."""
 
     data: np.ndarray
     written: np.ndarray
 
 
-class ChunkRowWriter:
+class ChunkWriter:
     """Data writes of an HDF5 file's grid datasets, compressed on ``threads`` threads."""
 
     def __init__(self, h5: h5py.File, threads: int = 1) -> None:
         self.h5 = h5
         self._pool = ThreadPoolExecutor(max(1, int(threads)))
-        self._pending: dict[tuple[str, int], _Pending] = {}
-        self._done: set[tuple[str, int]] = set()
+        self._pending: dict[tuple[str, int, int], _Pending] = {}
+        self._done: set[tuple[str, int, int]] = set()
         self._levels: dict[str, int | None] = {}
 
     def _level(self, name: str) -> int | None:
@@ -73,58 +76,73 @@ class ChunkRowWriter:
             self._levels[name] = deflate_level(self.h5[name])
         return self._levels[name]
 
-    def write(self, name: str, values: np.ndarray, rows: slice) -> None:
-        """Write ``values`` (every leading index, ``rows``, every column) of ``name``."""
+    def write(self, name: str, values: np.ndarray, rows: slice, cols: slice | None = None) -> None:
+        """Write ``values`` (every leading index, ``rows``, ``cols``: every column when
+        None) of ``name``."""
         dset = self.h5[name]
-        level = self._level(name)
-        crow = dset.chunks[-2] if dset.chunks else 0
-        first, last = (rows.start // crow, (rows.stop - 1) // crow) if crow else (0, -1)
-        if level is None or any((name, k) in self._done for k in range(first, last + 1)):
+        nrows, ncols = dset.shape[-2:]
+        cols = slice(0, ncols) if cols is None else cols
+        keys = []
+        if self._level(name) is not None:  # chunked, shuffle + deflate
+            crow, ccol = dset.chunks[-2:]
+            keys = [
+                (k, j)
+                for k in range(rows.start // crow, (rows.stop - 1) // crow + 1)
+                for j in range(cols.start // ccol, (cols.stop - 1) // ccol + 1)
+            ]
+        if not keys or any((name, k, j) in self._done for k, j in keys):
             self.flush(name)
-            dset[..., rows, :] = values
+            dset[..., rows, cols] = values
             return
-        nrows = dset.shape[-2]
-        for k in range(first, last + 1):
-            lo, hi = k * crow, min((k + 1) * crow, nrows)
-            part = self._pending.get((name, k))
+        complete = []
+        for k, j in keys:
+            r0, r1 = k * crow, min((k + 1) * crow, nrows)
+            c0, c1 = j * ccol, min((j + 1) * ccol, ncols)
+            part = self._pending.get((name, k, j))
             if part is None:
-                data = np.full((*dset.shape[:-2], hi - lo, dset.shape[-1]), dset.fillvalue,
+                data = np.full((*dset.shape[:-2], r1 - r0, c1 - c0), dset.fillvalue,
                                dtype=dset.dtype)  # fmt: skip
-                part = self._pending[(name, k)] = _Pending(data, np.zeros(hi - lo, bool))
-            a, b = max(lo, rows.start), min(hi, rows.stop)
-            part.data[..., a - lo : b - lo, :] = values[..., a - rows.start : b - rows.start, :]
-            part.written[a - lo : b - lo] = True
+                part = self._pending[(name, k, j)] = _Pending(data, np.zeros(data.shape[-2:], bool))
+            a, b = max(r0, rows.start), min(r1, rows.stop)
+            c, d = max(c0, cols.start), min(c1, cols.stop)
+            part.data[..., a - r0 : b - r0, c - c0 : d - c0] = values[
+                ..., a - rows.start : b - rows.start, c - cols.start : d - cols.start
+            ]
+            part.written[a - r0 : b - r0, c - c0 : d - c0] = True
             if part.written.all():
-                self._write_row(name, k)
+                complete.append((k, j))
+        self._write_chunks(name, complete)
 
-    def _write_row(self, name: str, k: int) -> None:
-        """Compress the chunks of row ``k`` of chunks in parallel and write them in order."""
-        part = self._pending.pop((name, k))
+    def _write_chunks(self, name: str, keys: list[tuple[int, int]]) -> None:
+        """Compress the chunks ``keys`` of ``name`` in parallel and write them in order."""
+        if not keys:
+            return
+        parts = [self._pending.pop((name, k, j)) for k, j in keys]
         dset = self.h5[name]
         level = self._levels[name]
         assert level is not None
         crow, ccol = dset.chunks[-2:]
         lead = (0,) * (dset.ndim - 2)
-        starts = range(0, dset.shape[-1], ccol)
         shape = (*dset.shape[:-2], crow, ccol)
 
-        def encode(c0: int) -> bytes:
-            block = part.data[..., c0 : c0 + ccol]
+        def encode(part: _Pending) -> bytes:
+            block = part.data
             if block.shape != shape:  # an edge chunk is stored whole: pad it with the fill
                 full = np.full(shape, dset.fillvalue, dtype=dset.dtype)
                 full[..., : block.shape[-2], : block.shape[-1]] = block
                 block = full
             return shuffle_deflate(block, level)
 
-        for c0, data in zip(starts, self._pool.map(encode, starts), strict=True):
-            dset.id.write_direct_chunk((*lead, k * crow, c0), data, 0)
-        self._done.add((name, k))
+        for (k, j), data in zip(keys, self._pool.map(encode, parts), strict=True):
+            dset.id.write_direct_chunk((*lead, k * crow, j * ccol), data, 0)
+            self._done.add((name, k, j))
 
     def flush(self, name: str | None = None) -> None:
-        """Write the pending rows of chunks of ``name`` (of every dataset: None); rows never
+        """Write the pending chunks of ``name`` (of every dataset: None); cells never
         written hold the fill value, as HDF5 would give them."""
-        for key in sorted(k for k in self._pending if name is None or k[0] == name):
-            self._write_row(*key)
+        names = sorted({key[0] for key in self._pending if name is None or key[0] == name})
+        for n in names:
+            self._write_chunks(n, sorted(key[1:] for key in self._pending if key[0] == n))
 
     def close(self) -> None:
         """Write what is pending and stop the threads."""

@@ -27,7 +27,7 @@ import numpy as np
 import xarray as xr
 
 from .atomic import atomic_path, partial_name
-from .chunkwrite import ChunkRowWriter
+from .chunkwrite import ChunkWriter
 from .grid import LatLonGrid
 
 TIME_UNITS = "days since 1970-01-01 00:00:00"
@@ -100,9 +100,10 @@ def file_days(nc: netCDF4.Dataset) -> list[dt.date]:
 
 
 def chunk_aligned_rows(block_rows: int) -> int:
-    """Rows per block for writing time cubes: ``block_rows`` rounded down to whole chunks
-    (:data:`CHUNK_CELLS` rows) so that each compressed chunk is written once; a block smaller
-    than one chunk is kept (each chunk is then completed over several writes)."""
+    """Rows (or columns) per block for writing time cubes: ``block_rows`` rounded down to
+    whole chunks (:data:`CHUNK_CELLS` cells) so that each compressed chunk is written once; a
+    block smaller than one chunk is kept (each chunk is then completed over several
+    writes)."""
     if block_rows < CHUNK_CELLS:
         return max(1, block_rows)
     return block_rows // CHUNK_CELLS * CHUNK_CELLS
@@ -127,7 +128,7 @@ def keep_one_chunk_row(nlon: int, ndays: int, itemsize: int = 4) -> int:
     to 64 MB each, so its memory grows with the region however small its blocks. One chunk
     row is what a block within it needs (the chunks it reads again for the next block).
     Files written by :class:`GridFileWriter` do not use this cache: their rows wait in
-    :class:`smdownscale.chunkwrite.ChunkRowWriter`, one row of chunks a variable."""
+    :class:`smdownscale.chunkwrite.ChunkWriter`, at most one row of chunks a variable."""
     chunk = max(1, ndays) * CHUNK_CELLS * min(CHUNK_CELLS, nlon) * itemsize
     size = -(-nlon // CHUNK_CELLS) * chunk
     _, nelems, preemption = netCDF4.get_chunk_cache()
@@ -151,8 +152,8 @@ class GridFileWriter:
                 w.write("lst", cube_rows, rows=rows)
 
     netCDF4 creates the file (dimensions, coordinates, variables, attributes); the data are
-    then written through :class:`smdownscale.chunkwrite.ChunkRowWriter`, which compresses
-    each completed row of chunks on ``threads`` threads (the bytes HDF5's own filters would
+    then written through :class:`smdownscale.chunkwrite.ChunkWriter`, which compresses
+    the chunks each write completes on ``threads`` threads (the bytes HDF5's own filters would
     write). Attributes set after the data (:meth:`set_attrs`) are added by netCDF4 at exit.
     """
 
@@ -174,7 +175,7 @@ class GridFileWriter:
         self._tmp = partial_name(self.path)
         self._nc: netCDF4.Dataset | None = None
         self._h5: h5py.File | None = None
-        self._chunks: ChunkRowWriter | None = None
+        self._chunks: ChunkWriter | None = None
         self._late_attrs: dict[str, object] = {}
 
     def __enter__(self) -> GridFileWriter:
@@ -184,7 +185,7 @@ class GridFileWriter:
             self._create()
             self._close_nc()
             self._h5 = h5py.File(self._tmp, "r+")
-            self._chunks = ChunkRowWriter(self._h5, self.threads)
+            self._chunks = ChunkWriter(self._h5, self.threads)
         except BaseException:
             self._close()
             self._tmp.unlink(missing_ok=True)
@@ -299,11 +300,12 @@ class GridFileWriter:
         values: np.ndarray,
         time_index: int | None = None,
         rows: slice | None = None,
+        cols: slice | None = None,
     ) -> None:
-        """Write a field, optionally only a block of rows.
+        """Write a field, optionally only a block of rows (and of columns).
 
-        With ``time_index``, ``values`` is one day (rows, lon); without it, a time variable
-        takes every day at once (time, rows, lon) and a static one (rows, lon). NaN is
+        With ``time_index``, ``values`` is one day (rows, cols); without it, a time variable
+        takes every day at once (time, rows, cols) and a static one (rows, cols). NaN is
         replaced by the variable's fill value (an error for a variable without one).
         """
         assert self._chunks is not None, "write() outside the context manager"
@@ -321,12 +323,13 @@ class GridFileWriter:
         values = values.astype(spec.dtype, copy=False)
         rows = rows or slice(0, self.grid.nlat)
         rows = slice(*rows.indices(self.grid.nlat)[:2])
+        cols = slice(*(cols or slice(0, self.grid.nlon)).indices(self.grid.nlon)[:2])
         if "time" in spec.dims and time_index is not None:
             assert self._h5 is not None
             self._chunks.flush(name)
-            self._h5[name][time_index, rows, :] = values
+            self._h5[name][time_index, rows, cols] = values
         else:
-            self._chunks.write(name, values, rows)
+            self._chunks.write(name, values, rows, cols)
 
     def set_attrs(self, **attrs: object) -> None:
         """Add global attributes known only after the data (counts, summaries)."""
