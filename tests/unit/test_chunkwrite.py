@@ -107,6 +107,26 @@ def test_rows_out_of_order_rewritten_and_single_days(tmp_path) -> None:
     assert np.isnan(got["elevation"][150:]).all()  # unwritten rows read as fill
 
 
+def test_writes_through_hdf5_are_never_overwritten_by_gathered_chunks(tmp_path) -> None:
+    """A write that goes through HDF5's filters (it touches a chunk already written, or it
+    is a single day) marks every chunk it touched as written: a later write to them goes
+    through HDF5 too, instead of gathering them afresh from the fill value and putting
+    that over what HDF5 wrote."""
+    want = fields(4)["sm"]
+    path = tmp_path / "cube.nc"
+    with GridFileWriter(path, GRID, DAYS, SPECS, threads=2) as w:
+        w.write("sm", want[..., 0:128, :], rows=slice(0, 128))  # chunk row 0: direct
+        w.write("sm", want[..., 100:200, :], rows=slice(100, 200))  # through HDF5, half of row 1
+        w.write("sm", want[..., 200:300, :], rows=slice(200, 300))  # rest of row 1 and row 2
+        w.write("flag", fields(4)["flag"][0], time_index=0)  # day 0 through HDF5
+        w.write("flag", fields(4)["flag"][:, :10], rows=slice(0, 10))  # every day, rows 0:10
+    got = read_back(path)
+    np.testing.assert_array_equal(got["sm"], want)
+    flag = fields(4)["flag"]
+    np.testing.assert_array_equal(got["flag"][0], flag[0])  # day 0 below row 10 kept
+    np.testing.assert_array_equal(got["flag"][1:, :10], flag[1:, :10])
+
+
 def test_a_failed_write_leaves_no_file(tmp_path) -> None:
     path = tmp_path / "cube.nc"
     with pytest.raises(RuntimeError), GridFileWriter(path, GRID, DAYS, SPECS, threads=2) as w:

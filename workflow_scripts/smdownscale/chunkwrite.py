@@ -76,24 +76,38 @@ class ChunkWriter:
             self._levels[name] = deflate_level(self.h5[name])
         return self._levels[name]
 
+    def _keys(self, name: str, rows: slice, cols: slice) -> list[tuple[int, int]]:
+        """The (row, column) chunks of ``rows`` x ``cols``; none for a dataset this writer
+        leaves to HDF5."""
+        if self._level(name) is None:
+            return []
+        crow, ccol = self.h5[name].chunks[-2:]
+        return [
+            (k, j)
+            for k in range(rows.start // crow, (rows.stop - 1) // crow + 1)
+            for j in range(cols.start // ccol, (cols.stop - 1) // ccol + 1)
+        ]
+
+    def write_through(self, name: str, index: tuple, values: np.ndarray, rows: slice,
+                      cols: slice) -> None:  # fmt: skip
+        """Write ``values`` at ``(*index, rows, cols)`` of ``name`` through HDF5's own
+        filters (after the dataset's pending chunks); the chunks it touches are then
+        written, so later writes to them go through HDF5 as well, never over it."""
+        self.flush(name)
+        self.h5[name][(*index, rows, cols)] = values
+        self._done.update((name, k, j) for k, j in self._keys(name, rows, cols))
+
     def write(self, name: str, values: np.ndarray, rows: slice, cols: slice | None = None) -> None:
         """Write ``values`` (every leading index, ``rows``, ``cols``: every column when
         None) of ``name``."""
         dset = self.h5[name]
         nrows, ncols = dset.shape[-2:]
         cols = slice(0, ncols) if cols is None else cols
-        keys = []
-        if self._level(name) is not None:  # chunked, shuffle + deflate
-            crow, ccol = dset.chunks[-2:]
-            keys = [
-                (k, j)
-                for k in range(rows.start // crow, (rows.stop - 1) // crow + 1)
-                for j in range(cols.start // ccol, (cols.stop - 1) // ccol + 1)
-            ]
+        keys = self._keys(name, rows, cols)
         if not keys or any((name, k, j) in self._done for k, j in keys):
-            self.flush(name)
-            dset[..., rows, cols] = values
+            self.write_through(name, (Ellipsis,), values, rows, cols)
             return
+        crow, ccol = dset.chunks[-2:]
         complete = []
         for k, j in keys:
             r0, r1 = k * crow, min((k + 1) * crow, nrows)

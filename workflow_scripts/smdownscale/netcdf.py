@@ -325,9 +325,7 @@ class GridFileWriter:
         rows = slice(*rows.indices(self.grid.nlat)[:2])
         cols = slice(*(cols or slice(0, self.grid.nlon)).indices(self.grid.nlon)[:2])
         if "time" in spec.dims and time_index is not None:
-            assert self._h5 is not None
-            self._chunks.flush(name)
-            self._h5[name][time_index, rows, cols] = values
+            self._chunks.write_through(name, (time_index,), values, rows, cols)
         else:
             self._chunks.write(name, values, rows, cols)
 
