@@ -1,11 +1,15 @@
 """Rule harmonise_predictors: a period's raw predictors -> daily cubes on the fine grid.
 
-Pass 1 regrids each MOD13A2 composite and each day's files into uncompressed scratch cubes
-beside the output, a dask task for each band of ``resources.chunk_rows`` rows of each
-(:mod:`smdownscale.harmonise_days` through :class:`smdownscale.blockrun.BlockRunner`,
-``resources.dask``), band by band; pass 2
-(:func:`smdownscale.harmonise.fill_and_flag`) gap-fills the configured predictors, computes
-the gap flag and writes the compressed CF file a block of rows (every day) at a time.
+The region is cut into blocks of ``resources.chunk_rows`` rows by ``resources.chunk_cols``
+columns (whole output chunks where they are larger than one;
+:func:`smdownscale.harmonise_days.grid_blocks`, taken so that each output chunk is complete
+before the blocks move on to other columns). Pass 1
+regrids each block of each MOD13A2 composite and of each day's files into uncompressed
+scratch cubes beside the output, a dask task each (:mod:`smdownscale.harmonise_days`
+through :class:`smdownscale.blockrun.BlockRunner`, ``resources.dask``), block by block;
+pass 2 (:func:`smdownscale.harmonise.fill_and_flag`) gap-fills the configured predictors,
+computes the gap flag and writes the compressed CF file a block (every day) at a time.
+Memory is a few blocks', whatever the region's size.
 """
 
 from pathlib import Path
@@ -22,15 +26,15 @@ from smdownscale.harmonise import (
     scratch_cubes,
 )
 from smdownscale.harmonise_days import (
-    CompositeBand,
-    DayBand,
+    CompositeBlock,
+    DayBlock,
     DayFiles,
     RegridComposite,
     RegridDay,
-    halo_rows,
-    row_bands,
+    grid_blocks,
+    halo_cells,
 )
-from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows
+from smdownscale.netcdf import CHUNK_CELLS, GridFileWriter, VarSpec, chunk_nested
 from smdownscale.progress import Progress
 from smdownscale.rawindex import files_by_day, read_index
 from smdownscale.rawlayout import modis_tiles_for_bbox
@@ -96,25 +100,37 @@ def main(snakemake) -> None:
         [r.path for r in index if r.product in READ] + [str(snakemake.input.index)],
     )
     out_path = Path(snakemake.output[0])
-    shape = (len(days), *fine.shape)
     scratch = out_path.with_name(f".{out_path.name}.scratch")
-    bands = row_bands(fine.nlat, cfg["resources"]["chunk_rows"], halo_rows(fine))
-    log.info("regridding in %d band(s) of up to %d rows", len(bands), bands[0].stop)
-    with scratch_cubes(scratch, list(DAILY_PREDICTORS), shape) as cubes:
-        # pass 1: each band of each composite and of each day (tasks, band by band, so
-        # that a band's MODIS index serves all its days) into the scratch cubes
+    res = cfg["resources"]
+    block_rows, block_cols = (
+        chunk_nested(res["chunk_rows"]),
+        chunk_nested(res["chunk_cols"]),
+    )
+    blocks = grid_blocks(
+        fine.nlat, fine.nlon, block_rows, block_cols, halo_cells(fine), chunk_rows=CHUNK_CELLS
+    )
+    log.info(
+        "regridding in %d block(s) of up to %d x %d cells",
+        len(blocks),
+        min(block_rows, fine.nlat),
+        min(block_cols, fine.nlon),
+    )
+    regions = [(b.rows, b.cols) for b in blocks]
+    with scratch_cubes(scratch, list(DAILY_PREDICTORS), len(days), regions) as cubes:
+        # pass 1: each block of each composite and of each day (tasks, block by block, so
+        # that a block's MODIS index serves all its days) into the scratch cubes
         days_of = {
             k: [i for i, c in enumerate(composite_of) if c == k] for k in range(len(composites))
         }
         regrid_composite = RegridComposite(fine, pcfg["ndvi_qc"])
         composite_paths = [tuple(map(str, ndvi_files[c])) for c in composites]
-        items = [CompositeBand(paths, band) for band in bands for paths in composite_paths]
+        items = [CompositeBlock(paths, block) for block in blocks for paths in composite_paths]
         ndvi_valid = np.zeros(len(composites))
-        for n, (item, ndvi) in enumerate(runner.map(regrid_composite, items)):
-            k = n % len(composites)
+        for n, (_, ndvi) in enumerate(runner.map(regrid_composite, items)):
+            b, k = divmod(n, len(composites))
             ndvi_valid[k] += np.isfinite(ndvi).sum()
             for i in days_of[k]:
-                cubes["ndvi"].write_rows(i, item.band.rows, ndvi)
+                cubes["ndvi"].write(i, b, ndvi)
             del ndvi
         for k, composite in enumerate(composites):
             log.info(
@@ -124,9 +140,9 @@ def main(snakemake) -> None:
             )
         regrid = Progress(
             f"period {period.id}, pass 1 (read and regrid)",
-            len(days) * len(bands),
+            len(days) * len(blocks),
             log.info,
-            unit="day-bands",
+            unit="day-blocks",
         )
         day_files = [
             DayFiles(
@@ -138,12 +154,12 @@ def main(snakemake) -> None:
             for day in days
         ]
         regrid_day = RegridDay(fine, pcfg["lst_qc"], pcfg["precipitation_method"])
-        items = [DayBand(files, band) for band in bands for files in day_files]
+        items = [DayBlock(files, block) for block in blocks for files in day_files]
         valid = {name: np.zeros(len(days)) for name in ("lst", "albedo", "precipitation")}
-        for n, (item, fields) in enumerate(runner.map(regrid_day, items)):
-            i = n % len(days)
+        for n, (_, fields) in enumerate(runner.map(regrid_day, items)):
+            b, i = divmod(n, len(days))
             for name, field in fields.items():
-                cubes[name].write_rows(i, item.band.rows, field)
+                cubes[name].write(i, b, field)
                 valid[name][i] += np.isfinite(field).sum()
             regrid.advance()
         for i, day in enumerate(days):
@@ -153,24 +169,23 @@ def main(snakemake) -> None:
                 *(valid[name][i] / fine.size for name in ("lst", "albedo", "precipitation")),
             )
 
-        # pass 2: blocks of rows of every day -> gap fill, gap flag, compressed file
+        # pass 2: a block of every day at a time -> gap fill, gap flag, compressed file
         fill_write = Progress(
-            f"period {period.id}, pass 2 (gap fill and write)", fine.nlat, log.info, unit="rows"
+            f"period {period.id}, pass 2 (gap fill and write)", fine.size, log.info, unit="cells"
         )
 
-        def write_block(name, rows, cube):
-            out.write(name, cube, rows=rows)
+        def write_block(name, b, cube):
+            out.write(name, cube, rows=blocks[b].rows, cols=blocks[b].cols)
             if name == "gap_flag":  # a block's last write
-                fill_write.advance(rows.stop - rows.start)
+                fill_write.advance(blocks[b].shape[0] * blocks[b].shape[1])
 
         with GridFileWriter(out_path, fine, days, specs, attrs, snakemake.threads) as out:
             counts = fill_and_flag(
-                lambda name, rows: cubes[name].read_rows(rows),
+                lambda name, b: cubes[name].read(b),
                 write_block,
-                fine.nlat,
+                len(blocks),
                 fill,
                 gcfg["max_days"],
-                chunk_aligned_rows(cfg["resources"]["chunk_rows"]),
             )
     ncells = fine.size * len(days)
     for name in fill:

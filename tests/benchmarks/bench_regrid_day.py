@@ -1,13 +1,15 @@
-"""Benchmark: one day's harmonisation tasks, whole region against bands of rows (by hand).
+"""Benchmark: one day's harmonisation tasks, whole region against blocks (by hand).
 
 Writes one day of raw files in the real products' layouts for a region (MOD11A1 tiles,
 an MCD43C3 file cropped to the region as a download crops it, an IMERG file over the region
 and its margin), then regrids the day in a fresh process per setting, once as one task for
-the whole region and once in bands of ``--band-rows`` rows (the tasks of rule
-harmonise_predictors, one after another), and prints wall time and peak RSS of each. The
-default is the Three-North region (1675 x 5475 fine cells, 12 MODIS tiles).
+the whole region and once in blocks of each ``--blocks`` ROWSxCOLS (the tasks of rule
+harmonise_predictors, one after another; COLS 0: whole rows), and prints wall time and
+peak RSS of each. The default is the Three-North region (1675 x 5475 fine cells, 12 MODIS
+tiles).
 
-    .venv/bin/python tests/benchmarks/bench_regrid_day.py [--bbox W S E N] [--band-rows 64 256]
+    .venv/bin/python tests/benchmarks/bench_regrid_day.py [--bbox W S E N]
+        [--blocks 256x0 256x2048]
 """
 
 from __future__ import annotations
@@ -32,12 +34,11 @@ from smdownscale.demo.write_modis import write_mcd43c3, write_mod11a1  # noqa: E
 from smdownscale.download.crop import CROPS, CropInfo, write_crop  # noqa: E402
 from smdownscale.grid import LatLonGrid, region_grids  # noqa: E402
 from smdownscale.harmonise_days import (  # noqa: E402
-    Band,
-    DayBand,
+    DayBlock,
     DayFiles,
     RegridDay,
-    halo_rows,
-    row_bands,
+    grid_blocks,
+    halo_cells,
 )
 from smdownscale.products.mcd43c3 import CMG_SHAPE  # noqa: E402
 
@@ -83,15 +84,16 @@ def run_one(args: argparse.Namespace) -> None:
     files = DayFiles(day, tuple(spec["lst"]), spec["albedo"], spec["imerg"])
     _, fine = region_grids(tuple(args.bbox), 0.25, 0.01)
     task = RegridDay(fine, "good", args.method)
-    if args.one == 0:
-        bands = [Band(0, fine.nlat, 0, fine.nlat)]
+    rows, cols = (int(n) for n in args.one.split("x"))
+    if rows == 0:
+        bands = grid_blocks(fine.nlat, fine.nlon, fine.nlat, fine.nlon, 0)
     else:
-        bands = row_bands(fine.nlat, args.one, halo_rows(fine))
+        bands = grid_blocks(fine.nlat, fine.nlon, rows, cols or fine.nlon, halo_cells(fine))
     base = peak_mib()
     t0 = time.perf_counter()
     valid = 0
     for band in bands:
-        out = task(DayBand(files, band))
+        out = task(DayBlock(files, band))
         valid += int(np.isfinite(out["lst"]).sum())
         del out
     wall = time.perf_counter() - t0
@@ -103,9 +105,10 @@ def run_one(args: argparse.Namespace) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bbox", nargs=4, type=float, default=[73.4, 33.5, 127.8, 50.2])
-    ap.add_argument("--band-rows", type=int, nargs="+", default=[64, 256])
+    ap.add_argument("--blocks", nargs="+", default=["256x0", "256x2048"],
+                    help="ROWSxCOLS of the blocks; COLS 0: whole rows")  # fmt: skip
     ap.add_argument("--method", default="conservative", choices=["bilinear", "conservative"])
-    ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--files", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one is not None:
@@ -121,11 +124,16 @@ def main() -> None:
         spec = json.dumps({**files.__dict__, "day": files.day.isoformat()})
         print(f"{'setting':<24}{'tasks':>7}{'wall s':>9}{'peak RSS MiB':>14}{'over import':>13}")
         values = None
-        for rows in [0, *args.band_rows]:
-            cmd = [sys.executable, __file__, "--one", str(rows), "--files", spec,
+        for setting in ["0x0", *args.blocks]:
+            cmd = [sys.executable, __file__, "--one", setting, "--files", spec,
                    "--method", args.method, "--bbox", *map(str, args.bbox)]  # fmt: skip
             r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-            label = "whole region" if rows == 0 else f"bands of {rows} rows"
+            rows, cols = setting.split("x")
+            label = (
+                "whole region"
+                if rows == "0"
+                else f"blocks of {rows} rows" + (f" x {cols}" if cols != "0" else "")
+            )
             print(f"{label:<24}{r['bands']:>7}{r['wall_s']:>9.1f}{r['peak_mib']:>14.0f}"
                   f"{r['peak_mib'] - r['base_mib']:>13.0f}")  # fmt: skip
             if values is None:

@@ -18,6 +18,7 @@ from smdownscale.harmonise import (
     observed_only,
     scratch_cubes,
 )
+from smdownscale.harmonise_days import grid_blocks
 
 
 def test_gapfill_interpolates_within_window_and_falls_back_to_mean():
@@ -130,7 +131,7 @@ def test_aggregation_of_observed_values_ignores_filled_cells():
     assert aggregate(observed, 2, "mean", 0.25)[0, 0, 0] == pytest.approx(300.0)
 
 
-def _period_cubes(shape=(8, 23, 6), seed=11):
+def _period_cubes(shape=(8, 23, 29), seed=11):
     rng = np.random.default_rng(seed)
     cubes = {name: rng.uniform(0, 1, shape).astype(np.float32) for name in GAP_BITS}
     for cube in cubes.values():
@@ -138,23 +139,30 @@ def _period_cubes(shape=(8, 23, 6), seed=11):
     return cubes
 
 
-@pytest.mark.parametrize("block_rows", [1, 4, 10, 23, 100])
-def test_fill_and_flag_blocks_equal_whole_cube(block_rows):
+@pytest.mark.parametrize("block_rows, block_cols", [(1, 29), (4, 3), (10, 29), (23, 7), (100, 100)])
+def test_fill_and_flag_blocks_equal_whole_cube(block_rows, block_cols):
     cubes = _period_cubes()
+    nt, ny, nx = cubes["lst"].shape
+    assert (ny, nx) == (23, 29)
+    blocks = grid_blocks(ny, nx, block_rows, block_cols, 2)
     fill = ["lst", "albedo"]
     written: dict[str, np.ndarray] = {}
-    blocks: list[slice] = []
+    done: list[int] = []
 
-    def write(name, rows, cube):
+    def write(name, k, cube):
         written.setdefault(name, np.full(cubes["lst"].shape, -1.0, dtype=cube.dtype))
-        written[name][:, rows, :] = cube
+        written[name][:, blocks[k].rows, blocks[k].cols] = cube
         if name == "gap_flag":
-            blocks.append(rows)
+            done.append(k)
 
     counts = fill_and_flag(
-        lambda name, rows: cubes[name][:, rows, :], write, 23, fill, 3, block_rows
+        lambda name, k: cubes[name][:, blocks[k].rows, blocks[k].cols],
+        write,
+        len(blocks),
+        fill,
+        3,
     )
-    assert len(blocks) == -(-23 // block_rows)
+    assert done == list(range(len(blocks)))
     masks = {}
     for name in GAP_BITS:
         if name in fill:
@@ -171,29 +179,35 @@ def test_fill_and_flag_blocks_equal_whole_cube(block_rows):
 
 def test_fill_and_flag_rejects_unknown_predictor():
     with pytest.raises(ValueError, match="cannot gap-fill"):
-        fill_and_flag(lambda n, r: None, lambda n, r, c: None, 4, ["elevation"], 3, 2)
+        fill_and_flag(lambda n, k: None, lambda n, k, c: None, 4, ["elevation"], 3)
 
 
-def test_scratch_cubes_write_days_read_rows_and_are_removed(tmp_path):
+def test_scratch_cubes_write_blocks_of_days_read_blocks_and_are_removed(tmp_path):
     rng = np.random.default_rng(4)
     cube = rng.random((3, 7, 5)).astype(np.float32)
     cube[1, 2:4] = np.nan
+    blocks = [(b.rows, b.cols) for b in grid_blocks(7, 5, 3, 2, 1)]
+    assert len(blocks) == 9
     folder = tmp_path / ".out.nc.scratch"
     folder.mkdir()
     (folder / "stale.f32").write_bytes(b"left by a killed job")
-    with scratch_cubes(folder, ["lst", "ndvi"], cube.shape) as cubes:
+    with scratch_cubes(folder, ["lst", "ndvi"], 3, blocks) as cubes:
         assert sorted(p.name for p in folder.iterdir()) == ["lst.f32", "ndvi.f32"]
-        for t in (2, 0, 1):  # any order
-            cubes["lst"].write_day(t, cube[t])
-        for rows in (slice(0, 7), slice(0, 3), slice(3, 7), slice(6, 7), slice(5, 100)):
-            np.testing.assert_array_equal(cubes["lst"].read_rows(rows), cube[:, rows])
-        assert (cubes["ndvi"].read_rows(slice(0, 2)) == 0).all()  # unwritten: zeros
-        with pytest.raises(ValueError, match="not"):
-            cubes["lst"].write_day(0, cube[0, :3])
-        with pytest.raises(IndexError):
-            cubes["lst"].write_day(3, cube[0])
+        assert (folder / "lst.f32").stat().st_size == cube.nbytes
+        for k in (4, 0, 8, 1, 2, 3, 5, 7, 6):  # any order
+            for t in (2, 0, 1):
+                cubes["lst"].write(t, k, cube[t][blocks[k]])
+        for k, (rows, cols) in enumerate(blocks):
+            np.testing.assert_array_equal(cubes["lst"].read(k), cube[:, rows, cols])
+        assert (cubes["ndvi"].read(3) == 0).all()  # unwritten: zeros
+        with pytest.raises(ValueError, match="shape"):
+            cubes["lst"].write(0, 0, cube[0, :2, :2])
+        with pytest.raises(IndexError, match="day 3"):
+            cubes["lst"].write(3, 0, cube[0][blocks[0]])
+        with pytest.raises(IndexError, match="block 9"):
+            cubes["lst"].read(9)
     assert list(tmp_path.iterdir()) == []
-    with pytest.raises(RuntimeError), scratch_cubes(folder, ["lst"], (1, 2, 2)):
+    with pytest.raises(RuntimeError), scratch_cubes(folder, ["lst"], 1, blocks):
         raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
 

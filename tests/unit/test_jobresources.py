@@ -86,8 +86,8 @@ def test_blocked_memory_is_flat_in_the_number_of_days_and_periods(sizes):
 
 def test_prediction_product_and_harmonisation_keep_to_the_blocks_of_rows(sizes):
     """predict_period and bma_product hold at most resources.chunk_rows rows of a period
-    (cube_block_rows), harmonise_predictors bands of that many rows of a day
-    (harmonise_days.row_bands): a taller region asks the same, fewer rows ask less."""
+    (cube_block_rows), harmonise_predictors blocks of that many rows of a day
+    (harmonise_days.grid_blocks): a taller region asks the same, fewer rows ask less."""
     tn = sizes["three_north"]
     taller = RunSize(
         **{**tn.__dict__, "fine_rows": 4 * tn.fine_rows, "fine_cells": 4 * tn.fine_cells}
@@ -97,6 +97,20 @@ def test_prediction_product_and_harmonisation_keep_to_the_blocks_of_rows(sizes):
     for rule in ("predict_period", "bma_product", "harmonise_predictors"):
         assert tall[rule].mem_mb == base[rule].mem_mb, rule
         assert few[rule].mem_mb < base[rule].mem_mb, rule
+
+
+def test_harmonisation_keeps_to_its_blocks_of_columns(sizes):
+    """harmonise_predictors works in blocks of resources.chunk_cols columns as well
+    (harmonise_days.grid_blocks): a wider region asks the same, narrower blocks less."""
+    tn = sizes["three_north"]
+    assert tn.fine_cols > tn.chunk_cols  # Three-North is wider than one block
+    wider = RunSize(
+        **{**tn.__dict__, "fine_cols": 4 * tn.fine_cols, "fine_cells": 4 * tn.fine_cells}
+    )
+    narrow = size_of("config/three_north.yaml", resources__chunk_cols=512)
+    base = requests(tn)["harmonise_predictors"].mem_mb
+    assert requests(wider)["harmonise_predictors"].mem_mb == base
+    assert requests(narrow)["harmonise_predictors"].mem_mb < base
 
 
 def test_scales_attempts_and_inputs(sizes):

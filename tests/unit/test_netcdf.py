@@ -11,6 +11,7 @@ from smdownscale.netcdf import (
     GridFileWriter,
     VarSpec,
     chunk_aligned_rows,
+    chunk_nested,
     cube_block_rows,
     file_days,
     keep_one_chunk_row,
@@ -118,6 +119,14 @@ def test_nan_into_a_float_variable_without_fill_is_an_error(tmp_path, grids):
     ):
         w.write("x", np.full(fine.shape, np.nan))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_chunk_nested_blocks_never_straddle_a_chunk_edge():
+    assert [chunk_nested(n) for n in (1, 2, 3, 20, 40, 127)] == [1, 2, 2, 16, 32, 64]
+    assert [chunk_nested(n) for n in (128, 200, 256, 2048, 3000)] == [128, 128, 256, 2048, 2944]
+    for n in (1, 5, 20, 100, 128, 300, 2048):
+        b = chunk_nested(n)
+        assert b <= n and (CHUNK_CELLS % b == 0 or b % CHUNK_CELLS == 0)
 
 
 def test_chunk_aligned_rows():

@@ -11,10 +11,13 @@ are gathered per chunk, and the chunks a write completes are shuffled and deflat
 format HDF5's own filters write, so every netCDF reader decodes the file as before.
 
 Memory: the chunks that wait for their missing cells. Blocks of whole chunks (rows and
-columns) leave none waiting; blocks of rows narrower than a chunk leave one row of chunks
-a dataset. A write that does not fit (cells written again after their chunk went out, a
-single time step of a cube) goes through HDF5's own filters, after the pending chunks of
-that dataset are written.
+columns) leave none waiting; blocks of whole rows shorter than a chunk leave one row of
+chunks a dataset, across the region; blocks nested in the chunks
+(:func:`smdownscale.netcdf.chunk_nested`) and taken column by column within a row of chunks
+(:func:`smdownscale.harmonise_days.grid_blocks`) leave the chunks of one block's width. A
+write that does not fit (cells written again after their chunk went out, a single time step
+of a cube) goes through HDF5's own filters, after the pending chunks of that dataset are
+written, and marks the chunks it touched as written.
 """
 
 from __future__ import annotations

@@ -207,14 +207,39 @@ class LatLonGrid(GridShape):
 
     def rows(self, start: int, stop: int) -> LatLonGrid:
         """The grid of rows ``start`` to ``stop`` (exclusive, north to south), every column."""
-        if not 0 <= start < stop <= self.nlat:
-            raise GridError(f"rows {start}:{stop} are not a band of this grid's {self.nlat} rows")
-        return LatLonGrid(
-            north=float(np.round(self.north - start * self.res, _ROUND)),
-            south=float(np.round(self.north - stop * self.res, _ROUND)),
-            west=self.west,
-            east=self.east,
+        return self.window(start, stop, 0, self.nlon)
+
+    def window(self, row_start: int, row_stop: int, col_start: int, col_stop: int) -> LatLonGrid:
+        """The grid of rows ``row_start:row_stop`` (north to south) and columns
+        ``col_start:col_stop`` (west to east), stops exclusive."""
+        if not 0 <= row_start < row_stop <= self.nlat:
+            raise GridError(
+                f"rows {row_start}:{row_stop} are not a band of this grid's {self.nlat} rows"
+            )
+        if not 0 <= col_start < col_stop <= self.nlon:
+            raise GridError(
+                f"columns {col_start}:{col_stop} are not a band of this grid's {self.nlon} columns"
+            )
+        if (row_start, row_stop, col_start, col_stop) == (0, self.nlat, 0, self.nlon):
+            return self
+        parent, r0, c0 = self, 0, 0
+        if isinstance(self, GridWindow) and self.parent is not None:
+            parent, r0, c0 = self.parent, self.row0, self.col0
+        west = float(np.round(self.west + col_start * self.res, _ROUND)) if col_start else self.west
+        east = (
+            self.east
+            if col_stop == self.nlon
+            else np.round(self.west + col_stop * self.res, _ROUND)
+        )
+        return GridWindow(
+            north=float(np.round(self.north - row_start * self.res, _ROUND)),
+            south=float(np.round(self.north - row_stop * self.res, _ROUND)),
+            west=west,
+            east=float(east),
             res=self.res,
+            parent=parent,
+            row0=r0 + row_start,
+            col0=c0 + col_start,
         )
 
     def coords(self) -> dict[str, xr.DataArray]:
@@ -252,6 +277,42 @@ class LatLonGrid(GridShape):
             east=float(np.round(lon[-1] + res / 2, _ROUND)),
             res=res,
         )
+
+
+@dataclass(frozen=True)
+class GridWindow(LatLonGrid):
+    """Rows and columns of a larger grid (:meth:`LatLonGrid.window`): its edges as a
+    :class:`LatLonGrid` of its own, its cell centres and bounds exactly those of the larger
+    grid's cells. Edges recomputed from the window's corner are rounded (``_ROUND``
+    decimals), which for a resolution that is not a short decimal (1/120 deg) moves the
+    centres by about 1e-10 deg, enough to change interpolated values in their last bit: a
+    field computed in windows then equals the field computed whole."""
+
+    parent: LatLonGrid | None = None
+    row0: int = 0
+    col0: int = 0
+
+    def _rows(self) -> slice:
+        return slice(self.row0, self.row0 + self.nlat)
+
+    def _cols(self) -> slice:
+        return slice(self.col0, self.col0 + self.nlon)
+
+    @property
+    def lat(self) -> np.ndarray:
+        return super().lat if self.parent is None else self.parent.lat[self._rows()]
+
+    @property
+    def lon(self) -> np.ndarray:
+        return super().lon if self.parent is None else self.parent.lon[self._cols()]
+
+    @property
+    def lat_bounds(self) -> np.ndarray:
+        return super().lat_bounds if self.parent is None else self.parent.lat_bounds[self._rows()]
+
+    @property
+    def lon_bounds(self) -> np.ndarray:
+        return super().lon_bounds if self.parent is None else self.parent.lon_bounds[self._cols()]
 
 
 def global_grid(res: float) -> LatLonGrid:

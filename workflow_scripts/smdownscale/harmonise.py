@@ -11,10 +11,11 @@ interpolated in time). Every filled cell-day is flagged, one bit per predictor, 
 ``gap_flag`` variable; filled values serve prediction only, never training: the coarse
 aggregation masks them (:func:`observed_only`).
 
-Harmonising a period runs in two passes (rule ``harmonise_predictors``): pass 1 regrids each
-day's raw files into uncompressed scratch cubes (:func:`scratch_cubes`); pass 2
-(:func:`fill_and_flag`) reads blocks of rows of every day, gap-fills, computes the flag and
-writes the compressed file a block at a time, so each compressed chunk is written once.
+Harmonising a period runs in two passes (rule ``harmonise_predictors``) over the same blocks
+of the region (rows by columns): pass 1 regrids each block of each day's raw files into
+uncompressed scratch cubes (:func:`scratch_cubes`); pass 2 (:func:`fill_and_flag`) reads a
+block of every day, gap-fills, computes the flag and writes the compressed file a block at
+a time; blocks of whole chunks write each compressed chunk once.
 """
 
 from __future__ import annotations
@@ -120,89 +121,87 @@ def observed_only(values: np.ndarray, flag: np.ndarray, name: str) -> np.ndarray
 
 
 def fill_and_flag(
-    read_block: Callable[[str, slice], np.ndarray],
-    write_block: Callable[[str, slice, np.ndarray], None],
-    nlat: int,
+    read_block: Callable[[str, int], np.ndarray],
+    write_block: Callable[[str, int, np.ndarray], None],
+    nblocks: int,
     fill: Collection[str],
     max_days: int,
-    block_rows: int,
 ) -> dict[str, int]:
     """Pass 2 of a period: gap-fill the ``fill`` predictors and write every predictor and
-    the ``gap_flag``, one block of rows (all days) at a time.
+    the ``gap_flag``, one block of the region (every day) at a time.
 
-    ``read_block(name, rows)`` returns predictor ``name``'s (time, rows, lon) cube of
-    observed values (NaN where missing) for each predictor of :data:`GAP_BITS`;
-    ``write_block(name, rows, cube)`` stores a (time, rows, lon) block of a predictor or of
-    ``gap_flag`` (uint8). Memory is bounded by a block. Returns the number of filled
-    cell-days per predictor.
+    ``read_block(name, k)`` returns predictor ``name``'s (time, rows, cols) cube of
+    observed values (NaN where missing) on block ``k`` of ``nblocks``, for each predictor
+    of :data:`GAP_BITS`; ``write_block(name, k, cube)`` stores block ``k`` of a predictor
+    or of ``gap_flag`` (uint8). Gap filling works along time only, so blocks are
+    independent. Memory is bounded by a block. Returns the number of filled cell-days per
+    predictor.
     """
     unknown = set(fill) - set(GAP_BITS)
     if unknown:
         raise ValueError(f"cannot gap-fill {sorted(unknown)}; choose from {list(GAP_BITS)}")
-    if block_rows < 1:
-        raise ValueError(f"block_rows must be positive, got {block_rows}")
     counts = dict.fromkeys(GAP_BITS, 0)
-    for r0 in range(0, nlat, block_rows):
-        rows = slice(r0, min(r0 + block_rows, nlat))
+    for k in range(nblocks):
         filled = {}
         for name in GAP_BITS:
-            cube = np.asarray(read_block(name, rows), dtype=np.float32)
+            cube = np.asarray(read_block(name, k), dtype=np.float32)
             if name in fill:
                 cube, filled[name] = gapfill(cube, max_days)
                 counts[name] += int(filled[name].sum())
             else:
                 filled[name] = np.zeros(cube.shape, dtype=bool)
-            write_block(name, rows, cube)
-        write_block("gap_flag", rows, gap_flag(filled))
+            write_block(name, k, cube)
+        write_block("gap_flag", k, gap_flag(filled))
     return counts
 
 
 class ScratchCube:
-    """A float32 (time, lat, lon) cube in an uncompressed raw file: written a day (or a day's
-    block of rows) at a time, read a block of rows (every day) at a time.
+    """A float32 cube of ``ndays`` days over a region cut into blocks, in an uncompressed
+    raw file: written a block of a day at a time (pass 1), read a block of every day at a
+    time (pass 2).
 
-    Plain positional file I/O, no memory map: the data live in the file (and the kernel's
-    page cache, which it writes back and reclaims), never in the process's memory. A day is
-    one contiguous slab; a block of rows is one contiguous piece per day.
+    The file holds the blocks one after another, each block day after day, so a block of a
+    day and a block of every day are each one contiguous piece, whatever the region's
+    width. Plain positional file I/O, no memory map: the data live in the file (and the
+    kernel's page cache, which it writes back and reclaims), never in the process's memory.
     """
 
-    def __init__(self, path: str | Path, shape: tuple[int, int, int]) -> None:
+    def __init__(self, path: str | Path, ndays: int, blocks: Sequence[tuple[slice, slice]]) -> None:
         self.path = Path(path)
-        self.shape = shape
-        self._day_bytes = shape[1] * shape[2] * 4
+        self.ndays = ndays
+        self.shapes = [(r.stop - r.start, c.stop - c.start) for r, c in blocks]
+        if any(h < 1 or w < 1 for h, w in self.shapes):
+            raise ValueError(f"{self.path.name}: empty block among {list(blocks)}")
+        self._offsets = np.concatenate(
+            [[0], np.cumsum([ndays * h * w * 4 for h, w in self.shapes])]
+        ).tolist()
         self._file = open(self.path, "w+b")  # closed by close()
-        self._file.truncate(shape[0] * self._day_bytes)
+        self._file.truncate(self._offsets[-1])
 
-    def write_day(self, index: int, field: np.ndarray) -> None:
-        field = np.ascontiguousarray(field, dtype=np.float32)
-        if field.shape != self.shape[1:]:
-            raise ValueError(f"{self.path.name}: day of shape {field.shape}, not {self.shape[1:]}")
-        if not 0 <= index < self.shape[0]:
-            raise IndexError(f"{self.path.name}: day {index} outside 0..{self.shape[0] - 1}")
-        self._file.seek(index * self._day_bytes)
-        self._file.write(memoryview(field).cast("B"))
+    def _check(self, k: int) -> tuple[int, int]:
+        if not 0 <= k < len(self.shapes):
+            raise IndexError(f"{self.path.name}: block {k} outside 0..{len(self.shapes) - 1}")
+        return self.shapes[k]
 
-    def write_rows(self, index: int, rows: slice, block: np.ndarray) -> None:
-        """Write rows ``rows`` of day ``index`` (every column): one contiguous piece."""
-        r0, r1, step = rows.indices(self.shape[1])
-        block = np.ascontiguousarray(block, dtype=np.float32)
-        if step != 1 or block.shape != (r1 - r0, self.shape[2]):
+    def write(self, day: int, k: int, values: np.ndarray) -> None:
+        """Write block ``k`` of day ``day``."""
+        shape = self._check(k)
+        values = np.ascontiguousarray(values, dtype=np.float32)
+        if values.shape != shape:
             raise ValueError(
-                f"{self.path.name}: block of shape {block.shape} for rows {r0}:{r1}:{step}"
+                f"{self.path.name}: values of shape {values.shape} for block {k} of {shape}"
             )
-        if not 0 <= index < self.shape[0]:
-            raise IndexError(f"{self.path.name}: day {index} outside 0..{self.shape[0] - 1}")
-        self._file.seek(index * self._day_bytes + r0 * self.shape[2] * 4)
-        self._file.write(memoryview(block).cast("B"))
+        if not 0 <= day < self.ndays:
+            raise IndexError(f"{self.path.name}: day {day} outside 0..{self.ndays - 1}")
+        self._file.seek(self._offsets[k] + day * values.nbytes)
+        self._file.write(memoryview(values).cast("B"))
 
-    def read_rows(self, rows: slice) -> np.ndarray:
-        r0, r1, _ = rows.indices(self.shape[1])
-        nt, _, nlon = self.shape
-        out = np.empty((nt, max(r1 - r0, 0), nlon), dtype=np.float32)
-        for t in range(nt):
-            self._file.seek(t * self._day_bytes + r0 * nlon * 4)
-            if self._file.readinto(memoryview(out[t]).cast("B")) != out[t].nbytes:
-                raise OSError(f"{self.path}: short read")
+    def read(self, k: int) -> np.ndarray:
+        """Block ``k`` of every day, (time, rows, cols)."""
+        out = np.empty((self.ndays, *self._check(k)), dtype=np.float32)
+        self._file.seek(self._offsets[k])
+        if self._file.readinto(memoryview(out).cast("B")) != out.nbytes:
+            raise OSError(f"{self.path}: short read")
         return out
 
     def close(self) -> None:
@@ -211,9 +210,13 @@ class ScratchCube:
 
 @contextmanager
 def scratch_cubes(
-    folder: str | Path, names: Sequence[str], shape: tuple[int, int, int]
+    folder: str | Path,
+    names: Sequence[str],
+    ndays: int,
+    blocks: Sequence[tuple[slice, slice]],
 ) -> Iterator[dict[str, ScratchCube]]:
-    """One :class:`ScratchCube` of ``shape`` per name, in the scratch folder ``folder``.
+    """One :class:`ScratchCube` of ``ndays`` days over ``blocks`` per name, in the scratch
+    folder ``folder``.
 
     Give a hidden folder beside the output (same file system), named after it, e.g.
     ``.predictors_2010-097.nc.scratch``: the name is the same on every attempt, so scratch
@@ -227,7 +230,7 @@ def scratch_cubes(
     cubes: dict[str, ScratchCube] = {}
     try:
         for name in names:
-            cubes[name] = ScratchCube(folder / f"{name}.f32", shape)
+            cubes[name] = ScratchCube(folder / f"{name}.f32", ndays, blocks)
         yield cubes
     finally:
         for cube in cubes.values():

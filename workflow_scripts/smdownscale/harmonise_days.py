@@ -1,21 +1,22 @@
-"""Harmonisation's first pass as tasks: a band of rows of one day's raw predictors on the fine
-grid.
+"""Harmonisation's first pass as tasks: a block of one day's raw predictors on the fine grid.
 
 Rule harmonise_predictors regrids a period's raw files into scratch cubes (then gap-fills
-and writes them in blocks of rows: :func:`smdownscale.harmonise.fill_and_flag`). Each band
-of rows (:func:`row_bands`, ``resources.chunk_rows`` rows) of each day is a task
-(:class:`RegridDay`: MOD11A1 LST, MCD43C3 albedo, IMERG precipitation), and so is each band
-of each 16-day MOD13A2 composite (:class:`RegridComposite`), run through
-:class:`smdownscale.blockrun.BlockRunner`: a task's memory is one band's, whatever the
-region's height. A task holds file paths, the grid and its band only, so it runs in a dask
-worker as well as in the job's process. It reads the rows of the MODIS tiles that hold its
-band's latitudes (the rest of a tile stays NaN) and windows of the global files, holding
+and writes them block by block: :func:`smdownscale.harmonise.fill_and_flag`). The region is
+cut into blocks of ``resources.chunk_rows`` rows by ``resources.chunk_cols`` columns
+(:func:`grid_blocks`); each block of each day is a task (:class:`RegridDay`: MOD11A1 LST,
+MCD43C3 albedo, IMERG precipitation), and so is each block of each 16-day MOD13A2 composite
+(:class:`RegridComposite`), run through :class:`smdownscale.blockrun.BlockRunner`: a task's
+memory is one block's, whatever the region's height and width. A task holds file paths, the
+grid and its block only, so it runs in a dask worker as well as in the job's process. It
+reads the rows of the MODIS tiles that touch its block and hold its latitudes (the rest of a
+tile stays NaN) and windows of the global files, holding
 :data:`smdownscale.blockrun.FILE_LOCK` (HDF4 and HDF5 are not thread-safe); the regridding
-runs outside it. A band is computed with a halo of rows (one IMERG cell and a row) and cut
-back, so that the conservative IMERG regridding, which works per 0.1 deg cell, sees whole
-cells: the bands give the whole day's values exactly. The index from the fine grid to the
-MODIS tiles' pixels is built once per band, set of tiles and process (tasks are ordered band
-by band).
+runs outside it. A block is computed with a halo (one IMERG cell and a cell, on every side
+the region has) and cut back, so that the conservative IMERG regridding, which works per
+0.1 deg cell, sees whole cells, and the bilinear windows of the global files the same
+neighbours: the blocks give the whole day's values exactly. The index from the fine grid to
+the MODIS tiles' pixels is built once per block, set of tiles and process (tasks are
+ordered block by block).
 """
 
 from __future__ import annotations
@@ -48,16 +49,16 @@ from .products.modis_sinusoidal import (
 from .rawlayout import modis_tiles_for_bbox
 
 _INDEX_LOCK = threading.Lock()
-#: the last few (band, tiles) indexes of this process: a task in flight may still be on
-#: the previous band while the next one starts
+#: the last few (block, tiles) indexes of this process: a task in flight may still be on
+#: the previous block while the next one starts
 _INDEX: OrderedDict[tuple, TileIndex] = OrderedDict()
 _INDEX_KEEP = 4
 
 
 @dataclass(frozen=True)
-class Band:
-    """Rows ``start:stop`` of the region that a task gives, computed on the rows
-    ``outer_start:outer_stop`` (the band and its halo, inside the region)."""
+class Span:
+    """Indices ``start:stop`` of one axis of the region that a task gives, computed on
+    ``outer_start:outer_stop`` (the span and its halo, inside the region)."""
 
     start: int
     stop: int
@@ -65,43 +66,91 @@ class Band:
     outer_stop: int
 
     @property
-    def rows(self) -> slice:
+    def slice(self) -> slice:
         return slice(self.start, self.stop)
 
+    @property
+    def inner(self) -> slice:
+        """The span's own indices within the outer span."""
+        return slice(self.start - self.outer_start, self.stop - self.outer_start)
+
+
+def spans(n: int, size: int, halo: int) -> list[Span]:
+    """``n`` indices in spans of ``size`` (the last one shorter), each with ``halo`` indices
+    either side where the axis has them."""
+    if size < 1 or halo < 0:
+        raise ValueError(f"span size must be >= 1 and halo >= 0, got {size}, {halo}")
+    return [
+        Span(i0, min(i0 + size, n), max(i0 - halo, 0), min(i0 + size + halo, n))
+        for i0 in range(0, n, size)
+    ]
+
+
+@dataclass(frozen=True)
+class Block:
+    """A block of the region that a task gives: rows ``row_span`` by columns ``col_span``,
+    each computed with its halo."""
+
+    row_span: Span
+    col_span: Span
+
+    @property
+    def rows(self) -> slice:
+        return self.row_span.slice
+
+    @property
+    def cols(self) -> slice:
+        return self.col_span.slice
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.rows.stop - self.rows.start, self.cols.stop - self.cols.start)
+
     def grid(self, fine: LatLonGrid) -> LatLonGrid:
-        """The rows the task computes on."""
-        return fine.rows(self.outer_start, self.outer_stop)
+        """The cells the task computes on (the block and its halo)."""
+        r, c = self.row_span, self.col_span
+        return fine.window(r.outer_start, r.outer_stop, c.outer_start, c.outer_stop)
 
     def cut(self, field: np.ndarray) -> np.ndarray:
-        """The band's own rows of a field computed on :meth:`grid`."""
-        return field[self.start - self.outer_start : self.stop - self.outer_start]
+        """The block's own cells of a field computed on :meth:`grid`."""
+        return field[..., self.row_span.inner, self.col_span.inner]
 
 
-def halo_rows(fine: LatLonGrid) -> int:
-    """Rows of halo a band needs: one IMERG cell and a row (whole cells for conservative
-    regridding; bilinear interpolation and the MODIS index are per fine cell)."""
+def halo_cells(fine: LatLonGrid) -> int:
+    """Rows and columns of halo a block needs: one IMERG cell and a cell (whole cells for
+    conservative regridding; bilinear interpolation and the MODIS index are per fine
+    cell)."""
     return math.ceil(round(IMERG_RES / fine.res, 6)) + 1
 
 
-def row_bands(nlat: int, band_rows: int, halo: int) -> list[Band]:
-    """The region's rows in bands of ``band_rows`` (the last one shorter), north to south,
-    each with ``halo`` rows either side where the region has them."""
-    if band_rows < 1 or halo < 0:
-        raise ValueError(f"band_rows must be >= 1 and halo >= 0, got {band_rows}, {halo}")
-    return [
-        Band(r0, min(r0 + band_rows, nlat), max(r0 - halo, 0), min(r0 + band_rows + halo, nlat))
-        for r0 in range(0, nlat, band_rows)
+def grid_blocks(
+    nlat: int, nlon: int, block_rows: int, block_cols: int, halo: int, chunk_rows: int = 0
+) -> list[Block]:
+    """The region in blocks of ``block_rows`` x ``block_cols`` cells (the last ones of a
+    row or column smaller), each with ``halo`` cells around it where the region has them.
+
+    In order row by row from the north-west; with ``chunk_rows`` (the rows of the output
+    file's chunks), bands of that many rows are taken one after another and, within a
+    band, blocks shorter than it column by column: each chunk is then complete before the
+    blocks move on to the next columns, so a writer gathering chunks holds the chunks of
+    about one block's width, not a row of chunks across the region."""
+    blocks = [
+        Block(r, c) for r in spans(nlat, block_rows, halo) for c in spans(nlon, block_cols, halo)
     ]
+    if chunk_rows > 0:
+        blocks.sort(key=lambda b: (b.rows.start // chunk_rows, b.cols.start, b.rows.start))
+    return blocks
 
 
 @functools.lru_cache(maxsize=64)
 def _tiles_of(bbox: tuple[float, float, float, float]) -> frozenset[tuple[int, int]]:
-    """The MODIS tiles a band touches, once per band (the walk along its edges is not free)."""
+    """The MODIS tiles a block touches, once per block (the walk along its edges is not
+    free)."""
     return frozenset(modis_tiles_for_bbox(bbox))
 
 
 def tiles_touching(paths: Sequence[str], grid: LatLonGrid) -> list[str]:
-    """The MODIS tile files among ``paths`` whose tile touches ``grid``: a band reads only
+    """The MODIS tile files among ``paths`` whose tile touches ``grid``: a block reads only
     those. A name that is not a granule name is kept (its reader says what is wrong)."""
     wanted = _tiles_of(grid.bbox)
     keep = []
@@ -113,7 +162,7 @@ def tiles_touching(paths: Sequence[str], grid: LatLonGrid) -> list[str]:
 
 
 def band_lats(grid: LatLonGrid) -> tuple[float, float]:
-    """(south, north) cell-centre latitudes of a band: the MODIS tile rows to read."""
+    """(south, north) cell-centre latitudes of a block: the MODIS tile rows to read."""
     lat = grid.lat
     return float(lat[-1]), float(lat[0])
 
@@ -134,28 +183,28 @@ def modis_to_fine(tiles: Sequence[ModisTile], fine: LatLonGrid) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class CompositeBand:
-    """A MOD13A2 composite's tile files and the band of rows to regrid."""
+class CompositeBlock:
+    """A MOD13A2 composite's tile files and the block to regrid."""
 
     paths: tuple[str, ...]
-    band: Band
+    block: Block
 
 
 @dataclass(frozen=True)
 class RegridComposite:
-    """Task: a band of a MOD13A2 composite's tiles -> its NDVI on the band's fine rows."""
+    """Task: a block of a MOD13A2 composite's tiles -> its NDVI on the block's fine cells."""
 
     fine: LatLonGrid
     ndvi_qc: str
 
-    def __call__(self, item: CompositeBand) -> np.ndarray:
-        grid = item.band.grid(self.fine)
+    def __call__(self, item: CompositeBlock) -> np.ndarray:
+        grid = item.block.grid(self.fine)
         with FILE_LOCK:
             tiles = [
                 read_mod13a2_ndvi(p, qc=self.ndvi_qc, lats=band_lats(grid))
                 for p in tiles_touching(item.paths, grid)
             ]
-        return item.band.cut(modis_to_fine(tiles, grid))
+        return item.block.cut(modis_to_fine(tiles, grid))
 
 
 @dataclass(frozen=True)
@@ -170,25 +219,25 @@ class DayFiles:
 
 
 @dataclass(frozen=True)
-class DayBand:
-    """A day's files and the band of rows to regrid."""
+class DayBlock:
+    """A day's files and the block to regrid."""
 
     files: DayFiles
-    band: Band
+    block: Block
 
 
 @dataclass(frozen=True)
 class RegridDay:
-    """Task: a band of a day's files -> {"lst", "albedo", "precipitation"} on the band's
-    fine rows."""
+    """Task: a block of a day's files -> {"lst", "albedo", "precipitation"} on the
+    block's fine cells."""
 
     fine: LatLonGrid
     lst_qc: str
     precipitation_method: str
 
-    def __call__(self, item: DayBand) -> dict[str, np.ndarray]:
-        files, band = item.files, item.band
-        grid = band.grid(self.fine)
+    def __call__(self, item: DayBlock) -> dict[str, np.ndarray]:
+        files, block = item.files, item.block
+        grid = block.grid(self.fine)
         with FILE_LOCK:
             tiles = [
                 read_mod11a1_lst(p, qc=self.lst_qc, lats=band_lats(grid))
@@ -204,7 +253,7 @@ class RegridDay:
             albedo = np.full(grid.shape, np.nan, dtype=np.float32)
         precip = imerg_to_grid(rain, grid, method=self.precipitation_method)
         return {
-            "lst": band.cut(lst),
-            "albedo": band.cut(albedo),
-            "precipitation": band.cut(precip),
+            "lst": block.cut(lst),
+            "albedo": block.cut(albedo),
+            "precipitation": block.cut(precip),
         }

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .config import bma_eval_dates, run_dates
+from .netcdf import CHUNK_CELLS, chunk_nested
 
 MB = 2**20
 #: Floors: an interpreter with the science stack loaded; SLURM's usual time granularity.
@@ -39,10 +40,10 @@ MIN_MINUTES = 10
 #: Memory (MB) of a rule script with Python, numpy, xarray, netCDF4 and scikit-learn loaded.
 BASE_MB = 600
 #: A MODIS 1 km tile as the harmonisation tasks hold it (float32, 1200 x 1200), and about
-#: the fine columns (1 km) one spans; the halo of a band of rows (harmonise_days.halo_rows).
+#: the fine columns (1 km) one spans; the halo of a block (harmonise_days.halo_cells).
 TILE_MB = 1200 * 1200 * 4 / 2**20
 TILE_COLS = 1000
-HALO_ROWS = 11
+HALO_CELLS = 11
 #: Margins on the estimates: wall time x2 (a shared node, slower disks), memory x1.5.
 TIME_MARGIN = 2.0
 MEM_MARGIN = 1.5
@@ -63,6 +64,7 @@ class RunSize:
     members: int
     predictors: int
     chunk_rows: int
+    chunk_cols: int  # harmonisation's blocks (resources.chunk_cols)
     member_chunk_cells: int  # cell-days per block of prediction and correction
     product_chunk_cells: int  # cell-days per block of the product
     tuning_work: int  # grid points x folds x samples
@@ -90,6 +92,7 @@ class RunSize:
             members=len(members),
             predictors=len(cfg["predictors"]["use"]),
             chunk_rows=cfg["resources"]["chunk_rows"],
+            chunk_cols=cfg["resources"]["chunk_cols"],
             member_chunk_cells=cfg["members"]["chunk_cells"],
             product_chunk_cells=cfg["bma"]["chunk_cells"],
             tuning_work=points * tuning["folds"] * tuning["max_samples"],
@@ -151,9 +154,25 @@ def estimates(size: RunSize) -> dict[str, tuple[float, float]]:
     day, cube, cd = s.day_mb, s.cube_mb, s.cell_days
     # blocks the scripts work through (never more than the whole period)
     rows_mb = min(s.chunk_rows, s.fine_rows) * s.fine_cols * s.period_days * 4 / MB
-    # harmonisation's bands: resources.chunk_rows rows and a halo (one IMERG cell, 1 km)
-    band_mb = min(s.chunk_rows + 2 * HALO_ROWS, s.fine_rows) * s.fine_cols * 4 / MB
-    tiles_across = s.fine_cols / TILE_COLS + 1
+    # harmonisation's blocks: resources.chunk_rows x resources.chunk_cols cells (nested
+    # with the output chunks: netcdf.chunk_nested) and a halo (one IMERG cell, 1 km) on
+    # every side, a day (band_mb) or every day (block_mb); blocks shorter than a chunk
+    # leave a row of chunks of a block's width waiting in the writer (writer_mb, five
+    # variables)
+    block_rows = min(chunk_nested(s.chunk_rows), s.fine_rows)
+    block_cols = min(chunk_nested(s.chunk_cols), s.fine_cols)
+    band_mb = (
+        min(block_rows + 2 * HALO_CELLS, s.fine_rows)
+        * min(block_cols + 2 * HALO_CELLS, s.fine_cols)
+        * 4
+        / MB
+    )
+    block_mb = block_rows * block_cols * s.period_days * 4 / MB
+    writer_mb = 0.0
+    if block_rows % CHUNK_CELLS and block_rows < s.fine_rows:
+        waiting = min(CHUNK_CELLS, s.fine_rows) * min(max(block_cols, CHUNK_CELLS), s.fine_cols)
+        writer_mb = 5 * waiting * s.period_days * 4 / MB
+    tiles_across = block_cols / TILE_COLS + 1
     member_block_mb = min(s.member_chunk_cells, cd) * 8 / MB  # float64 per cell-day
     # prediction and the product also keep to resources.chunk_rows (cube_block_rows)
     row_block_cd = s.chunk_rows * s.fine_cols * s.period_days
@@ -162,15 +181,16 @@ def estimates(size: RunSize) -> dict[str, tuple[float, float]]:
     # values a job reads when it goes through every period's members
     all_members = cd * s.periods * s.members
     return {
-        # per task in flight a band of rows of a day (its fields, the MODIS tiles across
-        # the region that the band's rows touch, two rows of tiles where it crosses their
-        # edge) and the last few bands' tile indexes, then the gap filling of four
-        # variables in blocks of rows; 3 s per day of reading
+        # per task in flight a block of a day (its fields, the MODIS tiles across the
+        # block that its rows touch, two rows of tiles where it crosses their edge) and
+        # the last few blocks' tile indexes, then the gap filling of four variables a
+        # block of every day at a time; 3 s per day of reading
         "harmonise_predictors": (
             BASE_MB
             + s.blocks_in_flight * (16 * band_mb + 2 * tiles_across * TILE_MB)
             + 8 * band_mb
-            + 8 * rows_mb,
+            + 8 * block_mb
+            + writer_mb,
             60 + 3 * s.period_days + 1e-5 * cd,
         ),
         "harmonise_static": (BASE_MB + 16 * day, 60 + 2e-6 * s.fine_cells),

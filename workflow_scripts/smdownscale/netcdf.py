@@ -109,6 +109,16 @@ def chunk_aligned_rows(block_rows: int) -> int:
     return block_rows // CHUNK_CELLS * CHUNK_CELLS
 
 
+def chunk_nested(cells: int) -> int:
+    """Cells per block along an axis such that blocks and output chunks nest: ``cells``
+    rounded down to whole chunks (:data:`CHUNK_CELLS`) when at least one chunk, otherwise
+    to the largest power of two below it (a divisor of a chunk), so no block straddles a
+    chunk's edge."""
+    if cells >= CHUNK_CELLS:
+        return cells // CHUNK_CELLS * CHUNK_CELLS
+    return 1 << (max(1, cells).bit_length() - 1)
+
+
 def cube_block_rows(chunk_rows: int, chunk_cells: int, nlon: int, ndays: int) -> int:
     """Rows per block for a job that holds every day of a period on its blocks of rows: at
     most ``chunk_rows`` rows (``resources.chunk_rows``, the bound every blocked rule keeps)

@@ -212,7 +212,7 @@ def open_hdf4(path: Path) -> Any:
 
 #: Global attributes already read, by file identity (path, inode, size, mtime): pyhdf
 #: decodes the long metadata texts a character at a time (about 50 ms a MODIS file), and
-#: harmonisation reads each file once per band of rows. A replaced file has a new identity.
+#: harmonisation reads each file once per block. A replaced file has a new identity.
 _ATTRS: OrderedDict[tuple, dict[str, object]] = OrderedDict()
 _ATTRS_LOCK = threading.Lock()
 _ATTRS_KEEP = 256
