@@ -2,7 +2,7 @@
 
 The region is cut into blocks of ``resources.chunk_rows`` rows by ``resources.chunk_cols``
 columns (whole output chunks where they are larger than one;
-:func:`smdownscale.harmonise_days.grid_blocks`, taken so that each output chunk is complete
+:func:`smdownscale.tiling.grid_blocks`, taken so that each output chunk is complete
 before the blocks move on to other columns). Pass 1
 regrids each block of each MOD13A2 composite and of each day's files into uncompressed
 scratch cubes beside the output, a dask task each (:mod:`smdownscale.harmonise_days`
@@ -31,7 +31,6 @@ from smdownscale.harmonise_days import (
     DayFiles,
     RegridComposite,
     RegridDay,
-    grid_blocks,
     halo_cells,
 )
 from smdownscale.netcdf import CHUNK_CELLS, GridFileWriter, VarSpec, chunk_nested
@@ -39,6 +38,7 @@ from smdownscale.progress import Progress
 from smdownscale.rawindex import files_by_day, read_index
 from smdownscale.rawlayout import modis_tiles_for_bbox
 from smdownscale.rule_io import provenance, setup_logging
+from smdownscale.tiling import grid_blocks
 
 #: The products of the raw index that harmonisation reads (the coarse target is aggregated).
 READ = ("mod11a1", "mod13a2", "mcd43c3", "imerg")

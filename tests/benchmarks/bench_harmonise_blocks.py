@@ -37,8 +37,8 @@ from smdownscale.harmonise import (  # noqa: E402
     flag_attrs,
     scratch_cubes,
 )
-from smdownscale.harmonise_days import grid_blocks  # noqa: E402
 from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_aligned_rows  # noqa: E402
+from smdownscale.tiling import grid_blocks  # noqa: E402
 
 
 def peak_mib() -> float:

@@ -37,10 +37,10 @@ from smdownscale.harmonise_days import (  # noqa: E402
     DayBlock,
     DayFiles,
     RegridDay,
-    grid_blocks,
     halo_cells,
 )
 from smdownscale.products.mcd43c3 import CMG_SHAPE  # noqa: E402
+from smdownscale.tiling import grid_blocks  # noqa: E402
 
 DAY = dt.date(2010, 4, 7)
 

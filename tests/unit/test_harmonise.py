@@ -18,7 +18,7 @@ from smdownscale.harmonise import (
     observed_only,
     scratch_cubes,
 )
-from smdownscale.harmonise_days import grid_blocks
+from smdownscale.tiling import grid_blocks
 
 
 def test_gapfill_interpolates_within_window_and_falls_back_to_mean():

@@ -22,16 +22,12 @@ from smdownscale.demo.write_imerg import write_imerg
 from smdownscale.demo.write_modis import write_mcd43c3, write_mod11a1, write_mod13a2
 from smdownscale.grid import GridError, LatLonGrid, region_grids
 from smdownscale.harmonise_days import (
-    Block,
     CompositeBlock,
     DayBlock,
     DayFiles,
     RegridComposite,
     RegridDay,
-    Span,
-    grid_blocks,
     halo_cells,
-    spans,
     tiles_touching,
 )
 from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_nested
@@ -42,6 +38,7 @@ from smdownscale.products.modis_sinusoidal import (
     regrid_tiles,
     tile_rows,
 )
+from smdownscale.tiling import Block, Span, grid_blocks, spans
 
 DAY = dt.date(2010, 4, 7)
 COMPOSITE = dt.date(2010, 4, 7)

@@ -87,7 +87,7 @@ def test_blocked_memory_is_flat_in_the_number_of_days_and_periods(sizes):
 def test_prediction_product_and_harmonisation_keep_to_the_blocks_of_rows(sizes):
     """predict_period and bma_product hold at most resources.chunk_rows rows of a period
     (cube_block_rows), harmonise_predictors blocks of that many rows of a day
-    (harmonise_days.grid_blocks): a taller region asks the same, fewer rows ask less."""
+    (tiling.grid_blocks): a taller region asks the same, fewer rows ask less."""
     tn = sizes["three_north"]
     taller = RunSize(
         **{**tn.__dict__, "fine_rows": 4 * tn.fine_rows, "fine_cells": 4 * tn.fine_cells}
@@ -101,7 +101,7 @@ def test_prediction_product_and_harmonisation_keep_to_the_blocks_of_rows(sizes):
 
 def test_harmonisation_keeps_to_its_blocks_of_columns(sizes):
     """harmonise_predictors works in blocks of resources.chunk_cols columns as well
-    (harmonise_days.grid_blocks): a wider region asks the same, narrower blocks less."""
+    (tiling.grid_blocks): a wider region asks the same, narrower blocks less."""
     tn = sizes["three_north"]
     assert tn.fine_cols > tn.chunk_cols  # Three-North is wider than one block
     wider = RunSize(

@@ -14,7 +14,7 @@ Memory: the chunks that wait for their missing cells. Blocks of whole chunks (ro
 columns) leave none waiting; blocks of whole rows shorter than a chunk leave one row of
 chunks a dataset, across the region; blocks nested in the chunks
 (:func:`smdownscale.netcdf.chunk_nested`) and taken column by column within a row of chunks
-(:func:`smdownscale.harmonise_days.grid_blocks`) leave the chunks of one block's width. A
+(:func:`smdownscale.tiling.grid_blocks`) leave the chunks of one block's width. A
 write that does not fit (cells written again after their chunk went out, a single time step
 of a cube) goes through HDF5's own filters, after the pending chunks of that dataset are
 written, and marks the chunks it touched as written.

@@ -3,8 +3,9 @@
 Rule harmonise_predictors regrids a period's raw files into scratch cubes (then gap-fills
 and writes them block by block: :func:`smdownscale.harmonise.fill_and_flag`). The region is
 cut into blocks of ``resources.chunk_rows`` rows by ``resources.chunk_cols`` columns
-(:func:`grid_blocks`); each block of each day is a task (:class:`RegridDay`: MOD11A1 LST,
-MCD43C3 albedo, IMERG precipitation), and so is each block of each 16-day MOD13A2 composite
+(:func:`smdownscale.tiling.grid_blocks`); each block of each day is a task
+(:class:`RegridDay`: MOD11A1 LST, MCD43C3 albedo, IMERG precipitation), and so is each
+block of each 16-day MOD13A2 composite
 (:class:`RegridComposite`), run through :class:`smdownscale.blockrun.BlockRunner`: a task's
 memory is one block's, whatever the region's height and width. A task holds file paths, the
 grid and its block only, so it runs in a dask worker as well as in the job's process. It
@@ -47,6 +48,7 @@ from .products.modis_sinusoidal import (
     read_mod13a2_ndvi,
 )
 from .rawlayout import modis_tiles_for_bbox
+from .tiling import Block
 
 _INDEX_LOCK = threading.Lock()
 #: the last few (block, tiles) indexes of this process: a task in flight may still be on
@@ -55,91 +57,11 @@ _INDEX: OrderedDict[tuple, TileIndex] = OrderedDict()
 _INDEX_KEEP = 4
 
 
-@dataclass(frozen=True)
-class Span:
-    """Indices ``start:stop`` of one axis of the region that a task gives, computed on
-    ``outer_start:outer_stop`` (the span and its halo, inside the region)."""
-
-    start: int
-    stop: int
-    outer_start: int
-    outer_stop: int
-
-    @property
-    def slice(self) -> slice:
-        return slice(self.start, self.stop)
-
-    @property
-    def inner(self) -> slice:
-        """The span's own indices within the outer span."""
-        return slice(self.start - self.outer_start, self.stop - self.outer_start)
-
-
-def spans(n: int, size: int, halo: int) -> list[Span]:
-    """``n`` indices in spans of ``size`` (the last one shorter), each with ``halo`` indices
-    either side where the axis has them."""
-    if size < 1 or halo < 0:
-        raise ValueError(f"span size must be >= 1 and halo >= 0, got {size}, {halo}")
-    return [
-        Span(i0, min(i0 + size, n), max(i0 - halo, 0), min(i0 + size + halo, n))
-        for i0 in range(0, n, size)
-    ]
-
-
-@dataclass(frozen=True)
-class Block:
-    """A block of the region that a task gives: rows ``row_span`` by columns ``col_span``,
-    each computed with its halo."""
-
-    row_span: Span
-    col_span: Span
-
-    @property
-    def rows(self) -> slice:
-        return self.row_span.slice
-
-    @property
-    def cols(self) -> slice:
-        return self.col_span.slice
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.rows.stop - self.rows.start, self.cols.stop - self.cols.start)
-
-    def grid(self, fine: LatLonGrid) -> LatLonGrid:
-        """The cells the task computes on (the block and its halo)."""
-        r, c = self.row_span, self.col_span
-        return fine.window(r.outer_start, r.outer_stop, c.outer_start, c.outer_stop)
-
-    def cut(self, field: np.ndarray) -> np.ndarray:
-        """The block's own cells of a field computed on :meth:`grid`."""
-        return field[..., self.row_span.inner, self.col_span.inner]
-
-
 def halo_cells(fine: LatLonGrid) -> int:
     """Rows and columns of halo a block needs: one IMERG cell and a cell (whole cells for
     conservative regridding; bilinear interpolation and the MODIS index are per fine
     cell)."""
     return math.ceil(round(IMERG_RES / fine.res, 6)) + 1
-
-
-def grid_blocks(
-    nlat: int, nlon: int, block_rows: int, block_cols: int, halo: int, chunk_rows: int = 0
-) -> list[Block]:
-    """The region in blocks of ``block_rows`` x ``block_cols`` cells (the last ones of a
-    row or column smaller), each with ``halo`` cells around it where the region has them.
-
-    In order row by row from the north-west; with ``chunk_rows`` (the rows of the output
-    file's chunks), bands of that many rows are taken one after another and, within a
-    band, blocks shorter than it column by column: each chunk is then complete before the
-    blocks move on to the next columns, so a writer gathering chunks holds the chunks of
-    about one block's width, not a row of chunks across the region."""
-    blocks = [
-        Block(r, c) for r in spans(nlat, block_rows, halo) for c in spans(nlon, block_cols, halo)
-    ]
-    if chunk_rows > 0:
-        blocks.sort(key=lambda b: (b.rows.start // chunk_rows, b.cols.start, b.rows.start))
-    return blocks
 
 
 @functools.lru_cache(maxsize=64)
