@@ -1,13 +1,18 @@
 """Rule predict_period: each member's daily soil moisture on the fine grid for a period.
 
-Works through blocks of whole coarse rows (every day of the period at once) of at most
-``resources.chunk_rows`` fine rows and ``members.chunk_cells`` cell-days, each a dask task
-(:class:`smdownscale.prediction.PredictRows` through
+Works through blocks of rows and columns (every day of the period at once) of at most
+``resources.chunk_rows`` fine rows and ``members.chunk_cells`` cell-days, nested with the
+output chunks and taken so that each chunk is complete before the blocks move on to other
+columns (:func:`smdownscale.tiling.grid_blocks`), each a dask task
+(:class:`smdownscale.prediction.PredictBlock` through
 :class:`smdownscale.blockrun.BlockRunner`, ``resources.dask``): at most
-``blocks_in_flight`` blocks are held at once, so memory is bounded by the block, not by the
-region, and the blocks come back in order to be written here. ``predictor_set``
-records which predictor subset predicted each cell-day; values outside [0, porosity] are
-counted per member (``out_of_range`` attribute, gathered by rule member_ranges).
+``blocks_in_flight`` blocks are held at once, netCDF's cache keeps a block's chunks and the
+writer at most a row of chunks one block wide, so memory is bounded by the block, not by
+the region's height or width, and the blocks come back in order to be written here. Each
+member's coarse residual gathers its block sums block by block
+(:class:`smdownscale.residual.BlockMeans`: a block need not hold whole coarse cells).
+``predictor_set`` records which predictor subset predicted each cell-day; values outside
+[0, porosity] are counted per member (``out_of_range`` attribute, gathered by rule member_ranges).
 """
 
 import json
@@ -16,7 +21,6 @@ import netCDF4
 import numpy as np
 
 from smdownscale.blockrun import BlockRunner, close_cached
-from smdownscale.blocks import sub_rows
 from smdownscale.config import run_grids
 from smdownscale.grid import block_map
 from smdownscale.harmonise import check_days
@@ -24,22 +28,25 @@ from smdownscale.members import load_models, member_class
 from smdownscale.members.ranges import RangeCount
 from smdownscale.members.subsets import NO_SUBSET
 from smdownscale.netcdf import (
+    CHUNK_CELLS,
     GridFileWriter,
     VarSpec,
-    cube_block_rows,
+    chunk_nested,
     file_days,
-    keep_one_chunk_row,
+    keep_block_chunks,
     read_rows,
+    set_chunk_cache,
 )
 from smdownscale.prediction import (
     SOURCE_CODES,
-    PredictRows,
+    PredictBlock,
     resolve_models,
     use_threads,
 )
 from smdownscale.progress import Progress
-from smdownscale.residual import coarse_residual
+from smdownscale.residual import BlockMeans
 from smdownscale.rule_io import provenance, rule_config, setup_logging
+from smdownscale.tiling import grid_blocks
 
 
 def write_residuals(path, coarse_grid, period, residual, cfg) -> None:
@@ -147,23 +154,31 @@ def main(snakemake) -> None:
         }
     )
     ndays = period.ndays
-    keep_one_chunk_row(fine.nlon, ndays)  # not the whole region in netCDF's cache
-    block = cube_block_rows(cfg["resources"]["chunk_rows"], mcfg["chunk_cells"], fine.nlon, ndays)
+    block_rows = chunk_nested(cfg["resources"]["chunk_rows"])
+    block_cols = chunk_nested(max(1, mcfg["chunk_cells"] // (min(block_rows, fine.nlat) * ndays)))
+    tiles = grid_blocks(fine.nlat, fine.nlon, block_rows, block_cols, 0, chunk_rows=CHUNK_CELLS)
+    cache = keep_block_chunks(block_rows, block_cols, ndays)
+    set_chunk_cache(cache)  # a block's chunks, not the region, in netCDF's cache
+    log.info(
+        "predicting in %d block(s) of up to %d x %d cells",
+        len(tiles),
+        min(block_rows, fine.nlat),
+        min(block_cols, fine.nlon),
+    )
     n_region = n_missing = 0
     porosity = snakemake.params.porosity
     ranges = {m: RangeCount() for m in members}
     n_subset = np.zeros(len(subsets), dtype=np.int64)
-    # whole coarse blocks per row block, so each block's coarse residual is complete
     blocks = block_map(fine, coarse_grid)
     with netCDF4.Dataset(snakemake.input.coarse) as cnc:
         check_days(snakemake.input.coarse, file_days(cnc), period.days)
         coarse_sm = read_rows(cnc, "sm", slice(None))
-    residual = {m: np.full(coarse_sm.shape, np.nan) for m in members}
+    means = {m: BlockMeans.empty(blocks, ndays) for m in members}
     blend = mcfg["region_blend"] * blocks.cell_size  # fine cells
     pad = int(np.ceil(2 * blend)) + 1  # the Gaussian's reach (truncated at 2 SD)
     with netCDF4.Dataset(snakemake.input.predictors) as pred:
         check_days(snakemake.input.predictors, file_days(pred), period.days)
-    task = PredictRows(
+    task = PredictBlock(
         predictors=str(snakemake.input.predictors),
         static=str(snakemake.input.static),
         regions=str(snakemake.input.regions),
@@ -173,7 +188,8 @@ def main(snakemake) -> None:
         nlat=fine.nlat,
         nlon=fine.nlon,
         blend_cells=blend,
-        pad_rows=pad,
+        pad=pad,
+        cache_bytes=cache,
     )
     with GridFileWriter(
         snakemake.output.members, fine, period.days, specs, attrs, snakemake.threads
@@ -184,25 +200,23 @@ def main(snakemake) -> None:
             log.info,
             unit="cell-days",
         )
-        for rows, (result, source, subset, labels) in runner.map(
-            task, blocks.row_chunks(block), models
-        ):
+        items = [(t.rows, t.cols) for t in tiles]
+        for (rows, cols), (result, source, subset, labels) in runner.map(task, items, models):
             n_subset += np.bincount(subset[subset >= 0].ravel(), minlength=len(subsets))
             for m in members:
                 ranges[m].add(result[m], porosity)
-            crows = blocks.coarse_rows(rows)
-            sub, _ = sub_rows(blocks, crows)
-            for m in members:
-                residual[m][:, crows] = coarse_residual(result[m], coarse_sm[:, crows], sub)
+                means[m].add(result[m], rows, cols)
             n_region += int((labels >= 0).sum()) * ndays
             n_missing += int(np.isnan(result[members[0]][:, labels >= 0]).sum())
             for m in members:
-                out.write(f"sm_{m}", result[m], rows=rows)
-            out.write("model_source", source, rows=rows)
-            out.write("predictor_set", subset, rows=rows)
-            progress.advance((rows.stop - rows.start) * fine.nlon * ndays)
+                out.write(f"sm_{m}", result[m], rows=rows, cols=cols)
+            out.write("model_source", source, rows=rows, cols=cols)
+            out.write("predictor_set", subset, rows=rows, cols=cols)
+            progress.advance(labels.size * ndays)
         out.set_attrs(out_of_range=json.dumps({m: r.as_dict() for m, r in ranges.items()}))
     close_cached()
+    # coarse value minus the block mean of the prediction (half the block predicted)
+    residual = {m: coarse_sm.astype(np.float64) - means[m].mean(0.5) for m in members}
     write_residuals(snakemake.output.residual, coarse_grid, period, residual, cfg)
     log.info(
         "cell-days per predictor subset: %s",

@@ -86,8 +86,9 @@ def test_blocked_memory_is_flat_in_the_number_of_days_and_periods(sizes):
 
 def test_prediction_product_and_harmonisation_keep_to_the_blocks_of_rows(sizes):
     """predict_period and bma_product hold at most resources.chunk_rows rows of a period
-    (cube_block_rows), harmonise_predictors blocks of that many rows of a day
-    (tiling.grid_blocks): a taller region asks the same, fewer rows ask less."""
+    (blocks of rows and columns; cube_block_rows), harmonise_predictors blocks of that many
+    rows of a day (tiling.grid_blocks): a taller region asks the same, fewer rows ask less
+    (prediction: its blocks are bounded by members.chunk_cells; below)."""
     tn = sizes["three_north"]
     taller = RunSize(
         **{**tn.__dict__, "fine_rows": 4 * tn.fine_rows, "fine_cells": 4 * tn.fine_cells}
@@ -96,6 +97,7 @@ def test_prediction_product_and_harmonisation_keep_to_the_blocks_of_rows(sizes):
     base, tall, few = requests(tn), requests(taller), requests(narrow)
     for rule in ("predict_period", "bma_product", "harmonise_predictors"):
         assert tall[rule].mem_mb == base[rule].mem_mb, rule
+    for rule in ("bma_product", "harmonise_predictors"):
         assert few[rule].mem_mb < base[rule].mem_mb, rule
 
 
@@ -111,6 +113,12 @@ def test_harmonisation_keeps_to_its_blocks_of_columns(sizes):
     base = requests(tn)["harmonise_predictors"].mem_mb
     assert requests(wider)["harmonise_predictors"].mem_mb == base
     assert requests(narrow)["harmonise_predictors"].mem_mb < base
+    # prediction works in blocks of rows and columns too: flat in the width, less with
+    # smaller blocks
+    predict = requests(tn)["predict_period"].mem_mb
+    assert requests(wider)["predict_period"].mem_mb == predict
+    smaller = size_of("config/three_north.yaml", members__chunk_cells=200_000)
+    assert requests(smaller)["predict_period"].mem_mb < predict
 
 
 def test_scales_attempts_and_inputs(sizes):

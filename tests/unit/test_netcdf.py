@@ -14,6 +14,7 @@ from smdownscale.netcdf import (
     chunk_nested,
     cube_block_rows,
     file_days,
+    keep_block_chunks,
     keep_one_chunk_row,
     open_grid_dataset,
     write_dataset,
@@ -127,6 +128,13 @@ def test_chunk_nested_blocks_never_straddle_a_chunk_edge():
     for n in (1, 5, 20, 100, 128, 300, 2048):
         b = chunk_nested(n)
         assert b <= n and (CHUNK_CELLS % b == 0 or b % CHUNK_CELLS == 0)
+
+
+def test_keep_block_chunks_is_a_blocks_chunks_whatever_the_region():
+    chunk = 16 * CHUNK_CELLS * CHUNK_CELLS * 4  # one float32 chunk of a 16-day cube
+    assert keep_block_chunks(256, 128, 16) == 2 * chunk
+    assert keep_block_chunks(16, 32, 16) == chunk  # short blocks: the chunk they share
+    assert keep_block_chunks(256, 2048, 16) == 2 * 16 * chunk
 
 
 def test_chunk_aligned_rows():

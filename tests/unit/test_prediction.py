@@ -137,3 +137,29 @@ def test_every_fitted_model_predicts_on_the_jobs_threads():
     before = sub.predict(X)
     use_threads(models, 1)
     np.testing.assert_array_equal(sub.predict(X), before)  # threads change time, not values
+
+
+def test_region_weights_of_a_block_with_its_pad_equal_the_whole_regions():
+    """predict_period's blocks read the region labels with ``pad`` cells around them (the
+    Gaussian's reach, truncated at 2 SD): a block's weights, cut back, are the whole
+    region's, in rows and columns, at the region's edges too."""
+    from smdownscale.prediction import region_weights
+    from smdownscale.tiling import grid_blocks
+
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.repeat(rng.integers(-1, 3, (6, 9)), 10, axis=0), 10, axis=1)
+    blend = 4.0
+    pad = int(np.ceil(2 * blend)) + 1
+    whole = region_weights(labels, [0, 1, 2], blend)
+    for b in grid_blocks(*labels.shape, 16, 32, pad):
+        r, c = b.row_span, b.col_span
+        around = labels[r.outer_start : r.outer_stop, c.outer_start : c.outer_stop]
+        part = region_weights(around, [0, 1, 2], blend, (r.inner, c.inner))
+        for k in (0, 1, 2):
+            np.testing.assert_allclose(part[k], whole[k][b.rows, b.cols], atol=1e-6)
+    # a pad short of the reach changes the weights near a block's inner edges
+    b = grid_blocks(*labels.shape, 16, 32, 2)[5]
+    r, c = b.row_span, b.col_span
+    around = labels[r.outer_start : r.outer_stop, c.outer_start : c.outer_stop]
+    part = region_weights(around, [0, 1, 2], blend, (r.inner, c.inner))
+    assert not all(np.allclose(part[k], whole[k][b.rows, b.cols], atol=1e-6) for k in (0, 1, 2))

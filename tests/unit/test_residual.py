@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
+from smdownscale.blocks import Blocks
 from smdownscale.grid import block_mean, repeat_blocks
 from smdownscale.residual import (
+    BlockMeans,
     bridge_gaps,
     coarse_residual,
     correct,
@@ -180,3 +182,32 @@ def test_share_for_the_spread_residual_is_the_best_share_at_fine_cells():
     c = coarse[:, rows // factor, cols // factor]
     cell = estimate_share(y.ravel(), block.ravel(), (c - block).ravel(), sid.ravel())
     assert cell.share < e.share - 0.1
+
+
+@pytest.mark.parametrize("regular", [True, False])
+def test_block_means_gathered_in_pieces_equal_the_whole_fields(regular):
+    """predict_period gathers each member's block sums from blocks of rows and columns that
+    cut coarse cells: the means are those of the whole field, missing cells and the
+    half-covered rule included, for a regular factor and an uneven index map (SMAP)."""
+    from smdownscale.tiling import grid_blocks
+
+    rng = np.random.default_rng(8)
+    if regular:
+        blocks = Blocks.regular(5, 30, 40)
+    else:  # uneven coarse cells, as the EASE-Grid map gives
+        rows = np.repeat(np.arange(5), [7, 5, 6, 8, 4])
+        cols = np.repeat(np.arange(6), [6, 7, 8, 5, 7, 7])
+        blocks = Blocks(rows, cols, np.arange(5) * 6.0 + 3, np.arange(6) * 6.6 + 3)
+    fine = rng.random((3, *blocks.fine_shape))
+    fine[rng.random(fine.shape) < 0.45] = np.nan
+    fine[:, :7, :6] = np.nan  # one coarse cell without a value
+    means = BlockMeans.empty(blocks, 3)
+    for b in grid_blocks(*blocks.fine_shape, 8, 16, 0, chunk_rows=16):
+        means.add(fine[:, b.rows, b.cols], b.rows, b.cols)
+    expected = blocks.mean(fine, 0.5)
+    got = means.mean(0.5)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    assert np.isnan(expected).any() and np.isfinite(expected).any()
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="shape"):
+        means.add(fine[:, :3, :3], slice(0, 3), slice(0, 4))

@@ -39,15 +39,19 @@ def stack(
     return np.stack(cols, axis=-1)
 
 
-def read_block(pred, static_nc, names: Sequence[str], rows: slice, ndays: int, nlon: int):
-    """(t, len(rows), nlon, p) features of fine rows ``rows`` from an open predictors file
-    (daily) and static file, in ``names`` order."""
+def read_block(
+    pred, static_nc, names: Sequence[str], rows: slice, ndays: int, nlon: int, cols=None
+):
+    """(t, len(rows), len(cols), p) features of fine rows ``rows`` and columns ``cols``
+    (every one of the ``nlon`` when None) from an open predictors file (daily) and static
+    file, in ``names`` order."""
     from .netcdf import read_rows
 
-    daily = {n: read_rows(pred, n, rows) for n in names if n in DAILY}
-    static = {n: read_rows(static_nc, n, rows) for n in names if n in STATIC}
+    daily = {n: read_rows(pred, n, rows, cols) for n in names if n in DAILY}
+    static = {n: read_rows(static_nc, n, rows, cols) for n in names if n in STATIC}
     if not daily:  # static-only feature sets still need the time axis
-        daily = {"_": np.zeros((ndays, rows.stop - rows.start, nlon), "f4")}
+        width = nlon if cols is None else cols.stop - cols.start
+        daily = {"_": np.zeros((ndays, rows.stop - rows.start, width), "f4")}
     return stack(daily, static, names)
 
 

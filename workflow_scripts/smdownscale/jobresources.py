@@ -174,9 +174,22 @@ def estimates(size: RunSize) -> dict[str, tuple[float, float]]:
         writer_mb = 5 * waiting * s.period_days * 4 / MB
     tiles_across = block_cols / TILE_COLS + 1
     member_block_mb = min(s.member_chunk_cells, cd) * 8 / MB  # float64 per cell-day
-    # prediction and the product also keep to resources.chunk_rows (cube_block_rows)
+    # prediction's blocks: resources.chunk_rows rows (nested with the chunks) by as many
+    # columns as members.chunk_cells allows; the writer holds a row of chunks one block
+    # wide (every member, float32, and the subset index)
+    p_rows = min(chunk_nested(s.chunk_rows), s.fine_rows)
+    p_cols = chunk_nested(max(1, s.member_chunk_cells // (p_rows * s.period_days)))
+    p_cols = min(p_cols, s.fine_cols)
+    predict_block_mb = p_rows * p_cols * s.period_days * 8 / MB
+    predict_wait_mb = (
+        min(CHUNK_CELLS, s.fine_rows)
+        * min(max(p_cols, CHUNK_CELLS), s.fine_cols)
+        * s.period_days
+        * (4 * s.members + 1)
+        / MB
+    )
+    # the product also keeps to resources.chunk_rows (cube_block_rows)
     row_block_cd = s.chunk_rows * s.fine_cols * s.period_days
-    predict_block_mb = min(s.member_chunk_cells, row_block_cd, cd) * 8 / MB
     product_block_mb = min(s.product_chunk_cells, row_block_cd, cd) * 8 / MB
     # values a job reads when it goes through every period's members
     all_members = cd * s.periods * s.members
@@ -209,9 +222,11 @@ def estimates(size: RunSize) -> dict[str, tuple[float, float]]:
             60 + 4e-3 * s.samples,
         ),
         # a block per task in flight: features and every member's output (the models: per
-        # MB of their file)
+        # MB of their file), and the chunks waiting in the writer
         "predict_period": (
-            BASE_MB + predict_block_mb * (s.predictors + s.members + 4) * s.blocks_in_flight,
+            BASE_MB
+            + predict_block_mb * (s.predictors + s.members + 4) * s.blocks_in_flight
+            + predict_wait_mb,
             60 + 2e-5 * cd,
         ),
         "residual_share": (BASE_MB, 60 + 1e-5 * s.coarse_cells * s.run_days),

@@ -146,6 +146,23 @@ def keep_one_chunk_row(nlon: int, ndays: int, itemsize: int = 4) -> int:
     return size
 
 
+def set_chunk_cache(size: int) -> None:
+    """netCDF's chunk cache for each variable of the files opened from now on: ``size``
+    bytes (and a little slack for the headers)."""
+    _, nelems, preemption = netCDF4.get_chunk_cache()
+    netCDF4.set_chunk_cache(size + size // 8 + (1 << 16), nelems, preemption)
+
+
+def keep_block_chunks(block_rows: int, block_cols: int, ndays: int, itemsize: int = 4) -> int:
+    """Bytes of float32 time-cube chunks a job working through blocks nested in the chunks
+    (:func:`chunk_nested`, taken by :func:`smdownscale.tiling.grid_blocks` with the chunk
+    rows) reads again for its next block: the chunks of one block, at least one chunk high
+    and wide. Unlike :func:`keep_one_chunk_row`, it does not grow with the region."""
+    rows = -(-max(block_rows, CHUNK_CELLS) // CHUNK_CELLS)
+    cols = -(-max(block_cols, CHUNK_CELLS) // CHUNK_CELLS)
+    return rows * cols * max(1, ndays) * CHUNK_CELLS * CHUNK_CELLS * itemsize
+
+
 def _chunks(dims: tuple[str, ...], grid: LatLonGrid, ntime: int) -> list[int]:
     sizes = {"time": max(ntime, 1), "lat": grid.nlat, "lon": grid.nlon}
     edge = {"time": max(ntime, 1), "lat": CHUNK_CELLS, "lon": CHUNK_CELLS}
@@ -434,11 +451,12 @@ def read_cells(var: netCDF4.Variable, rows: np.ndarray, cols: np.ndarray) -> np.
     return out
 
 
-def read_rows(nc: netCDF4.Dataset, name: str, rows: slice) -> np.ndarray:
-    """Rows of a (time, lat, lon) or (lat, lon) variable as float32, fill values as NaN."""
+def read_rows(nc: netCDF4.Dataset, name: str, rows: slice, cols: slice | None = None) -> np.ndarray:
+    """Rows (and columns: every one when None) of a (time, lat, lon) or (lat, lon) variable
+    as float32, fill values as NaN."""
     var = nc.variables[name]
     var.set_auto_mask(True)
-    return np.ma.filled(var[..., rows, :].astype("f4"), np.nan)
+    return np.ma.filled(var[..., rows, cols or slice(None)].astype("f4"), np.nan)
 
 
 def sites_in_regions(sites, regions_path: str):

@@ -90,14 +90,18 @@ def use_threads(models: Mapping[int, tuple[str, Mapping[str, Any] | None]], n: i
 
 
 def region_weights(
-    labels: np.ndarray, regions: Sequence[int], blend_cells: float, rows: slice | None = None
+    labels: np.ndarray,
+    regions: Sequence[int],
+    blend_cells: float,
+    rows: slice | tuple[slice, slice] | None = None,
 ) -> dict[int, np.ndarray]:
     """Smooth weights of each region over ``labels`` (ny, nx; -1 outside every region).
 
     Each region's indicator is smoothed by a Gaussian of SD ``blend_cells`` (truncated at 2
     SD) and divided by the smoothed indicator of all regions, so the weights of a cell sum to
-    1; ``blend_cells = 0`` gives each cell its own region's indicator. With ``rows`` the
-    labels hold a halo around the block and only those rows are returned. Weights below
+    1; ``blend_cells = 0`` gives each cell its own region's indicator. With ``rows`` (a
+    slice of rows, or a (rows, columns) pair of slices) the labels hold a halo around the
+    block and only the block's cells are returned. Weights below
     1e-3 are set to 0 (and the rest renormalised), so a region's model predicts only near it.
     """
     labels = np.asarray(labels)
@@ -176,14 +180,18 @@ def predict_block(
 
 
 @dataclass(frozen=True)
-class PredictRows:
-    """The task of one block of rows of a period (:class:`smdownscale.blockrun.BlockRunner`):
-    read its features and the regions around it, predict every member.
+class PredictBlock:
+    """The task of one block of a period (rows by columns, every day;
+    :class:`smdownscale.blockrun.BlockRunner`): read its features and the regions around
+    it, predict every member.
 
-    Called as ``task(rows, models)`` with ``models`` from :func:`resolve_models`; returns
-    ``(members, source, subset, labels)`` of :func:`predict_block` and the block's region
-    labels. Holds only file paths and sizes, so it runs in a dask worker as well as in the
-    job's process; the files are opened through :func:`smdownscale.blockrun.open_cached`.
+    Called as ``task((rows, cols), models)`` with ``models`` from :func:`resolve_models`;
+    returns ``(members, source, subset, labels)`` of :func:`predict_block` and the block's
+    region labels. The regions are read with ``pad`` cells around the block (the blending
+    Gaussian's reach), so a block's weights are those of the whole region. Holds only file
+    paths and sizes, so it runs in a dask worker as well as in the job's process; the files
+    are opened through :func:`smdownscale.blockrun.open_cached`, with netCDF's chunk cache
+    sized to ``cache_bytes`` a variable (:func:`smdownscale.netcdf.keep_block_chunks`).
     """
 
     predictors: str
@@ -195,22 +203,30 @@ class PredictRows:
     nlat: int
     nlon: int
     blend_cells: float
-    pad_rows: int
+    pad: int
+    cache_bytes: int
 
     def __call__(
-        self, rows: slice, models: Mapping[int, tuple[str, Mapping[str, Any] | None]]
+        self,
+        block: tuple[slice, slice],
+        models: Mapping[int, tuple[str, Mapping[str, Any] | None]],
     ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
         from .blockrun import FILE_LOCK, open_cached
         from .features import read_block
-        from .netcdf import keep_one_chunk_row
+        from .netcdf import set_chunk_cache
 
-        halo = slice(max(0, rows.start - self.pad_rows), min(self.nlat, rows.stop + self.pad_rows))
+        rows, cols = block
+        hr = slice(max(0, rows.start - self.pad), min(self.nlat, rows.stop + self.pad))
+        hc = slice(max(0, cols.start - self.pad), min(self.nlon, cols.stop + self.pad))
         with FILE_LOCK:
-            keep_one_chunk_row(self.nlon, self.ndays)  # for files this process opens first
+            set_chunk_cache(self.cache_bytes)  # for files this process opens first
             pred, stat, reg = (open_cached(p) for p in (self.predictors, self.static, self.regions))
-            X = read_block(pred, stat, list(self.names), rows, self.ndays, self.nlon)
-            around = np.ma.filled(reg.variables["region"][halo, :], -1)
-        inner = slice(rows.start - halo.start, rows.stop - halo.start)
+            X = read_block(pred, stat, list(self.names), rows, self.ndays, self.nlon, cols)
+            around = np.ma.filled(reg.variables["region"][hr, hc], -1)
+        inner = (
+            slice(rows.start - hr.start, rows.stop - hr.start),
+            slice(cols.start - hc.start, cols.stop - hc.start),
+        )
         labels = around[inner]
         weights = region_weights(around, list(models), self.blend_cells, inner)
         result, source, subset = predict_block(X, labels, models, list(self.members), weights)

@@ -69,6 +69,48 @@ def coarse_residual(
     return np.asarray(coarse, dtype=np.float64) - b
 
 
+@dataclass
+class BlockMeans:
+    """The block means of a fine (time, y, x) field gathered piece by piece: per coarse
+    cell-day, the count and the sum of the finite fine values (:meth:`add` a piece of
+    rows and columns; the pieces need not hold whole coarse cells). :meth:`mean` is then
+    :meth:`smdownscale.blocks.Blocks.mean` of the whole field (sums in another order: equal
+    to rounding)."""
+
+    blocks: Blocks
+    count: np.ndarray
+    total: np.ndarray
+
+    @classmethod
+    def empty(cls, blocks: Blocks, ndays: int) -> BlockMeans:
+        shape = (ndays, *blocks.shape)
+        return cls(blocks, np.zeros(shape, np.int64), np.zeros(shape, np.float64))
+
+    def add(self, values: np.ndarray, rows: slice, cols: slice) -> None:
+        """Add the fine values (time, rows, cols) of fine rows ``rows`` and columns ``cols``."""
+        ri, ci = self.blocks.rows[rows], self.blocks.cols[cols]
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape[-2:] != (ri.size, ci.size):
+            raise ValueError(f"values of shape {values.shape} for rows {rows}, columns {cols}")
+        rs = np.flatnonzero(np.diff(ri, prepend=-1))
+        cs = np.flatnonzero(np.diff(ci, prepend=-1))
+        valid = np.isfinite(values)
+
+        def per_cell(a: np.ndarray) -> np.ndarray:
+            return np.add.reduceat(np.add.reduceat(a, rs, axis=-2), cs, axis=-1)
+
+        crows, ccols = slice(int(ri[0]), int(ri[-1]) + 1), slice(int(ci[0]), int(ci[-1]) + 1)
+        self.count[..., crows, ccols] += per_cell(valid.astype(np.int64))
+        self.total[..., crows, ccols] += per_cell(np.where(valid, values, 0.0))
+
+    def mean(self, min_valid_fraction: float = 0.5) -> np.ndarray:
+        """NaN-aware block means (time, cy, cx); NaN where the valid fraction is below
+        ``min_valid_fraction``."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = self.total / self.count
+        return np.where(self.count >= min_valid_fraction * self.blocks.sizes, mean, np.nan)
+
+
 def fill_from_neighbours(r: np.ndarray) -> np.ndarray:
     """Each 2-D field (last two axes) with its missing cells set to the mean of their finite
     3 x 3 neighbours (float64); cells with none stay missing."""
