@@ -31,7 +31,6 @@ from smdownscale.netcdf import (
     CHUNK_CELLS,
     GridFileWriter,
     VarSpec,
-    chunk_nested,
     file_days,
     keep_block_chunks,
     read_rows,
@@ -46,7 +45,7 @@ from smdownscale.prediction import (
 from smdownscale.progress import Progress
 from smdownscale.residual import BlockMeans
 from smdownscale.rule_io import provenance, rule_config, setup_logging
-from smdownscale.tiling import grid_blocks
+from smdownscale.tiling import cube_blocks, grid_blocks
 
 
 def write_residuals(path, coarse_grid, period, residual, cfg) -> None:
@@ -154,10 +153,11 @@ def main(snakemake) -> None:
         }
     )
     ndays = period.ndays
-    block_rows = chunk_nested(cfg["resources"]["chunk_rows"])
-    block_cols = chunk_nested(max(1, mcfg["chunk_cells"] // (min(block_rows, fine.nlat) * ndays)))
+    block_rows, block_cols = cube_blocks(
+        cfg["resources"]["chunk_rows"], mcfg["chunk_cells"], fine.nlat, ndays
+    )
     tiles = grid_blocks(fine.nlat, fine.nlon, block_rows, block_cols, 0, chunk_rows=CHUNK_CELLS)
-    cache = keep_block_chunks(block_rows, block_cols, ndays)
+    cache = keep_block_chunks(min(block_rows, fine.nlat), min(block_cols, fine.nlon), ndays)
     set_chunk_cache(cache)  # a block's chunks, not the region, in netCDF's cache
     log.info(
         "predicting in %d block(s) of up to %d x %d cells",

@@ -30,7 +30,7 @@ from smdownscale.harmonise_days import (
     halo_cells,
     tiles_touching,
 )
-from smdownscale.netcdf import GridFileWriter, VarSpec, chunk_nested
+from smdownscale.netcdf import CHUNK_CELLS, GridFileWriter, VarSpec, chunk_nested
 from smdownscale.products.mcd43c3 import CMG_SHAPE
 from smdownscale.products.modis_sinusoidal import (
     read_mod11a1_lst,
@@ -38,7 +38,7 @@ from smdownscale.products.modis_sinusoidal import (
     regrid_tiles,
     tile_rows,
 )
-from smdownscale.tiling import Block, Span, grid_blocks, spans
+from smdownscale.tiling import Block, Span, cube_blocks, grid_blocks, spans
 
 DAY = dt.date(2010, 4, 7)
 COMPOSITE = dt.date(2010, 4, 7)
@@ -219,6 +219,21 @@ def test_windows_keep_the_whole_grids_cell_centres_at_any_resolution() -> None:
     inner = grid.window(10, 50, 20, 90).window(3, 10, 5, 30)
     np.testing.assert_array_equal(inner.lat, grid.lat[13:20])
     np.testing.assert_array_equal(inner.lon, grid.lon[25:50])
+
+
+def test_cube_blocks_keep_to_the_cell_days_and_never_become_slivers() -> None:
+    # Three-North, default members.chunk_cells: 256 rows (two chunks) by one chunk
+    assert cube_blocks(256, 1_000_000, 1675, 16) == (256, 128)
+    assert cube_blocks(20, 8192, 50, 16) == (16, 32)  # the tiny CI world
+    assert cube_blocks(256, 2_000_000, 40, 16) == (40, 3072)  # a region lower than a block
+    # a small cap: fewer rows rather than a column or two of 256 rows
+    rows, cols = cube_blocks(256, 1000, 1675, 16)
+    assert cols >= 32 and rows * cols * 16 <= 1000 * 2
+    for chunk_rows, cells in [(256, 10_000_000), (300, 200_000), (7, 5000), (128, 64)]:
+        rows, cols = cube_blocks(chunk_rows, cells, 5000, 16)
+        assert rows <= chunk_rows
+        for n in (rows, cols):  # nested with the 128-cell chunks
+            assert n % CHUNK_CELLS == 0 or CHUNK_CELLS % n == 0, (chunk_rows, cells, n)
 
 
 def test_grid_rows_windows_and_errors() -> None:

@@ -1,7 +1,8 @@
 """A job's blocks of work through dask: threads on a workstation, a cluster for big regions.
 
-The rules that hold the fine grid work through pieces of it: harmonisation one day at a
-time, member prediction one block of rows (every day of the period) at a time. Each piece is
+The rules that hold the fine grid work through pieces of it: harmonisation a block of rows
+and columns of one day at a time, member prediction a block of rows and columns (every day
+of the period) at a time. Each piece is
 a task: a function of its block that opens its inputs, computes and returns arrays. A
 :class:`BlockRunner` runs the tasks through dask and hands their results back **in block
 order** to the job, which writes them; at most ``in_flight`` tasks are computed or waiting

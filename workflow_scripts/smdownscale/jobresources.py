@@ -32,6 +32,7 @@ from typing import Any
 
 from .config import bma_eval_dates, run_dates
 from .netcdf import CHUNK_CELLS, chunk_nested
+from .tiling import cube_blocks
 
 MB = 2**20
 #: Floors: an interpreter with the science stack loaded; SLURM's usual time granularity.
@@ -177,12 +178,11 @@ def estimates(size: RunSize) -> dict[str, tuple[float, float]]:
     # prediction's blocks: resources.chunk_rows rows (nested with the chunks) by as many
     # columns as members.chunk_cells allows; the writer holds a row of chunks one block
     # wide (every member, float32, and the subset index)
-    p_rows = min(chunk_nested(s.chunk_rows), s.fine_rows)
-    p_cols = chunk_nested(max(1, s.member_chunk_cells // (p_rows * s.period_days)))
+    p_rows, p_cols = cube_blocks(s.chunk_rows, s.member_chunk_cells, s.fine_rows, s.period_days)
     p_cols = min(p_cols, s.fine_cols)
     predict_block_mb = p_rows * p_cols * s.period_days * 8 / MB
     predict_wait_mb = (
-        min(CHUNK_CELLS, s.fine_rows)
+        min(max(p_rows, CHUNK_CELLS), s.fine_rows)
         * min(max(p_cols, CHUNK_CELLS), s.fine_cols)
         * s.period_days
         * (4 * s.members + 1)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .grid import LatLonGrid
+from .netcdf import chunk_nested
 
 
 @dataclass(frozen=True)
@@ -97,3 +98,21 @@ def grid_blocks(
     if chunk_rows > 0:
         blocks.sort(key=lambda b: (b.rows.start // chunk_rows, b.cols.start, b.rows.start))
     return blocks
+
+
+#: Fewest columns a prediction block is given before its rows are cut instead.
+MIN_BLOCK_COLS = 32
+
+
+def cube_blocks(chunk_rows: int, chunk_cells: int, nlat: int, ndays: int) -> tuple[int, int]:
+    """(rows, columns) of the blocks of a job that holds every day of a period on a block
+    (predict_period): ``chunk_rows`` rows (nested with the output chunks:
+    :func:`smdownscale.netcdf.chunk_nested`; at most the region's ``nlat``) by as many
+    columns as ``chunk_cells`` cell-days allow; where that leaves fewer than
+    :data:`MIN_BLOCK_COLS` columns, fewer rows, so a block stays near ``chunk_cells``
+    without becoming a sliver (many small tasks, each smoothing the region labels on its
+    pad)."""
+    rows = min(chunk_nested(chunk_rows), nlat)
+    if chunk_cells // (rows * ndays) < MIN_BLOCK_COLS:
+        rows = min(chunk_nested(max(1, chunk_cells // (MIN_BLOCK_COLS * ndays))), rows)
+    return rows, chunk_nested(max(1, chunk_cells // (rows * ndays)))
