@@ -148,6 +148,36 @@ rule bma_weights:
         "../workflow_scripts/bma_weights.py"
 
 
+rule subcell_fit:
+    """The sub-cell detail correction: the product's error at the training stations on the
+    predictors' detail within the coarse cell, kept only if it wins at held-out stations.
+    """
+    input:
+        pairs=rules.bma_station_pairs.output[0],
+        folds=rules.bma_station_folds.output[0],
+        predictors=expand(f"{RUN}/fine/predictors_{{period}}.nc", period=PERIODS),
+        static=f"{RUN}/fine/static.nc",
+    output:
+        fit=f"{BMA}/subcell_fit.json",
+        table=report(
+            f"{BMA}/subcell_fit.csv",
+            caption="report/subcell.rst",
+            category="BMA",
+        ),
+        stations=f"{BMA}/subcell_stations.parquet",
+    log:
+        f"{LOGS}/subcell_fit.log",
+    conda:
+        "../envs/bayes.yaml"
+    threads: 1
+    resources:
+        **job_resources("subcell_fit"),
+    params:
+        settings=settings("bma", "predictors"),
+    script:
+        "../workflow_scripts/subcell_fit.py"
+
+
 rule bma_station_series:
     """BMA at every station from weights that never saw it, beside the alternatives."""
     input:
@@ -160,6 +190,7 @@ rule bma_station_series:
         fold_pooled=expand(f"{BMA}/pooled_{{fold}}.csv", fold=FOLDS),
         fold_selections=expand(f"{BMA}/selection_{{fold}}.json", fold=FOLDS),
         scores=rules.member_scores.output.scores,
+        subcell=rules.subcell_fit.output.stations,
     output:
         series=f"{BMA}/station_series.parquet",
         paths=f"{BMA}/heldout_paths.csv",

@@ -529,6 +529,8 @@ def product_inputs(wildcards):
         "members": f"{RUN}/members/members_{p}.nc",
         "predictors": f"{RUN}/fine/predictors_{p}.nc",
         "regions": f"{RUN}/regions/regions_fine.nc",
+        "static": f"{RUN}/fine/static.nc",
+        "subcell": f"{RUN}/bma/subcell_fit.json",
     }
     ens = config["bma"]["ensemble"]
     if ens == "bma":

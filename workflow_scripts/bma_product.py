@@ -28,6 +28,8 @@ from smdownscale.bma import (
     equal_weight,
 )
 from smdownscale.config import run_grids
+from smdownscale.features import STATIC
+from smdownscale.grid import block_map
 from smdownscale.harmonise import check_days
 from smdownscale.netcdf import (
     GridFileWriter,
@@ -39,6 +41,7 @@ from smdownscale.netcdf import (
 )
 from smdownscale.prediction import SOURCE_CODES
 from smdownscale.rule_io import provenance, setup_logging
+from smdownscale.subcell import DetailModel, coarse_means, detail
 
 #: quality_flag bits.
 FLAGS = {
@@ -93,6 +96,27 @@ def var_specs(porosity: float, ensemble: str, sd_meaning: str):
     ]
 
 
+class SubcellDetail:
+    """The sub-cell detail correction of one period (``smdownscale.subcell``), row by row:
+    each feature's coarse-cell means are computed once (bands of ``band`` rows), then every
+    block of rows gets ``sum coef * (feature - its coarse cell's mean)``."""
+
+    def __init__(self, model: DetailModel, pred, static, blocks, band: int):
+        self.model, self.blocks = model, blocks
+        self.files = {v: static if v in STATIC else pred for v in model.features}
+        self.means = {
+            v: coarse_means(lambda rows, v=v: read_rows(self.files[v], v, rows), blocks, band)
+            for v in model.features
+        }
+
+    def rows(self, rows: slice, ndays: int) -> np.ndarray:
+        x = []
+        for v in self.model.features:
+            d = detail(read_rows(self.files[v], v, rows), self.means[v], self.blocks, rows)
+            x.append(np.broadcast_to(d, (ndays, *d.shape)) if d.ndim == 2 else d)
+        return np.nan_to_num(self.model.correction(np.stack(x, axis=-1)))
+
+
 SD_MEANING = {
     "bma": "BMA predictive standard deviation (weighted member spread and sigma)",
     "mean": "standard deviation between the members",
@@ -142,6 +166,20 @@ def main(snakemake) -> None:
         attrs["ensemble_requested"] = requested
     if why:
         attrs["ensemble_choice"] = why
+    with open(snakemake.input.subcell) as fh:
+        subcell = json.load(fh)["all"]
+    model = DetailModel.from_dict(subcell["model"]) if subcell["applied"] else None
+    attrs["subcell_correction"] = (
+        "sub-cell detail calibrated at stations: "
+        + (
+            ", ".join(f"{c:+.4g} x {v}" for v, c in zip(model.features, model.coef, strict=True))
+            + "; "
+            if model
+            else "not applied: "
+        )
+        + subcell["reason"]
+    )
+    log.info("%s", attrs["subcell_correction"])
     with netCDF4.Dataset(snakemake.input.members) as mem:  # how the members were made final
         for key in ("residual_share", "residual_correction", "smoothing"):
             if key in mem.ncattrs():
@@ -156,12 +194,19 @@ def main(snakemake) -> None:
         with (
             netCDF4.Dataset(snakemake.input.members) as mem,
             netCDF4.Dataset(snakemake.input.predictors) as pred,
+            netCDF4.Dataset(snakemake.input.static) as static,
             netCDF4.Dataset(snakemake.input.regions) as reg,
             GridFileWriter(
                 snakemake.output[0], fine, period.days, specs, attrs, snakemake.threads
             ) as out,
         ):
             check_days(snakemake.input.members, file_days(mem), period.days)
+            check_days(snakemake.input.predictors, file_days(pred), period.days)
+            sub = None
+            if model is not None:
+                coarse_grid, _ = run_grids(cfg)
+                blocks = block_map(fine, coarse_grid)
+                sub = SubcellDetail(model, pred, static, blocks, block)
             for r0 in range(0, fine.nlat, block):
                 rows = slice(r0, min(r0 + block, fine.nlat))
                 f = np.stack([read_rows(mem, f"sm_{m}", rows) for m in members], axis=-1)
@@ -190,6 +235,8 @@ def main(snakemake) -> None:
                     mean, sd = equal_weight(f)
                 else:
                     mean, sd = chosen_member(f, labels, choice)
+                if sub is not None:
+                    mean = mean + sub.rows(rows, ndays)
                 missing = ~np.isfinite(mean)
                 mean, low, high = clip_physical(mean, b["porosity"])
                 sd = np.where(missing, np.nan, sd)

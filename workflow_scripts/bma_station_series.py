@@ -153,6 +153,15 @@ def main(snakemake) -> None:
     else:
         out["product_heldout"] = out[f"f_{ens}"]
 
+    # the sub-cell detail correction (rule subcell_fit): held out with each fold's own fit
+    # and choice; in sample from every station
+    sub = pd.read_parquet(snakemake.input.subcell)[[*KEY, "time", "subcell_heldout"]]
+    out = out.merge(sub, on=[*KEY, "time"], how="left")
+    corr = out["subcell_heldout"].fillna(0.0).to_numpy()
+    out["product_heldout"], _, _ = clip_physical(
+        out["product_heldout"].to_numpy() + corr, b["porosity"]
+    )
+
     done = np.isfinite(out.bma_heldout) & out.complete
     log.info(
         "%d station-days, %d with a held-out BMA value (%d of them kriged, the rest from "

@@ -241,6 +241,8 @@ def estimates(size: RunSize) -> dict[str, tuple[float, float]]:
         "bma_posteriors": (BASE_MB, 60),
         "bma_pooled": (BASE_MB, 120 + 5e-4 * s.mcmc_work),
         "bma_station_series": (BASE_MB, 120 + 1e-3 * s.mcmc_work),
+        # a band of rows of one predictor's period (float32 read, float64 sums) at a time
+        "subcell_fit": (BASE_MB + 4 * rows_mb, 60 + 5e-7 * cd * s.periods * (s.predictors + 1)),
         # kriging every parameter in blocks of 64 rows
         "bma_weights": (
             BASE_MB + 64 * s.fine_cols * 8 * 60 / MB + 4 * day,

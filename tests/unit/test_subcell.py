@@ -1,0 +1,124 @@
+"""The sub-cell detail correction calibrated at stations (smdownscale.subcell)."""
+
+import numpy as np
+import pytest
+
+from smdownscale.blocks import Blocks
+from smdownscale.subcell import DetailModel, coarse_means, detail, fit_detail, ridge_fit
+
+
+def irregular_blocks() -> Blocks:
+    """An EASE-grid-like map: uneven blocks of 3, 5 and 4 rows, 6, 2 and 4 columns."""
+    rows = np.repeat(np.arange(3), [3, 5, 4])
+    cols = np.repeat(np.arange(3), [6, 2, 4])
+    return Blocks(rows, cols, np.array([1.0, 5.0, 9.5]), np.array([2.5, 6.5, 9.5]))
+
+
+@pytest.mark.parametrize("band", [1, 4, 5, 12, 100])
+@pytest.mark.parametrize("blocks", [Blocks.regular(4, 12, 8), irregular_blocks()])
+def test_coarse_means_by_bands_equal_the_block_means(blocks, band):
+    rng = np.random.default_rng(1)
+    ny, nx = blocks.fine_shape
+    field = rng.normal(size=(3, ny, nx))
+    field[rng.random(field.shape) < 0.3] = np.nan
+    field[1, blocks.rows == 0] = np.nan  # a day whose first row of coarse cells is empty
+    got = coarse_means(lambda rows: field[:, rows], blocks, band)
+    for t in range(3):
+        for i in range(blocks.shape[0]):
+            for j in range(blocks.shape[1]):
+                cell = field[t][np.ix_(blocks.rows == i, blocks.cols == j)]
+                want = np.nanmean(cell) if np.isfinite(cell).any() else np.nan
+                np.testing.assert_allclose(got[t, i, j], want, equal_nan=True)
+    assert np.isnan(got[1, 0]).all()
+
+
+def test_coarse_means_of_a_static_field():
+    blocks = Blocks.regular(2, 4, 4)
+    field = np.arange(16.0).reshape(4, 4)
+    got = coarse_means(lambda rows: field[rows], blocks, 3)
+    np.testing.assert_allclose(got, [[2.5, 4.5], [10.5, 12.5]])
+
+
+def test_a_detail_has_zero_mean_in_every_coarse_cell():
+    blocks = irregular_blocks()
+    rng = np.random.default_rng(2)
+    field = rng.normal(3.0, 1.0, size=(2, *blocks.fine_shape))
+    means = coarse_means(lambda rows: field[:, rows], blocks, 5)
+    d = np.concatenate(
+        [detail(field[:, r0 : r0 + 5], means, blocks, slice(r0, r0 + 5)) for r0 in (0, 5, 10)],
+        axis=1,
+    )
+    np.testing.assert_allclose(coarse_means(lambda rows: d[:, rows], blocks, 12), 0.0, atol=1e-12)
+
+
+def station_world(n_stations: int, signal: float, seed: int = 3):
+    """Pairs at stations: errors = signal x (0.04 * x0 - 0.02 * x1) + a station bias + noise;
+    x2 carries nothing. Stations in five spatial folds."""
+    rng = np.random.default_rng(seed)
+    days = 40
+    st = np.repeat(np.arange(n_stations), days)
+    folds = st % 5
+    x = rng.normal(size=(st.size, 3))
+    x[:, 1] += np.repeat(rng.normal(size=n_stations), days)  # a static part, as terrain
+    bias = np.repeat(rng.normal(0, 0.02, n_stations), days)
+    e = signal * (0.04 * x[:, 0] - 0.02 * x[:, 1]) + bias + rng.normal(0, 0.02, st.size)
+    return x, e, st.astype(str), folds
+
+
+def test_a_detail_the_members_miss_is_found_and_used():
+    x, e, st, folds = station_world(40, 1.0)
+    fit = fit_detail(x, e, st, folds, ["a", "b", "c"], [0.01, 0.1, 1.0, 10.0], 0.95)
+    assert fit.model is not None, fit.reason
+    np.testing.assert_allclose(fit.model.coef, [0.04, -0.02, 0.0], atol=0.006)
+    assert fit.model.ridge in (0.01, 0.1)
+    assert fit.n_stations == 40 and fit.n_pairs == 1600
+    assert fit.cv[-1]["ridge_per_pair"] is None  # the no-correction candidate is scored
+    assert min(c["heldout_mse"] for c in fit.cv[:-1]) < fit.cv[-1]["heldout_mse"]
+
+
+def test_details_that_carry_nothing_are_not_used():
+    x, e, st, folds = station_world(40, 0.0)
+    fit = fit_detail(x, e, st, folds, ["a", "b", "c"], [0.01, 1.0], 0.95)
+    assert fit.model is None
+    assert fit.reason.startswith("no clear gain at held-out stations")
+
+
+def test_too_few_stations_to_cross_validate():
+    x, e, st, folds = station_world(2, 1.0)
+    fit = fit_detail(x, e, st, folds, ["a", "b", "c"], [1.0], 0.5)
+    assert fit.model is None and "too few stations" in fit.reason
+
+
+def test_ridge_fit_without_penalty_is_least_squares_and_the_penalty_shrinks():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(500, 2)) * [1.0, 30.0]
+    e = 0.5 + 0.1 * x[:, 0] - 0.002 * x[:, 1]
+    coef, b0 = ridge_fit(x, e, 0.0)
+    np.testing.assert_allclose(coef, [0.1, -0.002], rtol=1e-9)
+    np.testing.assert_allclose(b0, 0.5, atol=1e-9)
+    shrunk, _ = ridge_fit(x, e, 1.0)  # standardised: both shrink by the same factor 1/2
+    np.testing.assert_allclose(shrunk / coef, 0.5, rtol=0.05)
+
+
+def test_correction_counts_missing_details_as_zero_and_round_trips():
+    model = DetailModel(("lst", "elevation"), np.array([0.01, -0.002]), 1.0)
+    x = np.array([[1.0, 10.0], [np.nan, 10.0], [np.nan, np.nan]])
+    got = model.correction(x)
+    np.testing.assert_allclose(got[:2], [0.01 - 0.02, -0.02])
+    assert np.isnan(got[2])
+    again = DetailModel.from_dict(model.to_dict())
+    assert again.features == model.features and again.ridge == 1.0
+    np.testing.assert_array_equal(again.coef, model.coef)
+    with pytest.raises(ValueError, match="3 details given, the model has 2"):
+        model.correction(np.zeros((1, 3)))
+
+
+def test_too_few_pairs_per_feature_fit_nothing():
+    x, e, st, folds = station_world(40, 1.0)  # 1600 pairs, three features
+    fit = fit_detail(x, e, st, folds, ["a", "b", "c"], [0.1], 0.5, min_pairs_per_feature=600)
+    assert fit.model is None
+    assert fit.reason == (
+        "1600 training pairs, fewer than the 1800 needed (600 per feature, "
+        "bma.subcell.min_pairs_per_feature)"
+    )
+    assert fit_detail(x, e, st, folds, ["a", "b", "c"], [0.1], 0.5, 500).model is not None

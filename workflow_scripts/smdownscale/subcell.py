@@ -1,0 +1,215 @@
+"""Sub-cell detail calibrated at stations (issue 12; METHOD.md section 6).
+
+The members learn from the variation between coarse cells and carry it to the 1 km cells.
+Below the coarse cell the predictors relate to soil moisture differently (on the skill
+worlds albedo follows soil colour more than wetness there, terrain and greenness matter
+more), and only the stations see soil moisture at that scale. So the product's error at the
+training stations, on the training days, is regressed on the predictors' *detail* at the
+station's cell: each predictor minus its mean over the coarse cell that day
+(:func:`coarse_means`). The fitted combination of details (ridge regression on standardised
+details, intercept fitted but never applied) is added to the product. A detail has a zero
+mean over its coarse cell, so the correction moves soil moisture within a coarse cell and
+leaves the cell's mean where the members and the coarse product put it: no bullseyes round
+stations and no block edges, as a station residual spread on the grid would make.
+
+How strongly to shrink (``ridge``) is chosen by station-held-out cross-validation over the
+spatial folds, and the correction is used only where it wins that cross-validation against
+no correction with the same paired t-tests the BMA must pass (across folds and across
+stations, :func:`smdownscale.bma_pooled.gain_test`). Where it does not, the product goes
+without it and says why.
+
+Pure functions: arrays in, arrays out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from smdownscale.blocks import Blocks
+from smdownscale.bma_pooled import gain_test
+
+
+def coarse_means(read: Callable[[slice], np.ndarray], blocks: Blocks, band_rows: int) -> np.ndarray:
+    """NaN-aware mean of a (..., lat, lon) field over each coarse cell: (..., ny_c, nx_c).
+
+    ``read(rows)`` returns the fine rows ``rows`` (all columns); the field is read in bands
+    of ``band_rows`` rows, so memory is one band however tall the region. Coarse cells with
+    no finite value are NaN.
+    """
+    ny, nx = blocks.fine_shape
+    total = count = None
+    starts = blocks.col_starts
+    for r0 in range(0, ny, max(int(band_rows), 1)):
+        rows = slice(r0, min(r0 + band_rows, ny))
+        v = np.asarray(read(rows), dtype=np.float64)
+        if v.shape[-1] != nx:
+            raise ValueError(f"band of shape {v.shape} does not have the grid's {nx} columns")
+        ok = np.isfinite(v)
+        s = np.add.reduceat(np.where(ok, v, 0.0), starts, axis=-1)
+        n = np.add.reduceat(ok.astype(np.int64), starts, axis=-1)
+        if total is None:
+            shape = (*v.shape[:-2], blocks.shape[0], blocks.shape[1])
+            total, count = np.zeros(shape), np.zeros(shape, dtype=np.int64)
+        crow = blocks.rows[rows]
+        for k in np.unique(crow):
+            inside = crow == k
+            total[..., k, :] += s[..., inside, :].sum(axis=-2)
+            count[..., k, :] += n[..., inside, :].sum(axis=-2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def detail(values: np.ndarray, means: np.ndarray, blocks: Blocks, rows: slice) -> np.ndarray:
+    """Fine ``values`` (..., rows, lon) minus their coarse cell's mean (``means``, the whole
+    coarse grid as :func:`coarse_means` gives it)."""
+    return values - means[..., blocks.rows[rows], :][..., blocks.cols]
+
+
+@dataclass(frozen=True)
+class DetailModel:
+    """A fitted correction: ``sum_i coef[i] * detail_i`` (NaN details count 0)."""
+
+    features: tuple[str, ...]
+    coef: np.ndarray  # per unit of each feature's detail
+    ridge: float  # the penalty per training pair chosen by cross-validation
+
+    def correction(self, x: np.ndarray) -> np.ndarray:
+        """The correction for details ``x`` (..., n_features): NaN where every one is NaN."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape[-1] != len(self.features):
+            raise ValueError(f"{x.shape[-1]} details given, the model has {len(self.features)}")
+        ok = np.isfinite(x)
+        out = np.where(ok, x, 0.0) @ self.coef
+        return np.where(ok.any(axis=-1), out, np.nan)
+
+    def to_dict(self) -> dict:
+        return {
+            "features": list(self.features),
+            "coef": [float(c) for c in self.coef],
+            "ridge_per_pair": self.ridge,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DetailModel:
+        return cls(
+            tuple(d["features"]), np.asarray(d["coef"], dtype=np.float64), d["ridge_per_pair"]
+        )
+
+
+def ridge_fit(x: np.ndarray, e: np.ndarray, ridge_per_pair: float) -> tuple[np.ndarray, float]:
+    """Ridge regression of ``e`` on ``x`` (NaN as 0) with a free intercept: the coefficients
+    per unit of ``x`` and the intercept. The columns are standardised first and the penalty
+    is ``ridge_per_pair * n`` on the standardised coefficients (so its meaning does not
+    change with the number of pairs)."""
+    x = np.where(np.isfinite(x), x, 0.0)
+    mu, sd = x.mean(axis=0), x.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    z = (x - mu) / sd
+    ec = e - e.mean()
+    n, k = z.shape
+    beta = np.linalg.solve(z.T @ z + ridge_per_pair * n * np.eye(k), z.T @ ec)
+    coef = beta / sd
+    return coef, float(e.mean() - mu @ coef)
+
+
+def _predict(x: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
+    return np.where(np.isfinite(x), x, 0.0) @ coef + intercept
+
+
+@dataclass
+class DetailFit:
+    """What :func:`fit_detail` decided: the model (None: no correction), and why."""
+
+    model: DetailModel | None
+    reason: str
+    n_pairs: int
+    n_stations: int
+    cv: list[dict] = field(default_factory=list)  # per penalty: held-out MSE
+
+    def to_dict(self) -> dict:
+        return {
+            "applied": self.model is not None,
+            "model": self.model.to_dict() if self.model is not None else None,
+            "reason": self.reason,
+            "n_pairs": self.n_pairs,
+            "n_stations": self.n_stations,
+            "cv": self.cv,
+        }
+
+
+def fit_detail(
+    x: np.ndarray,
+    e: np.ndarray,
+    stations: np.ndarray,
+    folds: np.ndarray,
+    features: Sequence[str],
+    ridges: Sequence[float],
+    confidence: float,
+    min_pairs_per_feature: int = 1,
+) -> DetailFit:
+    """Choose and fit the correction of the errors ``e`` (in situ minus product) from the
+    details ``x`` (n, n_features) at the stations' cells, by station-held-out CV.
+
+    ``folds`` gives each pair's spatial fold (a station's pairs share one). For each penalty
+    in ``ridges`` every fold is predicted from the others; the penalty with the lowest
+    held-out MSE is the candidate, and it is used only when its gain over no correction (the
+    training folds' mean error, which the product never adds) passes
+    :func:`~smdownscale.bma_pooled.gain_test` at ``confidence``. With fewer than
+    ``min_pairs_per_feature`` pairs per feature nothing is fitted: a station's daily errors
+    share its bias, so the pairs hold far fewer independent errors than their count, and
+    with few of them the held-out gain is noise.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    e = np.asarray(e, dtype=np.float64)
+    n_st = int(np.unique(stations).size)
+    ufolds = np.unique(folds)
+    need = int(min_pairs_per_feature) * len(features)
+    if len(e) < need:
+        return DetailFit(
+            None,
+            f"{len(e)} training pairs, fewer than the {need} needed "
+            f"({min_pairs_per_feature} per feature, bma.subcell.min_pairs_per_feature)",
+            len(e),
+            n_st,
+        )
+    if len(e) == 0 or ufolds.size < 2 or n_st < 3:
+        return DetailFit(
+            None,
+            f"too few stations or folds to cross-validate ({n_st} stations, {ufolds.size} "
+            "folds with training pairs)",
+            len(e),
+            n_st,
+        )
+    base = np.empty_like(e)
+    for f in ufolds:
+        held = folds == f
+        base[held] = e[~held].mean()
+    best = None
+    cv = []
+    for lam in ridges:
+        pred = np.empty_like(e)
+        for f in ufolds:
+            held = folds == f
+            coef, b0 = ridge_fit(x[~held], e[~held], lam)
+            pred[held] = _predict(x[held], coef, b0)
+        mse = float(np.mean((e - pred) ** 2))
+        cv.append({"ridge_per_pair": float(lam), "heldout_mse": mse})
+        if best is None or mse < best[0]:
+            best = (mse, float(lam), pred)
+    base_mse = float(np.mean((e - base) ** 2))
+    cv.append({"ridge_per_pair": None, "heldout_mse": base_mse})
+    won, said = gain_test(base, best[2], e, folds, stations, confidence)
+    gain = f"held-out MSE {best[0]:.3e} against {base_mse:.3e} without ({said})"
+    if not won:
+        return DetailFit(None, f"no clear gain at held-out stations: {gain}", len(e), n_st, cv)
+    coef, _ = ridge_fit(x, e, best[1])
+    return DetailFit(
+        DetailModel(tuple(features), coef, best[1]),
+        f"ridge {best[1]:g} per pair: {gain}",
+        len(e),
+        n_st,
+        cv,
+    )
