@@ -16,6 +16,7 @@ rule validate_stations:
         paths=rules.bma_station_series.output.paths,
         participation=rules.bma_weights.output.participation,
         selection=f"{RUN}/bma/selection_all.json",
+        subcell=f"{RUN}/bma/subcell_fit.json",
     output:
         table=report(
             f"{VAL}/table4_stations.csv",

@@ -41,7 +41,7 @@ from smdownscale.netcdf import (
 )
 from smdownscale.prediction import SOURCE_CODES
 from smdownscale.rule_io import provenance, setup_logging
-from smdownscale.subcell import DetailModel, coarse_means, detail
+from smdownscale.subcell import DetailModel, background, coarse_means, detail
 
 #: quality_flag bits.
 FLAGS = {
@@ -105,16 +105,19 @@ class SubcellDetail:
         self.model, self.blocks = model, blocks
         self.files = {v: static if v in STATIC else pred for v in model.features}
         self.means = {
-            v: coarse_means(lambda rows, v=v: read_rows(self.files[v], v, rows), blocks, band)
+            v: background(
+                coarse_means(lambda rows, v=v: read_rows(self.files[v], v, rows), blocks, band)
+            )
             for v in model.features
         }
 
-    def rows(self, rows: slice, ndays: int) -> np.ndarray:
-        x = []
-        for v in self.model.features:
-            d = detail(read_rows(self.files[v], v, rows), self.means[v], self.blocks, rows)
-            x.append(np.broadcast_to(d, (ndays, *d.shape)) if d.ndim == 2 else d)
-        return np.nan_to_num(self.model.correction(np.stack(x, axis=-1)))
+    def rows(self, rows: slice) -> np.ndarray:
+        """The correction of the rows ``rows``: (time, rows, lon), or (rows, lon) when every
+        feature is static (float32, 0 where a detail is missing)."""
+        return self.model.add(
+            detail(read_rows(self.files[v], v, rows), self.means[v], self.blocks, rows)
+            for v in self.model.features
+        )
 
 
 SD_MEANING = {
@@ -169,6 +172,11 @@ def main(snakemake) -> None:
     with open(snakemake.input.subcell) as fh:
         subcell = json.load(fh)["all"]
     model = DetailModel.from_dict(subcell["model"]) if subcell["applied"] else None
+    if model is not None and ens != "mean":  # fitted to the member mean's error only
+        model = None
+        subcell["reason"] = (
+            f"fitted to the member mean's error, and the product is the {ens} ensemble"
+        )
     attrs["subcell_correction"] = (
         "sub-cell detail calibrated at stations: "
         + (
@@ -236,7 +244,7 @@ def main(snakemake) -> None:
                 else:
                     mean, sd = chosen_member(f, labels, choice)
                 if sub is not None:
-                    mean = mean + sub.rows(rows, ndays)
+                    mean = mean + sub.rows(rows)
                 missing = ~np.isfinite(mean)
                 mean, low, high = clip_physical(mean, b["porosity"])
                 sd = np.where(missing, np.nan, sd)

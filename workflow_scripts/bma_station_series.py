@@ -153,14 +153,18 @@ def main(snakemake) -> None:
     else:
         out["product_heldout"] = out[f"f_{ens}"]
 
-    # the sub-cell detail correction (rule subcell_fit): held out with each fold's own fit
-    # and choice; in sample from every station
+    # the sub-cell detail correction (rule subcell_fit), held out with each fold's own fit
+    # and choice; fitted to the member mean's error, so added only where the product is
+    # the member mean (as bma_product does)
     sub = pd.read_parquet(snakemake.input.subcell)[[*KEY, "time", "subcell_heldout"]]
     out = out.merge(sub, on=[*KEY, "time"], how="left")
-    corr = out["subcell_heldout"].fillna(0.0).to_numpy()
-    out["product_heldout"], _, _ = clip_physical(
-        out["product_heldout"].to_numpy() + corr, b["porosity"]
+    on_mean = (
+        (out.heldout_ensemble == "mean") if ens == "bma" else pd.Series(ens == "mean", out.index)
     )
+    corr = np.where(on_mean, out["subcell_heldout"].fillna(0.0), 0.0)
+    out["subcell_heldout"] = corr
+    fixed, _, _ = clip_physical(out["mean"].to_numpy() + corr, b["porosity"])
+    out["product_heldout"] = np.where(on_mean, fixed, out["product_heldout"])
 
     done = np.isfinite(out.bma_heldout) & out.complete
     log.info(

@@ -2,7 +2,8 @@
 (``smdownscale.subcell``; README "Sub-cell detail calibrated at stations").
 
 For every station-day the predictors' details at the station's cell (the predictor minus
-its coarse cell's mean that day; elevation and slope from ``fine/static.nc``) are read
+its coarse cells' means that day interpolated between the cell centres; elevation and
+slope from ``fine/static.nc``) are read
 beside the pairs of rule bma_station_pairs. The errors ``y - member mean`` of the complete
 training pairs are regressed on them: once with every station (``fold all``: the product's
 correction) and once per spatial fold without its stations, which gives that fold's
@@ -23,27 +24,30 @@ from smdownscale.features import DAILY, STATIC
 from smdownscale.grid import block_map
 from smdownscale.netcdf import file_days, read_cells, read_rows
 from smdownscale.rule_io import setup_logging
-from smdownscale.subcell import coarse_means, fit_detail
+from smdownscale.subcell import background, coarse_means, detail_at, fit_detail
 
 
 def station_details(pairs, predictors, static, daily, blocks, band):
     """The pairs with one column ``x_<feature>`` per detail at the station's cell."""
     sites = pairs.drop_duplicates(KEY)[[*KEY, "fine_row", "fine_col"]].reset_index(drop=True)
     frow, fcol = sites.fine_row.to_numpy(), sites.fine_col.to_numpy()
-    crow, ccol = blocks.rows[frow], blocks.cols[fcol]
     pieces = []
     with netCDF4.Dataset(static) as nc:
         fixed = {}
         for v in STATIC:
-            means = coarse_means(lambda rows, v=v: read_rows(nc, v, rows), blocks, band)
-            fixed[v] = read_cells(nc.variables[v], frow, fcol) - means[crow, ccol]
+            back = background(coarse_means(lambda rows, v=v: read_rows(nc, v, rows), blocks, band))
+            fixed[v] = detail_at(read_cells(nc.variables[v], frow, fcol), back, blocks, frow, fcol)
     for path in predictors:
         with netCDF4.Dataset(path) as nc:
             days = file_days(nc)
             cols = {}
             for v in daily:
-                means = coarse_means(lambda rows, v=v: read_rows(nc, v, rows), blocks, band)
-                cols[v] = read_cells(nc.variables[v], frow, fcol) - means[:, crow, ccol]
+                back = background(
+                    coarse_means(lambda rows, v=v: read_rows(nc, v, rows), blocks, band)
+                )
+                cols[v] = detail_at(
+                    read_cells(nc.variables[v], frow, fcol), back, blocks, frow, fcol
+                )
         frame = pd.DataFrame(
             {
                 "network": np.tile(sites.network.to_numpy(), len(days)),
@@ -93,7 +97,7 @@ def main(snakemake) -> None:
     blocks = block_map(fine, coarse_grid)
     pairs = pd.read_parquet(snakemake.input.pairs)
     folds = read_station_table(snakemake.input.folds)
-    pairs = pairs.merge(folds[[*KEY, "fold"]], on=KEY, how="inner")
+    pairs = pairs.merge(folds[[*KEY, "fold", "takes_part"]], on=KEY, how="inner")
     pairs = station_details(
         pairs,
         snakemake.input.predictors,
@@ -104,7 +108,12 @@ def main(snakemake) -> None:
     )
     xcols = [f"x_{v}" for v in features]
     pairs["error"] = pairs.y - pairs[member_columns(members)].mean(axis=1)
-    train = pairs[(pairs.split == "train") & pairs.complete & np.isfinite(pairs.error)]
+    train = pairs[
+        (pairs.split == "train")
+        & pairs.complete
+        & pairs.takes_part.astype(bool)
+        & np.isfinite(pairs.error)
+    ]
     train = train[np.isfinite(train[xcols].to_numpy()).any(axis=1) & train.fold.notna()]
 
     def fit(rows):
@@ -123,9 +132,15 @@ def main(snakemake) -> None:
     result = {"features": features, "folds": {}}
     pairs["subcell_insample"] = 0.0
     pairs["subcell_heldout"] = 0.0
-    if not scfg["enabled"]:
-        result["all"] = {"applied": False, "reason": "bma.subcell.enabled is false"}
-        log.info("sub-cell detail correction off (bma.subcell.enabled)")
+    if not scfg["enabled"] or b["ensemble"] not in ("mean", "bma"):
+        why = (
+            "bma.subcell.enabled is false"
+            if not scfg["enabled"]
+            else f"bma.ensemble is {b['ensemble']}: the correction is fitted to the member "
+            "mean's error"
+        )
+        result["all"] = {"applied": False, "reason": why}
+        log.info("sub-cell detail correction off: %s", why)
     else:
         whole = fit(train)
         result["all"] = whole.to_dict()

@@ -75,11 +75,19 @@ def main(snakemake) -> None:
     ens = snakemake.config["bma"]["ensemble"]
     used = selection["ensemble"] if ens == "bma" else ens
     product = {"bma": "BMA", "mean": "the member mean", "best": "the best member"}.get(used, used)
+    with open(snakemake.input.subcell) as fh:
+        subcell = json.load(fh)
+    detail = subcell["all"]["applied"] and used == "mean"
+    folds_on = sum(f["applied"] for f in subcell["folds"].values())
     caption = (
         f"**What ran.** {heldout_sentence(pd.read_csv(snakemake.input.paths))} The gridded "
         f"product's sm is {product}"
-        + (" (BMA did not beat the member mean under station-held-out CV)." if used != ens
-           else ".")
+        + (" (BMA did not beat the member mean under station-held-out CV)" if used != ens
+           else "")
+        + (" plus the sub-cell detail calibrated at the stations" if detail else "")
+        + f"; the sub-cell detail correction {'is' if detail else 'is not'} applied "
+        f"({subcell['all']['reason']}; held out: used in {folds_on} of "
+        f"{len(subcell['folds'])} folds, bma/subcell_fit.csv)."
         + f" **Stations training the BMA.** "
         f"{participation_sentence(pd.read_csv(snakemake.input.participation))}"
     )  # fmt: skip

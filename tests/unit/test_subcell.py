@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 
 from smdownscale.blocks import Blocks
-from smdownscale.subcell import DetailModel, coarse_means, detail, fit_detail, ridge_fit
+from smdownscale.subcell import (
+    DetailModel,
+    background,
+    coarse_means,
+    detail,
+    detail_at,
+    fit_detail,
+    ridge_fit,
+)
 
 
 def irregular_blocks() -> Blocks:
@@ -39,16 +47,50 @@ def test_coarse_means_of_a_static_field():
     np.testing.assert_allclose(got, [[2.5, 4.5], [10.5, 12.5]])
 
 
-def test_a_detail_has_zero_mean_in_every_coarse_cell():
-    blocks = irregular_blocks()
-    rng = np.random.default_rng(2)
-    field = rng.normal(3.0, 1.0, size=(2, *blocks.fine_shape))
-    means = coarse_means(lambda rows: field[:, rows], blocks, 5)
+@pytest.mark.parametrize("blocks", [Blocks.regular(4, 12, 8), irregular_blocks()])
+def test_the_detail_of_a_linear_field_is_zero_between_the_outer_centres(blocks):
+    """A coarse cell's mean of a linear field is its value at the cell's centre, and the
+    bilinear background reproduces the field between the outer centres: no detail there."""
+    ny, nx = blocks.fine_shape
+    i, j = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
+    field = (300.0 + 0.7 * i - 0.4 * j)[None].repeat(2, 0)
+    back = background(coarse_means(lambda rows: field[:, rows], blocks, 5))
     d = np.concatenate(
-        [detail(field[:, r0 : r0 + 5], means, blocks, slice(r0, r0 + 5)) for r0 in (0, 5, 10)],
+        [
+            detail(field[:, r0 : r0 + 5], back, blocks, slice(r0, min(r0 + 5, ny)))
+            for r0 in (0, 5, 10)
+        ],
         axis=1,
     )
-    np.testing.assert_allclose(coarse_means(lambda rows: d[:, rows], blocks, 12), 0.0, atol=1e-12)
+    inner = np.ix_(
+        (i[:, 0] >= blocks.row_centres[0]) & (i[:, 0] <= blocks.row_centres[-1]),
+        (j[0] >= blocks.col_centres[0]) & (j[0] <= blocks.col_centres[-1]),
+    )
+    np.testing.assert_allclose(d[0][inner], 0.0, atol=1e-9)
+    got = detail_at(field[:, [5], [3]], back, blocks, np.array([5]), np.array([3]))
+    np.testing.assert_allclose(got[:, 0], d[:, 5, 3], atol=1e-12)
+
+
+def test_a_detail_has_no_step_at_coarse_cell_edges():
+    """Subtracting each cell's own mean would leave a step where neighbouring means differ;
+    the interpolated background does not."""
+    blocks = Blocks.regular(5, 10, 10)
+    field = np.where(np.arange(10) < 5, 0.0, 1.0)[None, None, :].repeat(10, 1)  # a sharp edge
+    field = field + np.linspace(0, 2, 10)[None, None, :]  # on a ramp
+    back = background(coarse_means(lambda rows: field[:, rows], blocks, 10))
+    smooth = (field - detail(field, back, blocks, slice(0, 10)))[0, 0]  # what is subtracted
+    own = blocks.repeat(coarse_means(lambda rows: field[:, rows], blocks, 10))[0, 0]
+    step = np.abs(np.diff(own))[4]  # each cell's own mean jumps by 2.1 at the edge
+    assert step > 2.0
+    # the background spreads that over the 5 cells between the two centres
+    np.testing.assert_allclose(np.abs(np.diff(smooth)).max(), step / 5, rtol=1e-9)
+
+
+def test_background_fills_cells_without_a_value():
+    means = np.array([[[1.0, np.nan], [3.0, 5.0]], [[np.nan, np.nan], [np.nan, np.nan]]])
+    got = background(means)
+    np.testing.assert_allclose(got[0], [[1.0, 3.0], [3.0, 5.0]])
+    assert np.isnan(got[1]).all()
 
 
 def station_world(n_stations: int, signal: float, seed: int = 3):
@@ -122,3 +164,16 @@ def test_too_few_pairs_per_feature_fit_nothing():
         "bma.subcell.min_pairs_per_feature)"
     )
     assert fit_detail(x, e, st, folds, ["a", "b", "c"], [0.1], 0.5, 500).model is not None
+
+
+def test_add_feature_by_feature_equals_the_stacked_correction():
+    rng = np.random.default_rng(5)
+    model = DetailModel(("lst", "ndvi", "elevation"), np.array([0.003, 0.08, -0.0004]), 1.0)
+    lst = rng.normal(size=(4, 6, 5))
+    lst[rng.random(lst.shape) < 0.4] = np.nan  # LST under cloud
+    ndvi = rng.normal(size=(4, 6, 5))
+    elevation = rng.normal(size=(6, 5)) * 50  # static: broadcast over the days
+    got = model.add(iter([lst, ndvi, elevation]))
+    stacked = np.stack([lst, ndvi, np.broadcast_to(elevation, lst.shape)], axis=-1)
+    assert got.dtype == np.float32 and got.shape == (4, 6, 5)
+    np.testing.assert_allclose(got, model.correction(stacked), rtol=1e-5, atol=1e-6)

@@ -248,9 +248,10 @@ def estimates(size: RunSize) -> dict[str, tuple[float, float]]:
             BASE_MB + 64 * s.fine_cols * 8 * 60 / MB + 4 * day,
             120 + 1e-5 * s.fine_cells,
         ),
-        # a block of the members, weights and flags (no whole-region field)
+        # a block of the members, weights and flags (no whole-region field), and the
+        # sub-cell correction (a feature's detail and the sum, float32)
         "bma_product": (
-            BASE_MB + product_block_mb * (3 * s.members + 6),
+            BASE_MB + product_block_mb * (3 * s.members + 7),
             60 + 1e-5 * cd,
         ),
         # one product's period cube at a time, its mask, the coarse field repeated

@@ -5,12 +5,15 @@ Below the coarse cell the predictors relate to soil moisture differently (on the
 worlds albedo follows soil colour more than wetness there, terrain and greenness matter
 more), and only the stations see soil moisture at that scale. So the product's error at the
 training stations, on the training days, is regressed on the predictors' *detail* at the
-station's cell: each predictor minus its mean over the coarse cell that day
-(:func:`coarse_means`). The fitted combination of details (ridge regression on standardised
-details, intercept fitted but never applied) is added to the product. A detail has a zero
-mean over its coarse cell, so the correction moves soil moisture within a coarse cell and
-leaves the cell's mean where the members and the coarse product put it: no bullseyes round
-stations and no block edges, as a station residual spread on the grid would make.
+station's cell: each predictor minus its coarse cells' means that day (:func:`coarse_means`)
+interpolated bilinearly between the cell centres (:func:`detail`). The fitted combination of
+details (ridge regression on standardised details, intercept fitted but never applied) is
+added to the product. A detail is smooth across coarse cell edges and averages to about zero
+over a coarse cell, so the correction moves soil moisture within and between neighbouring
+parts of coarse cells and leaves the cells' means nearly where the members and the coarse
+product put them: no bullseyes round stations and no block edges. (Subtracting each cell's
+own mean instead would leave a step at every coarse cell edge: on the skill worlds that
+raised the product's block-edge ratio from about 1.05 to 1.7-2.1.)
 
 How strongly to shrink (``ridge``) is chosen by station-held-out cross-validation over the
 spatial folds, and the correction is used only where it wins that cross-validation against
@@ -23,6 +26,7 @@ Pure functions: arrays in, arrays out.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -30,6 +34,7 @@ import numpy as np
 
 from smdownscale.blocks import Blocks
 from smdownscale.bma_pooled import gain_test
+from smdownscale.residual import fill_from_neighbours, spread, spread_at
 
 
 def coarse_means(read: Callable[[slice], np.ndarray], blocks: Blocks, band_rows: int) -> np.ndarray:
@@ -62,10 +67,30 @@ def coarse_means(read: Callable[[slice], np.ndarray], blocks: Blocks, band_rows:
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def detail(values: np.ndarray, means: np.ndarray, blocks: Blocks, rows: slice) -> np.ndarray:
-    """Fine ``values`` (..., rows, lon) minus their coarse cell's mean (``means``, the whole
-    coarse grid as :func:`coarse_means` gives it)."""
-    return values - means[..., blocks.rows[rows], :][..., blocks.cols]
+def background(means: np.ndarray) -> np.ndarray:
+    """The coarse means made finite for :func:`detail`: a coarse cell without a value takes
+    the mean of its finite neighbours, else the field's mean that day (NaN only on a day
+    with no value at all)."""
+    m = fill_from_neighbours(means)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a day without any value
+        overall = np.nanmean(m, axis=(-2, -1), keepdims=True)
+    return np.where(np.isfinite(m), m, overall)
+
+
+def detail(values: np.ndarray, back: np.ndarray, blocks: Blocks, rows: slice) -> np.ndarray:
+    """Fine ``values`` (..., rows, lon) minus the coarse means ``back`` (the whole coarse
+    grid, :func:`background`) interpolated bilinearly between coarse cell centres, as the
+    coarse residual is spread: a smooth background, so the detail has no steps at coarse
+    cell edges, and its mean over a coarse cell is close to zero."""
+    return values - spread(back, blocks, rows, values.shape[-1])
+
+
+def detail_at(
+    values: np.ndarray, back: np.ndarray, blocks: Blocks, rows: np.ndarray, cols: np.ndarray
+) -> np.ndarray:
+    """:func:`detail` at single fine cells ``(rows[i], cols[i])``; ``values`` (..., n)."""
+    return values - spread_at(back, blocks, rows, cols)
 
 
 @dataclass(frozen=True)
@@ -77,13 +102,23 @@ class DetailModel:
     ridge: float  # the penalty per training pair chosen by cross-validation
 
     def correction(self, x: np.ndarray) -> np.ndarray:
-        """The correction for details ``x`` (..., n_features): NaN where every one is NaN."""
+        """The correction for details ``x`` (..., n_features): NaN where every one is NaN.
+        See :meth:`add` for the same on one field per feature without stacking them."""
         x = np.asarray(x, dtype=np.float64)
         if x.shape[-1] != len(self.features):
             raise ValueError(f"{x.shape[-1]} details given, the model has {len(self.features)}")
         ok = np.isfinite(x)
         out = np.where(ok, x, 0.0) @ self.coef
         return np.where(ok.any(axis=-1), out, np.nan)
+
+    def add(self, details: Sequence[np.ndarray]) -> np.ndarray:
+        """``sum coef[i] * details[i]`` (NaN as 0) in float32, one feature at a time, so
+        memory is two fields however many features (``details`` may be a generator)."""
+        out = None
+        for c, d in zip(self.coef, details, strict=True):
+            term = np.float32(c) * np.nan_to_num(np.asarray(d, dtype=np.float32))
+            out = term if out is None else np.add(out, term, out=out)
+        return out
 
     def to_dict(self) -> dict:
         return {
@@ -154,9 +189,9 @@ def fit_detail(
     details ``x`` (n, n_features) at the stations' cells, by station-held-out CV.
 
     ``folds`` gives each pair's spatial fold (a station's pairs share one). For each penalty
-    in ``ridges`` every fold is predicted from the others; the penalty with the lowest
-    held-out MSE is the candidate, and it is used only when its gain over no correction (the
-    training folds' mean error, which the product never adds) passes
+    in ``ridges`` every fold is predicted from the others (the correction alone, as the
+    product applies it: the fitted intercept is left out); the penalty with the lowest
+    held-out MSE is the candidate, and it is used only when its gain over no correction passes
     :func:`~smdownscale.bma_pooled.gain_test` at ``confidence``. With fewer than
     ``min_pairs_per_feature`` pairs per feature nothing is fitted: a station's daily errors
     share its bias, so the pairs hold far fewer independent errors than their count, and
@@ -183,25 +218,25 @@ def fit_detail(
             len(e),
             n_st,
         )
-    base = np.empty_like(e)
-    for f in ufolds:
-        held = folds == f
-        base[held] = e[~held].mean()
+    # what the product applies is x @ coef alone (the intercept absorbs the member mean's
+    # overall bias while fitting and is never applied); so that is what is scored, against
+    # no correction at all
+    none = np.zeros_like(e)
     best = None
     cv = []
     for lam in ridges:
         pred = np.empty_like(e)
         for f in ufolds:
             held = folds == f
-            coef, b0 = ridge_fit(x[~held], e[~held], lam)
-            pred[held] = _predict(x[held], coef, b0)
+            coef, _ = ridge_fit(x[~held], e[~held], lam)
+            pred[held] = _predict(x[held], coef, 0.0)
         mse = float(np.mean((e - pred) ** 2))
         cv.append({"ridge_per_pair": float(lam), "heldout_mse": mse})
         if best is None or mse < best[0]:
             best = (mse, float(lam), pred)
-    base_mse = float(np.mean((e - base) ** 2))
+    base_mse = float(np.mean(e**2))
     cv.append({"ridge_per_pair": None, "heldout_mse": base_mse})
-    won, said = gain_test(base, best[2], e, folds, stations, confidence)
+    won, said = gain_test(none, best[2], e, folds, stations, confidence)
     gain = f"held-out MSE {best[0]:.3e} against {base_mse:.3e} without ({said})"
     if not won:
         return DetailFit(None, f"no clear gain at held-out stations: {gain}", len(e), n_st, cv)
