@@ -41,6 +41,7 @@ TABLES = {
     "bma/kriging.csv",
     "bma/participation.csv",
     "bma/station_folds.csv",
+    "bma/subcell_fit.csv",
     "validation/heterogeneity.csv",
     "validation/station_scores.csv",
     "validation/table4_stations.csv",
