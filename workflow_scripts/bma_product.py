@@ -98,8 +98,10 @@ def var_specs(porosity: float, ensemble: str, sd_meaning: str):
 
 class SubcellDetail:
     """The sub-cell detail correction of one period (``smdownscale.subcell``), row by row:
-    each feature's coarse-cell means are computed once (bands of ``band`` rows), then every
-    block of rows gets ``sum coef * (feature - its coarse cell's mean)``."""
+    each feature's coarse-cell means are computed once (bands of ``band`` rows) and made
+    finite (:func:`~smdownscale.subcell.background`), then every block of rows gets
+    ``sum coef * detail``, a detail being the feature minus those means interpolated
+    between the coarse cell centres (:func:`~smdownscale.subcell.detail`)."""
 
     def __init__(self, model: DetailModel, pred, static, blocks, band: int):
         self.model, self.blocks = model, blocks
