@@ -69,6 +69,7 @@ def fit_table(result: dict, features: list[str]) -> pd.DataFrame:
         best = min(cv, key=lambda c: c["heldout_mse"]) if cv else {}
         without = [c["heldout_mse"] for c in fit.get("cv", []) if c["ridge_per_pair"] is None]
         coef = (fit.get("model") or {}).get("coef") or [np.nan] * len(features)
+        effect = fit.get("station_effect") or {}
         rows.append(
             {
                 "fold": fold,
@@ -78,6 +79,9 @@ def fit_table(result: dict, features: list[str]) -> pd.DataFrame:
                 "ridge_per_pair": best.get("ridge_per_pair"),
                 "heldout_mse": best.get("heldout_mse"),
                 "heldout_mse_without": without[0] if without else None,
+                "station_bias_sd": effect.get("between_sd"),
+                "daily_error_sd": effect.get("within_sd"),
+                "station_mean_share_removed": effect.get("theta"),
                 **{f"coef_{v}": c for v, c in zip(features, coef, strict=True)},
                 "reason": fit["reason"],
             }

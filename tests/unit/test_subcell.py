@@ -11,7 +11,9 @@ from smdownscale.subcell import (
     detail,
     detail_at,
     fit_detail,
+    quasi_demean,
     ridge_fit,
+    ridge_fit_stations,
 )
 
 
@@ -177,3 +179,61 @@ def test_add_feature_by_feature_equals_the_stacked_correction():
     stacked = np.stack([lst, ndvi, np.broadcast_to(elevation, lst.shape)], axis=-1)
     assert got.dtype == np.float32 and got.shape == (4, 6, 5)
     np.testing.assert_allclose(got, model.correction(stacked), rtol=1e-5, atol=1e-6)
+
+
+def test_quasi_demean_removes_the_station_effect_share_of_each_station_mean():
+    # two stations of four pairs: errors +-1 about station means +10 and -10
+    st = np.array(["A"] * 4 + ["B"] * 4)
+    wiggle = np.array([1.0, -1.0, 1.0, -1.0])
+    e = np.concatenate([10 + wiggle, -10 + wiggle])
+    x = np.column_stack([np.arange(8.0), np.repeat([3.0, 7.0], 4)])
+    xt, et, effect = quasi_demean(x, e, st)
+    within = 8 / 6  # squared residuals about the station means over 8 - 2 dof
+    between = 200 - within / 4  # variance of the station means less its sampling share
+    theta = 1 - np.sqrt(within / (within + 4 * between))
+    assert effect.within_sd == pytest.approx(np.sqrt(within))
+    assert effect.between_sd == pytest.approx(np.sqrt(between))
+    assert effect.theta == pytest.approx(theta)
+    np.testing.assert_allclose(et, e - theta * np.repeat([10.0, -10.0], 4))
+    xc = x - x.mean(axis=0)
+    means = np.repeat([[-2.0, -2.0], [2.0, 2.0]], 4, axis=0)
+    np.testing.assert_allclose(xt, xc - theta * means)
+
+
+def test_quasi_demean_without_a_station_effect_only_centres():
+    st = np.repeat(["A", "B", "C"], 4)
+    e = np.tile([1.0, -1.0, 2.0, -2.0], 3)  # every station mean is 0
+    x = np.arange(12.0)[:, None]
+    xt, et, effect = quasi_demean(x, e, st)
+    assert effect.theta == 0.0 and effect.between_sd == 0.0
+    np.testing.assert_allclose(et, e)
+    np.testing.assert_allclose(xt, x - x.mean())
+
+
+def test_station_biases_that_line_up_with_persistent_details_do_not_set_the_coefficient():
+    # the detail has a persistent part per station and a day-to-day part; the error follows
+    # the detail with slope 0.01, plus station biases that (by the chance a few stations
+    # allow) follow the persistent part with slope 0.03
+    rng = np.random.default_rng(12)
+    n_st, days = 12, 80
+    persistent = rng.normal(0, 1, n_st)
+    bias = 0.03 * persistent
+    st = np.repeat(np.arange(n_st).astype(str), days)
+    x = (np.repeat(persistent, days) + rng.normal(0, 1, st.size))[:, None]
+    e = np.repeat(bias, days) + 0.01 * x[:, 0] + rng.normal(0, 0.005, st.size)
+    pooled, _ = ridge_fit(x, e, 0.0)
+    coef, effect = ridge_fit_stations(x, e, st, 0.0)
+    assert pooled[0] > 0.02  # the pooled fit takes the biases for detail
+    assert coef[0] == pytest.approx(0.01, abs=0.002)
+    assert effect.theta > 0.9
+
+
+def test_fit_detail_reports_the_station_effect():
+    x, e, st, folds = station_world(40, 0.0)
+    fit = fit_detail(x, e, st, folds, ["a", "b", "c"], [0.01, 1.0], 0.95)
+    assert fit.model is None  # reported whether or not the correction is used
+    effect = fit.to_dict()["station_effect"]
+    # without signal the errors are station biases with SD 0.02 and daily noise with SD 0.02
+    assert effect["between_sd"] == pytest.approx(0.02, abs=0.006)
+    assert effect["within_sd"] == pytest.approx(0.02, abs=0.004)
+    assert 0.0 < effect["theta"] < 1.0
