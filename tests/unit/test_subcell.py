@@ -182,22 +182,61 @@ def test_add_feature_by_feature_equals_the_stacked_correction():
 
 
 def test_quasi_demean_removes_the_station_effect_share_of_each_station_mean():
-    # two stations of four pairs: errors +-1 about station means +10 and -10
+    # two stations of four pairs: errors +-1 about station means +10 and -10; a detail
+    # that varies within the stations but not with the errors, and a static one
     st = np.array(["A"] * 4 + ["B"] * 4)
     wiggle = np.array([1.0, -1.0, 1.0, -1.0])
     e = np.concatenate([10 + wiggle, -10 + wiggle])
-    x = np.column_stack([np.arange(8.0), np.repeat([3.0, 7.0], 4)])
+    x = np.column_stack([[1.0, 1, -1, -1, 2, 2, -2, -2], np.repeat([3.0, 7.0], 4)])
     xt, et, effect = quasi_demean(x, e, st)
-    within = 8 / 6  # squared residuals about the station means over 8 - 2 dof
+    within = 8 / 5  # squared residuals over 8 pairs - 2 stations - 1 within-station feature
     between = 200 - within / 4  # variance of the station means less its sampling share
     theta = 1 - np.sqrt(within / (within + 4 * between))
     assert effect.within_sd == pytest.approx(np.sqrt(within))
     assert effect.between_sd == pytest.approx(np.sqrt(between))
     assert effect.theta == pytest.approx(theta)
     np.testing.assert_allclose(et, e - theta * np.repeat([10.0, -10.0], 4))
-    xc = x - x.mean(axis=0)
-    means = np.repeat([[-2.0, -2.0], [2.0, 2.0]], 4, axis=0)
-    np.testing.assert_allclose(xt, xc - theta * means)
+    means = np.repeat([[0.0, -2.0], [0.0, 2.0]], 4, axis=0)
+    np.testing.assert_allclose(xt, x - x.mean(axis=0) - theta * means)
+
+
+def test_quasi_demean_with_unequal_stations_and_details_that_explain_the_days():
+    # stations of 3, 5 and 8 pairs; the errors are a station bias plus 0.5 x the detail
+    # exactly, so no day-to-day noise is left: theta is 1 at every station (the within fit)
+    st = np.repeat(["A", "B", "C"], [3, 5, 8])
+    d = np.sin(np.arange(16.0))
+    e = np.repeat([1.0, -2.0, 0.5], [3, 5, 8]) + 0.5 * d
+    xt, et, effect = quasi_demean(d[:, None], e, st)
+    assert effect.within_sd == pytest.approx(0.0, abs=1e-12)
+    assert effect.theta == 1.0
+    # with noise, each station's theta follows its own count
+    noise = np.tile([0.1, -0.1], 8)
+    xt, et, effect = quasi_demean(d[:, None], e + noise, st)
+    resid = np.linalg.lstsq(
+        (d - np.repeat([d[:3].mean(), d[3:8].mean(), d[8:].mean()], [3, 5, 8]))[:, None],
+        noise - np.repeat([noise[:3].mean(), noise[3:8].mean(), noise[8:].mean()], [3, 5, 8]),
+        rcond=None,
+    )
+    within = float(resid[1][0]) / (16 - 3 - 1)
+    e_means = np.array([(e + noise)[:3].mean(), (e + noise)[3:8].mean(), (e + noise)[8:].mean()])
+    between = np.var(e_means, ddof=1) - within * np.mean(1 / np.array([3, 5, 8]))
+    thetas = 1 - np.sqrt(within / (within + np.array([3, 5, 8]) * between))
+    assert effect.within_sd == pytest.approx(np.sqrt(within))
+    assert effect.theta == pytest.approx(thetas.mean())
+    ec = e + noise - (e + noise).mean()
+    np.testing.assert_allclose(
+        et, ec - np.repeat(thetas, [3, 5, 8]) * np.repeat(e_means - (e + noise).mean(), [3, 5, 8])
+    )
+
+
+def test_quasi_demean_with_one_pair_per_station_is_the_pooled_fit():
+    st = np.array(["A", "B", "C", "D"])
+    x = np.array([[1.0], [2.0], [4.0], [3.0]])
+    e = np.array([0.1, 0.3, 0.2, 0.0])
+    xt, et, effect = quasi_demean(x, e, st)
+    assert effect.within_sd is None and effect.between_sd is None and effect.theta == 0.0
+    np.testing.assert_allclose(xt, x - x.mean())
+    np.testing.assert_allclose(et, e - e.mean())
 
 
 def test_quasi_demean_without_a_station_effect_only_centres():

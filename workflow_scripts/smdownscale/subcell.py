@@ -166,25 +166,36 @@ def quasi_demean(
     """``x`` (NaN as 0) and ``e``, centred, minus ``theta`` times their station means: the
     random-effects transform for errors ``e = b_station + x @ coef + noise``, after which
     ordinary (ridge) least squares is the GLS fit. ``theta = 1 - sqrt(w / (w + n * s_b))``
-    per station with ``n`` pairs, from the pooled within-station variance ``w`` of ``e`` and
-    the between-station variance ``s_b`` of its station means (less their sampling share,
-    at least 0): no station effect gives the pooled fit (theta 0), a large one keeps only
-    each station's day-to-day variation (theta near 1)."""
+    per station with ``n`` pairs, from ``w``, the variance of the day-to-day errors (the
+    residuals of the within-station regression of ``e`` on ``x``, so that what the details
+    explain is not counted as noise), and ``s_b``, the variance of the stations' mean errors
+    less its sampling share (at least 0; it still holds what persistent details explain, so
+    it errs towards a larger ``theta``). No station effect gives the pooled fit (theta 0), a
+    large one keeps mainly each station's day-to-day variation (theta near 1). Where ``w``
+    cannot be estimated (too few pairs per station for the features) the fit is the pooled
+    one and the effect is reported as unknown (None)."""
     x = np.where(np.isfinite(x), x, 0.0)
     x = x - x.mean(axis=0)
     e = e - e.mean()
     _, idx, counts = np.unique(stations, return_inverse=True, return_counts=True)
     e_mean = np.bincount(idx, weights=e) / counts
-    resid = e - e_mean[idx]
-    dof = len(e) - counts.size
-    within = float(resid @ resid / dof) if dof > 0 else 0.0
-    between = float(np.var(e_mean, ddof=1)) if counts.size > 1 else 0.0
-    between = max(between - within * float(np.mean(1.0 / counts)), 0.0)
-    if between > 0:
+    x_mean = np.zeros((counts.size, x.shape[1]))
+    for j in range(x.shape[1]):
+        x_mean[:, j] = np.bincount(idx, weights=x[:, j], minlength=counts.size) / counts
+    e_within = e - e_mean[idx]
+    x_within = x - x_mean[idx]
+    coef, _, rank, _ = np.linalg.lstsq(x_within, e_within, rcond=None)
+    resid = e_within - x_within @ coef
+    dof = len(e) - counts.size - int(rank)
+    if dof <= 0 or counts.size < 2:
+        return x, e, StationEffect(None, None, 0.0)
+    within = float(resid @ resid / dof)
+    between = float(np.var(e_mean, ddof=1)) - within * float(np.mean(1.0 / counts))
+    between = max(between, 0.0)
+    if within > 0:
         theta = 1.0 - np.sqrt(within / (within + counts * between))
-    else:
-        theta = np.zeros(counts.size)
-    x_mean = np.stack([np.bincount(idx, weights=c) / counts for c in x.T], axis=1)
+    else:  # no day-to-day noise left: only the within-station variation is fitted
+        theta = np.ones(counts.size)
     effect = StationEffect(float(np.sqrt(between)), float(np.sqrt(within)), float(np.mean(theta)))
     return x - theta[idx, None] * x_mean[idx], e - theta[idx] * e_mean[idx], effect
 
@@ -192,10 +203,11 @@ def quasi_demean(
 @dataclass(frozen=True)
 class StationEffect:
     """The station random effect of a fit: SD of the station biases, SD of the day-to-day
-    errors, and the mean share of a station's mean removed (theta)."""
+    errors (None: not estimable), and the mean over stations of the share of a station's
+    mean removed (theta)."""
 
-    between_sd: float
-    within_sd: float
+    between_sd: float | None
+    within_sd: float | None
     theta: float
 
 
