@@ -313,12 +313,12 @@ def fit_detail(
     cv.append({"ridge_per_pair": None, "heldout_mse": base_mse})
     won, said = gain_test(none, best[2], e, folds, stations, confidence)
     gain = f"held-out MSE {best[0]:.3e} against {base_mse:.3e} without ({said})"
-    effect = quasi_demean(x, e, stations)[2]
+    xt, et, effect = quasi_demean(x, e, stations)
     if not won:
         return DetailFit(
             None, f"no clear gain at held-out stations: {gain}", len(e), n_st, cv, effect
         )
-    coef, _ = ridge_fit_stations(x, e, stations, best[1])
+    coef, _ = ridge_fit(xt, et, best[1])
     return DetailFit(
         DetailModel(tuple(features), coef, best[1]),
         f"ridge {best[1]:g} per pair: {gain}",
